@@ -1,0 +1,83 @@
+import pickle
+
+import pytest
+import torch
+
+from seq2seq.checkpoint import (CheckpointError, checkpoint_dir, optimizer_tensors, read_json, read_tensors,
+                                restore_optimizer, save_tensors, write_checkpoint)
+
+
+def _write(name: str, text: str):
+    def write(directory):
+        (directory / "model.json").write_text(text)
+        save_tensors({"w": torch.ones(2)}, directory / "model.safetensors")
+    return write
+
+
+def test_links_point_at_latest_and_old_dirs_are_removed(tmp_path):
+    write_checkpoint(tmp_path, 1, _write("a", "{}"), ("last", "best"))
+    write_checkpoint(tmp_path, 2, _write("b", "{}"), ("last",))
+    write_checkpoint(tmp_path, 3, _write("c", "{}"), ("last",))
+    root = tmp_path / "checkpoints"
+    assert checkpoint_dir(tmp_path, "last").resolve().name == "step-000000003"
+    assert checkpoint_dir(tmp_path, "best").resolve().name == "step-000000001"
+    assert sorted(p.name for p in root.iterdir() if not p.is_symlink()) == ["step-000000001", "step-000000003"]
+
+
+def test_failed_write_leaves_previous_checkpoint(tmp_path):
+    write_checkpoint(tmp_path, 1, _write("a", '{"v": 1}'), ("last",))
+
+    def broken(directory):
+        (directory / "model.json").write_text('{"v": 2}')
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        write_checkpoint(tmp_path, 2, broken, ("last",))
+    assert read_json(checkpoint_dir(tmp_path, "last") / "model.json") == {"v": 1}
+
+
+def test_pickle_files_are_refused_without_unpickling(tmp_path):
+    class Boom:
+        def __reduce__(self):
+            return (exec, ("raise SystemExit('pickle code ran')",))
+
+    path = tmp_path / "model.safetensors"
+    path.write_bytes(pickle.dumps(Boom(), protocol=2))
+    with pytest.raises(CheckpointError, match="pickle/zip .* never loaded"):
+        read_tensors(path)
+    torch.save({"w": torch.ones(1)}, path)
+    with pytest.raises(CheckpointError, match="never loaded"):
+        read_tensors(path)
+
+
+def test_truncated_and_missing_files_named(tmp_path):
+    path = tmp_path / "model.safetensors"
+    save_tensors({"w": torch.randn(100)}, path)
+    path.write_bytes(path.read_bytes()[:-50])
+    with pytest.raises(CheckpointError, match=r"model.safetensors: corrupted or truncated"):
+        read_tensors(path)
+    with pytest.raises(CheckpointError, match="missing"):
+        read_tensors(tmp_path / "nope.safetensors")
+    with pytest.raises(CheckpointError, match="no such run directory"):
+        checkpoint_dir(tmp_path / "absent")
+    with pytest.raises(CheckpointError, match="not a run directory"):
+        checkpoint_dir(tmp_path)
+
+
+def test_optimizer_state_round_trips_through_safetensors_and_json(tmp_path):
+    torch.manual_seed(0)
+    model = torch.nn.Linear(3, 2)
+    opt = torch.optim.Adam(model.parameters(), lr=0.1)
+    model(torch.randn(4, 3)).sum().backward()
+    opt.step()
+    tensors, meta = optimizer_tensors(opt)
+    save_tensors(tensors, tmp_path / "t.safetensors")
+    import json
+    meta = json.loads(json.dumps(meta))
+    other = torch.optim.Adam(model.parameters(), lr=0.1)
+    restore_optimizer(other, read_tensors(tmp_path / "t.safetensors"), meta)
+    a, b = opt.state_dict(), other.state_dict()
+    for idx in a["state"]:
+        for k, v in a["state"][idx].items():
+            assert torch.equal(torch.as_tensor(v), torch.as_tensor(b["state"][idx][k]))
+    assert a["param_groups"] == b["param_groups"]
