@@ -5,7 +5,7 @@ import random
 
 import pytest
 
-from seq2seq.data.tokenizers import JAMO_ESCAPE, build_tokenizer, load_tokenizer, save, save_tokenizer
+from seq2seq.data.tokenizers import JAMO_ESCAPE, build_tokenizer, load_tokenizer, save_tokenizer
 
 KOREAN = "안녕하세요, 세계!"
 SAMPLES = ["hello world", "  two  spaces\tand tab ", KOREAN, "한국어 abc 123 ÄÖü 😀", "", "a_b-c.d"]
@@ -85,7 +85,7 @@ def test_sentencepiece_train_save_load_round_trip(tmp_path, sp_type):
     tok = build_tokenizer("sentencepiece", sp_type=sp_type, sp_vocab_size=60)
     tok.fit(corpus, tmp_path / "fit", "src")
     assert (tmp_path / "fit" / "src.spm.model").exists()
-    data = save(tok, tmp_path / "run", "src")
+    data = save_tokenizer(tok, tmp_path / "run", "src")
     assert data["kind"] == "sentencepiece" and data["sp_type"] == sp_type
     assert (tmp_path / "run" / "src.spm.model").exists()
     loaded = load_tokenizer(tmp_path / "run", "src")

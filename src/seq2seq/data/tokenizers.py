@@ -230,7 +230,6 @@ def save_tokenizer(tokenizer: Tokenizer, directory: Path, name: str) -> dict[str
     return data
 
 
-save = save_tokenizer  # both names are in use: `tokenizers.save` and the re-exported `save_tokenizer`
 
 
 def load_tokenizer(directory: Path, name: str) -> Tokenizer:

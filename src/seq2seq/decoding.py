@@ -1,0 +1,197 @@
+"""Generation: greedy, sampling (temperature, top-k, top-p) and batched beam search."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from .data.vocab import BOS, EOS, PAD
+
+
+@dataclass
+class Hypothesis:
+    """One generated sequence: ids without </s>, summed log-probability, attention (len+1, S) or None."""
+
+    ids: list[int]
+    score: float
+    attention: torch.Tensor | None = None
+
+
+def max_lengths(src_lengths: torch.Tensor, absolute: int = 0, a: float = 2.0, b: int = 10) -> torch.Tensor:
+    """Per-sentence output cap: `absolute` if set, else a * source length + b.  (B,) -> (B,)"""
+    if absolute > 0:
+        return torch.full_like(src_lengths, absolute)
+    return (src_lengths.float() * a + b).long().clamp(min=1)
+
+
+def _filter_logits(logits: torch.Tensor, top_k: int, top_p: float) -> torch.Tensor:
+    """Mask all but the top-k tokens and the smallest set holding top_p of the mass.  (N, V)"""
+    if top_k > 0:
+        kth = logits.topk(min(top_k, logits.size(-1)), dim=-1).values[:, -1:]
+        logits = logits.masked_fill(logits < kth, float("-inf"))
+    if top_p < 1.0:
+        sorted_logits, order = logits.sort(dim=-1, descending=True)
+        cum = sorted_logits.softmax(-1).cumsum(-1)
+        # Keep a token while the mass before it is below top_p, so the first token always survives.
+        drop = (cum - sorted_logits.softmax(-1)) >= top_p
+        logits = logits.masked_fill(drop.scatter(-1, order, drop), float("-inf"))
+    return logits
+
+
+@torch.inference_mode()
+def generate(model: torch.nn.Module, src: torch.Tensor, src_lengths: torch.Tensor, max_len: torch.Tensor,
+             *, sample: bool = False, temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0,
+             min_length: int = 0, generator: torch.Generator | None = None,
+             keep_attention: bool = False) -> list[Hypothesis]:
+    """Greedy (argmax) or sampled generation for a batch.  src: (B, S), src_lengths/max_len: (B,)"""
+    enc = model.encode(src, src_lengths)
+    state, memory = model.init_state(enc)
+    batch = src.size(0)
+    prev = torch.full((batch,), BOS, dtype=torch.long, device=src.device)
+    finished = torch.zeros(batch, dtype=torch.bool, device=src.device)
+    scores = torch.zeros(batch, device=src.device)
+    steps, attns = [], []
+    for t in range(int(max_len.max())):
+        out = model.step(prev, state, memory)
+        state = out.state
+        logp = out.logits.float().log_softmax(-1)
+        if t < min_length:
+            logp[:, EOS] = float("-inf")
+        if sample:
+            logits = _filter_logits(out.logits.float() / temperature, top_k, top_p)
+            if t < min_length:
+                logits[:, EOS] = float("-inf")
+            tok = torch.multinomial(logits.softmax(-1), 1, generator=generator).squeeze(1)
+        else:
+            tok = logp.argmax(-1)
+        tok = tok.masked_fill(finished, PAD)
+        scores += logp.gather(1, tok.unsqueeze(1)).squeeze(1).masked_fill(finished, 0.0)
+        steps.append(tok)
+        if keep_attention and out.attention is not None:
+            attns.append(out.attention.float())
+        finished = finished | (tok == EOS) | (t + 1 >= max_len)
+        prev = tok
+        if bool(finished.all()):
+            break
+    ids = torch.stack(steps, 1).tolist()
+    att = torch.stack(attns, 1) if attns else None
+    return [_hypothesis(ids[i], float(scores[i]), None if att is None else att[i]) for i in range(batch)]
+
+
+def _hypothesis(ids: list[int], score: float, attention: torch.Tensor | None) -> Hypothesis:
+    end = ids.index(EOS) if EOS in ids else len([i for i in ids if i != PAD])
+    att = None if attention is None else attention[: min(end + 1, attention.size(0))].clone()
+    return Hypothesis(ids[:end], score, att)
+
+
+def length_penalty(length: torch.Tensor, alpha: float) -> torch.Tensor:
+    """GNMT length penalty ((5 + len) / 6) ** alpha."""
+    return ((5.0 + length.float()) / 6.0) ** alpha
+
+
+@torch.inference_mode()
+def beam_search(model: torch.nn.Module, src: torch.Tensor, src_lengths: torch.Tensor, max_len: torch.Tensor,
+                *, beam_size: int = 5, nbest: int = 1, alpha: float = 0.0, min_length: int = 0,
+                keep_attention: bool = False) -> list[list[Hypothesis]]:
+    """Beam search over all sentences and beams at once.  src: (B, S) -> B lists of nbest hypotheses.
+
+    Finished hypotheses stay in the beam with their score frozen (they extend only by <pad> at no
+    cost), so beam size 1 is exactly greedy and each hypothesis' score is its tokens' log-probability.
+    """
+    if nbest > beam_size:
+        raise ValueError(f"nbest ({nbest}) cannot exceed the beam size ({beam_size})")
+    batch, k, dev = src.size(0), beam_size, src.device
+    enc = model.encode(src, src_lengths)
+    state, memory = model.init_state(enc)
+    expand = torch.arange(batch, device=dev).repeat_interleave(k)
+    state, memory = state.index_select(expand), memory.index_select(expand)
+    max_len = max_len.to(dev).repeat_interleave(k)
+    scores = torch.full((batch, k), float("-inf"), device=dev)
+    scores[:, 0] = 0.0
+    prev = torch.full((batch * k,), BOS, dtype=torch.long, device=dev)
+    finished = torch.zeros(batch * k, dtype=torch.bool, device=dev)
+    lengths = torch.zeros(batch * k, dtype=torch.long, device=dev)
+    history = torch.empty(batch * k, 0, dtype=torch.long, device=dev)
+    att_hist: torch.Tensor | None = None
+    base = (torch.arange(batch, device=dev) * k).unsqueeze(1)
+    for t in range(int(max_len.max())):
+        out = model.step(prev, state, memory)
+        logp = out.logits.float().log_softmax(-1)
+        if t < min_length:
+            logp[:, EOS] = float("-inf")
+        # A finished hypothesis may only continue with <pad>, at no cost.
+        frozen = torch.full_like(logp, float("-inf"))
+        frozen[:, PAD] = 0.0
+        logp = torch.where(finished.unsqueeze(1), frozen, logp)
+        vocab = logp.size(-1)
+        cand = (scores.view(-1, 1) + logp).view(batch, k * vocab)
+        top_scores, top_idx = cand.topk(k, dim=1)
+        origin = (base + torch.div(top_idx, vocab, rounding_mode="floor")).view(-1)
+        tok = (top_idx % vocab).view(-1)
+        scores = top_scores
+        state = out.state.index_select(origin)
+        finished = finished.index_select(0, origin)
+        lengths = lengths.index_select(0, origin) + (~finished).long()
+        history = torch.cat([history.index_select(0, origin), tok.unsqueeze(1)], 1)
+        if keep_attention and out.attention is not None:
+            step_att = out.attention.float().index_select(0, origin).unsqueeze(1)
+            att_hist = step_att if att_hist is None else torch.cat([att_hist.index_select(0, origin), step_att], 1)
+        finished = finished | (tok == EOS) | (t + 1 >= max_len)
+        prev = tok
+        if bool(finished.all()):
+            break
+    ranked = scores / length_penalty(lengths.view(batch, k), alpha) if alpha > 0 else scores
+    order = ranked.argsort(dim=1, descending=True)[:, :nbest]
+    ids, flat_scores = history.tolist(), scores.view(-1).tolist()
+    results = []
+    for b in range(batch):
+        hyps = []
+        for j in order[b].tolist():
+            i = b * k + j
+            hyps.append(_hypothesis(ids[i], flat_scores[i], None if att_hist is None else att_hist[i]))
+        results.append(hyps)
+    return results
+
+
+def sort_batches(lengths: list[int], batch_size: int) -> list[list[int]]:
+    """Indices grouped into batches of similar length, longest first, for inference."""
+    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
+    return [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+
+
+def decode_ids(model: torch.nn.Module, sources: list[list[int]], *, strategy: str = "greedy",
+               beam_size: int = 5, nbest: int = 1, alpha: float = 0.0, min_length: int = 0,
+               max_length: int = 0, max_length_a: float = 2.0, max_length_b: int = 10,
+               temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0, seed: int | None = None,
+               batch_size: int = 64, keep_attention: bool = False) -> list[list[Hypothesis]]:
+    """Generate for many id sequences, batched by length; results in input order, nbest each."""
+    device = next(model.parameters()).device
+    generator = None
+    if strategy == "sample":
+        generator = torch.Generator(device=device)
+        generator.manual_seed(0 if seed is None else seed)
+    results: list[list[Hypothesis]] = [[] for _ in sources]
+    was_training = model.training
+    model.eval()
+    try:
+        for idx in sort_batches([len(s) for s in sources], batch_size):
+            lengths = torch.tensor([max(len(sources[i]), 1) for i in idx], device=device)
+            src = torch.full((len(idx), int(lengths.max())), PAD, dtype=torch.long, device=device)
+            for row, i in enumerate(idx):
+                src[row, : len(sources[i])] = torch.tensor(sources[i], dtype=torch.long)
+            caps = max_lengths(lengths, max_length, max_length_a, max_length_b)
+            if strategy == "beam":
+                out = beam_search(model, src, lengths, caps, beam_size=beam_size, nbest=nbest, alpha=alpha,
+                                  min_length=min_length, keep_attention=keep_attention)
+            else:
+                out = [[h] for h in generate(model, src, lengths, caps, sample=strategy == "sample",
+                                             temperature=temperature, top_k=top_k, top_p=top_p,
+                                             min_length=min_length, generator=generator,
+                                             keep_attention=keep_attention)]
+            for row, i in enumerate(idx):
+                results[i] = out[row]
+    finally:
+        model.train(was_training)
+    return results

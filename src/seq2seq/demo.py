@@ -1,0 +1,74 @@
+"""`seq2seq demo`: the seeds' experiments (textbook ch. 7 addition, ch. 8 dates) end to end, with a report."""
+
+from __future__ import annotations
+
+import json
+import logging
+import multiprocessing
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .config import build_config
+
+log = logging.getLogger("seq2seq")
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """One training run of the demo."""
+
+    task: str
+    preset: str
+    epochs: int
+
+    @property
+    def name(self) -> str:
+        """Run directory name."""
+        return f"{self.task}-{self.preset}"
+
+
+# Epochs chosen so the whole demo fits in about five minutes on two cores (see README).
+FULL = (Experiment("addition", "reverse-peeky", 25), Experiment("addition", "baseline", 25),
+        Experiment("addition", "reverse", 25), Experiment("addition", "peeky", 25),
+        Experiment("addition", "attention", 25), Experiment("date", "attention", 3))
+QUICK_SIZES = {"data.train_size": 600, "data.valid_size": 100, "data.test_size": 20}
+
+
+def _train_one(exp: Experiment, out: Path, quick: bool, threads: int) -> dict[str, Any]:
+    from .training import train
+
+    overrides: dict[str, Any] = {"data.task": exp.task, "train.epochs": 2 if quick else exp.epochs,
+                                 "train.threads": threads, "train.seed": 1}
+    if quick:
+        overrides.update(QUICK_SIZES)
+    cfg = build_config(exp.preset, overrides=overrides)
+    start = time.perf_counter()
+    train(cfg, out / exp.name, quiet=True)
+    return {"seconds": time.perf_counter() - start}
+
+
+def run_demo(out: str | Path = "runs/demo", quick: bool = False, jobs: int = 2) -> Path:
+    """Train every experiment (in `jobs` parallel one-thread processes), then write the report."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    experiments = [e for e in FULL if not (out / e.name / "checkpoints" / "last").exists()]
+    done = [e for e in FULL if e not in experiments]
+    if done:
+        log.info("reusing finished runs: %s", ", ".join(e.name for e in done))
+    start = time.perf_counter()
+    wall: dict[str, float] = {}
+    if experiments:
+        log.info("training %s on %d process(es)...", ", ".join(e.name for e in experiments), jobs)
+        ctx = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+            futures = {e.name: pool.submit(_train_one, e, out, quick, 1) for e in experiments}
+            for name, fut in futures.items():
+                wall[name] = fut.result()["seconds"]
+                log.info("  %s done in %.0f s", name, wall[name])
+    from .report import write_report
+
+    report = write_report(out, FULL, time.perf_counter() - start)
+    return report

@@ -1,0 +1,58 @@
+"""Metrics: loss, perplexity, token accuracy (teacher-forced), exact match (greedy), BLEU and chrF."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+
+from .data.batching import collate, make_batches
+from .data.vocab import PAD
+from .decoding import decode_ids
+
+IdPairs = list[tuple[list[int], list[int]]]
+
+
+@torch.inference_mode()
+def teacher_forced(model: torch.nn.Module, pairs: IdPairs, batch_size: int, device: torch.device) -> dict[str, float]:
+    """Per-token loss, perplexity and token accuracy with gold previous tokens."""
+    was_training = model.training
+    model.eval()
+    loss_sum, n_tok, n_right = 0.0, 0, 0
+    batches = make_batches([len(s) for s, _ in pairs], [len(t) for _, t in pairs], batch_size,
+                           bucket=True, shuffle=False)
+    for idx in batches:
+        batch = collate([pairs[i] for i in idx], idx).to(device)
+        out = model(batch.src, batch.src_lengths, batch.tgt_in)
+        loss, n = model.loss(out.logits, batch.tgt_out)
+        loss_sum += float(loss)
+        n_tok += int(n)
+        mask = batch.tgt_out != PAD
+        n_right += int(((out.logits.argmax(-1) == batch.tgt_out) & mask).sum())
+    model.train(was_training)
+    loss = loss_sum / max(n_tok, 1)
+    return {"loss": loss, "perplexity": math.exp(min(loss, 50.0)), "token_accuracy": n_right / max(n_tok, 1)}
+
+
+def text_scores(hypotheses: list[str], references: list[str]) -> dict[str, float]:
+    """Corpus BLEU and chrF (0-100) with sacrebleu."""
+    import sacrebleu
+
+    return {"bleu": sacrebleu.corpus_bleu(hypotheses, [references]).score,
+            "chrf": sacrebleu.corpus_chrf(hypotheses, [references]).score}
+
+
+def evaluate(model: torch.nn.Module, pairs: IdPairs, tgt_side: Any, *, batch_size: int, device: torch.device,
+             text_metrics: bool, max_sentences: int = 0, decode: dict[str, Any] | None = None,
+             prefix: str = "valid_") -> tuple[dict[str, float], list[str]]:
+    """All metrics of one split, with the given prefix, and the hypotheses' texts (decoded subset)."""
+    metrics = teacher_forced(model, pairs, batch_size, device)
+    subset = pairs[:max_sentences] if max_sentences > 0 else pairs
+    hyps = decode_ids(model, [s for s, _ in subset], batch_size=batch_size, **(decode or {}))
+    best = [h[0] for h in hyps]
+    metrics["exact_match"] = sum(h.ids == t for h, (_, t) in zip(best, subset)) / max(len(subset), 1)
+    texts = [tgt_side.decode(h.ids) for h in best]
+    if text_metrics:
+        metrics.update(text_scores(texts, [tgt_side.decode(t) for _, t in subset]))
+    return {prefix + k: v for k, v in metrics.items()}, texts

@@ -1,0 +1,93 @@
+"""Encoder: source ids -> embedding -> (bidirectional, stacked, residual) RNN -> outputs and final states."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from seq2seq.config import ModelConfig
+from seq2seq.models.rnn import StackedRNN
+
+
+@dataclass(frozen=True)
+class FinalState:
+    """The encoder's last real step, per layer, directions merged.
+
+    hidden: (L_enc, B, He); cell: (L_enc, B, He) for LSTM, else None.
+    """
+
+    hidden: Tensor
+    cell: Tensor | None
+
+
+@dataclass(frozen=True)
+class EncoderOutput:
+    """What the encoder hands on.
+
+    outputs: (B, S, He) top-layer states (zeros at padded steps);
+    mask: (B, S) bool, True at real tokens; final: per-layer final states.
+    He = 2 * encoder_hidden for a bidirectional encoder merged by concat, else encoder_hidden.
+    """
+
+    outputs: Tensor
+    mask: Tensor
+    final: FinalState
+
+    def index_select(self, idx: Tensor) -> EncoderOutput:
+        """Rows `idx` (K,) of the batch, e.g. to repeat each sentence per beam."""
+        fin = self.final
+        return EncoderOutput(self.outputs.index_select(0, idx), self.mask.index_select(0, idx),
+                             FinalState(fin.hidden.index_select(1, idx),
+                                        None if fin.cell is None else fin.cell.index_select(1, idx)))
+
+
+class Encoder(nn.Module):
+    """Embedding -> RNN stack, packed so padding never changes a state.
+
+    A bidirectional encoder keeps both directions concatenated inside the stack (as nn.LSTM does)
+    and merges them only on top, in `outputs` and in every layer's final state
+    (concat -> 2H, sum -> H, mean -> H).
+    """
+
+    def __init__(self, cfg: ModelConfig, vocab_size: int):
+        super().__init__()
+        self.embed = self._build_input(cfg, vocab_size)
+        self.dropout = nn.Dropout(cfg.dropout)
+        self.rnn = StackedRNN(cfg.cell, cfg.embedding_size, cfg.encoder_hidden, cfg.encoder_layers,
+                              cfg.bidirectional, cfg.dropout, cfg.residual)
+        self.merge = cfg.bidirectional_merge if cfg.bidirectional else None
+        if self.merge not in (None, "concat", "sum", "mean"):
+            raise ValueError(f"unknown bidirectional_merge {self.merge!r}; allowed: concat, sum, mean")
+        self.hidden_size = cfg.encoder_hidden
+        self.num_layers = cfg.encoder_layers
+        self.output_size = cfg.encoder_hidden * (2 if self.merge == "concat" else 1)
+
+    @staticmethod
+    def _build_input(cfg: ModelConfig, vocab_size: int) -> nn.Module:
+        """The source input layer: (B, S) ids -> (B, S, embedding_size). PAD (id 0) embeds to zeros."""
+        return nn.Embedding(vocab_size, cfg.embedding_size, padding_idx=0)
+
+    def _merge(self, x: Tensor) -> Tensor:
+        """(..., 2H) forward;backward -> (..., He)."""
+        if self.merge is None or self.merge == "concat":
+            return x
+        fwd, bwd = x[..., :self.hidden_size], x[..., self.hidden_size:]
+        return fwd + bwd if self.merge == "sum" else (fwd + bwd) * 0.5
+
+    def _merge_final(self, h: Tensor) -> Tensor:
+        """(L*D, B, H) -> (L, B, He)."""
+        if self.merge is None:
+            return h
+        h = h.reshape(self.num_layers, 2, h.size(1), h.size(2))
+        return self._merge(torch.cat([h[:, 0], h[:, 1]], dim=-1))
+
+    def forward(self, src: Tensor, src_lengths: Tensor) -> EncoderOutput:
+        """src: (B, S) ids; src_lengths: (B,) real lengths (>= 1). Returns EncoderOutput."""
+        x = self.dropout(self.embed(src))
+        outputs, (h, c) = self.rnn(x, src_lengths, None)
+        steps = torch.arange(src.size(1), device=src.device)
+        mask = steps.unsqueeze(0) < src_lengths.to(src.device).unsqueeze(1)
+        final = FinalState(self._merge_final(h), None if c is None else self._merge_final(c))
+        return EncoderOutput(self._merge(outputs), mask, final)

@@ -1,0 +1,103 @@
+"""Learning curves and attention heatmaps as PNG (matplotlib, no display needed)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import warnings
+from pathlib import Path
+from typing import Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib import font_manager  # noqa: E402
+
+from .checkpoint import CheckpointError  # noqa: E402
+
+log = logging.getLogger("seq2seq")
+
+# Fonts with Hangul glyphs, tried in order; the first installed one is put in front of DejaVu.
+HANGUL_FONTS = ("Noto Sans CJK KR", "Noto Sans KR", "NanumGothic", "Nanum Gothic", "UnDotum", "Baekmuk Gulim",
+                "Noto Sans CJK JP", "Droid Sans Fallback", "AppleGothic", "Malgun Gothic")
+
+
+def _font_family() -> list[str]:
+    installed = {f.name for f in font_manager.fontManager.ttflist}
+    hangul = [name for name in HANGUL_FONTS if name in installed]
+    return hangul[:1] + ["DejaVu Sans"]
+
+
+def _needs_hangul(labels: Sequence[str]) -> bool:
+    return any("\uac00" <= ch <= "\ud7a3" or "\u1100" <= ch <= "\u11ff" or "\u3130" <= ch <= "\u318f"
+               for label in labels for ch in label)
+
+
+def attention_heatmap(weights: Sequence[Sequence[float]], source_tokens: Sequence[str],
+                      output_tokens: Sequence[str], path: str | Path, title: str | None = None) -> Path:
+    """Draw attention (output x source) with token labels to PNG; missing glyphs never crash it."""
+    rows = [list(r)[: len(source_tokens)] for r in list(weights)[: len(output_tokens)]]
+    family = _font_family()
+    labels = list(source_tokens) + list(output_tokens)
+    if _needs_hangul(labels) and len(family) == 1:
+        log.warning("no font with Hangul glyphs found (install fonts-noto-cjk or fonts-nanum); "
+                    "Korean labels may show as boxes")
+    show = [("␣" if t == " " else t) for t in source_tokens], [("␣" if t == " " else t) for t in output_tokens]
+    with plt.rc_context({"font.family": family}), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "Glyph missing" warnings: boxes are drawn instead
+        fig, ax = plt.subplots(figsize=(max(3.0, 0.35 * len(source_tokens) + 1.5),
+                                        max(2.5, 0.35 * len(output_tokens) + 1.2)))
+        ax.imshow(rows, cmap="Greys", vmin=0.0, vmax=1.0, aspect="auto")
+        ax.set_xticks(range(len(show[0])), show[0], rotation=90 if max(map(len, show[0] or [""])) > 2 else 0)
+        ax.set_yticks(range(len(rows)), show[1][: len(rows)])
+        ax.set_xlabel("source")
+        ax.set_ylabel("output")
+        if title:
+            ax.set_title(title)
+        fig.tight_layout()
+        out = Path(path)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(out, dpi=110)
+        plt.close(fig)
+    return out
+
+
+def read_metrics(run_dir: str | Path) -> list[dict]:
+    """The records of a run's metrics.jsonl."""
+    path = Path(run_dir) / "metrics.jsonl"
+    if not path.is_file():
+        raise CheckpointError(f"{path}: missing; is {run_dir} a run directory?")
+    rows = []
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if line.strip():
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError as e:
+                raise CheckpointError(f"{path}:{n}: not valid JSON ({e})") from None
+    return rows
+
+
+def learning_curves(run_dirs: Sequence[str | Path], path: str | Path,
+                    metrics: Sequence[str] = ("valid_exact_match", "valid_loss")) -> Path:
+    """Validation metrics per epoch, one line per run (legend = run directory name), to PNG."""
+    fig, axes = plt.subplots(1, len(metrics), figsize=(5.5 * len(metrics), 4))
+    axes = [axes] if len(metrics) == 1 else list(axes)
+    for run in run_dirs:
+        rows = read_metrics(run)
+        for ax, key in zip(axes, metrics):
+            scale = 1 if key.endswith("loss") else 100
+            pts = [(r["epoch"], r[key] * scale) for r in rows if key in r]
+            if pts:
+                ax.plot(*zip(*pts), marker="o", markersize=3, label=Path(run).name)
+    for ax, key in zip(axes, metrics):
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(key.replace("valid_", "validation ").replace("_", " ") + ("" if key.endswith("loss") else " (%)"))
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return out

@@ -1,0 +1,290 @@
+"""The training loop: batches, optimiser, schedule, clipping, evaluation, checkpoints and resume."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .bundle import Bundle
+from .checkpoint import (TRAINER_FILE, TRAINER_JSON, CheckpointError, checkpoint_dir, load_state_into,
+                         optimizer_tensors, read_json, read_tensors, restore_optimizer, save_tensors,
+                         write_checkpoint)
+from .config import Config, ConfigError, build_config
+from .data.batching import collate, make_batches
+from .data.corpus import TextSide, build_sides, encode_pairs, load_splits
+from .evaluation import evaluate
+from .models import build_model
+
+log = logging.getLogger("seq2seq")
+
+LOWER_IS_BETTER = {"valid_loss"}
+
+
+class TrainingError(RuntimeError):
+    """Training cannot go on (e.g. a non-finite loss); the last good checkpoint is intact."""
+
+
+@dataclass
+class Progress:
+    """Everything besides tensors that a resumed run needs to continue exactly."""
+
+    step: int = 0
+    epoch: int = 0
+    batch_in_epoch: int = 0
+    best: float | None = None
+    bad_evals: int = 0
+    lr_scale: float = 1.0
+    seconds: float = 0.0
+    finished: bool = False
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+
+def pick_device(name: str) -> torch.device:
+    """`auto` is CUDA when available, else CPU."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ConfigError(f"train.device: bad value {name!r}; use auto, cpu, cuda or cuda:N") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"train.device={name} but no CUDA device is available")
+    return device
+
+
+class Trainer:
+    """Trains one model into a run directory; `run()` returns the final metrics."""
+
+    def __init__(self, cfg: Config, out_dir: str | Path, resume: bool = False, quiet: bool = False):
+        self.out = Path(out_dir)
+        self.quiet = quiet
+        if resume:
+            cfg = self._resume_config(cfg)
+        elif (self.out / "checkpoints").exists():
+            raise ConfigError(f"{self.out}: already holds a run; pass --resume to continue it or choose "
+                              f"another --out")
+        self.cfg = cfg
+        t = cfg.train
+        torch.set_num_threads(t.threads or os.cpu_count() or 1)
+        self.device = pick_device(t.device)
+        torch.manual_seed(t.seed)
+        self.out.mkdir(parents=True, exist_ok=True)
+        splits = load_splits(cfg)
+        if resume:
+            ckpt = checkpoint_dir(self.out, "last")
+            src = TextSide.load(ckpt, "source", reverse=cfg.data.reverse_source)
+            tgt = TextSide.load(ckpt, "target")
+        else:
+            src, tgt = build_sides(cfg, splits["train"], self.out)
+        d = cfg.data
+        self.train_ids = encode_pairs(splits["train"], src, tgt, d.max_source_length, d.max_target_length)
+        if not self.train_ids:
+            raise ConfigError("no training pairs left after the length filter (data.max_*_length)")
+        self.valid_ids = encode_pairs(splits["valid"], src, tgt, label="valid")
+        self.test_ids = encode_pairs(splits["test"], src, tgt, label="test") if splits.get("test") else []
+        self.valid_refs = [p[1] for p in splits["valid"]]
+        self.text_metrics = cfg.target_tokenizer in ("word", "sentencepiece")
+        model = build_model(cfg.model, len(src.vocab), len(tgt.vocab)).to(self.device)
+        self.bundle = Bundle(cfg, model, src, tgt)
+        self.model = model
+        opt_cls = torch.optim.AdamW if t.optimizer == "adamw" else torch.optim.Adam
+        self.optimizer = opt_cls(model.parameters(), lr=t.lr, weight_decay=t.weight_decay)
+        self.progress = Progress()
+        self.steps_per_epoch = math.ceil(len(self._epoch_batches(0)) / t.accumulate)
+        if resume:
+            self._restore()
+        else:
+            cfg.save(self.out / "config.yaml")
+            (self.out / "metrics.jsonl").write_text("", encoding="utf-8")
+
+    def _resume_config(self, cfg: Config) -> Config:
+        saved = self.out / "config.yaml"
+        if not saved.is_file():
+            raise CheckpointError(f"{self.out}: nothing to resume (no config.yaml); start without --resume")
+        return build_config(yaml_file=saved)
+
+    def _epoch_batches(self, epoch: int) -> list[list[int]]:
+        t = self.cfg.train
+        return make_batches([len(s) for s, _ in self.train_ids], [len(g) for _, g in self.train_ids],
+                            t.batch_size, by=t.batch_by, bucket=t.bucket, shuffle=True, seed=t.seed, epoch=epoch)
+
+    def _lr_factor(self, step: int) -> float:
+        t = self.cfg.train
+        warm = max(t.warmup_steps, 1)
+        if t.schedule == "inverse_sqrt":
+            return min((step + 1) / warm, math.sqrt(warm / (step + 1)))
+        if t.schedule == "linear":
+            total = max(self.steps_per_epoch * t.epochs, 1)
+            return min((step + 1) / warm, max(0.0, (total - step) / max(total - warm, 1)))
+        return self.progress.lr_scale
+
+    def run(self) -> dict[str, float]:
+        """Train until the configured epochs or early stopping; returns the last evaluation's metrics."""
+        t, p = self.cfg.train, self.progress
+        metrics: dict[str, float] = p.history[-1] if p.history else {}
+        window = {"loss": 0.0, "tokens": 0, "words": 0, "seconds": 0.0}
+        self.model.train()
+        while p.epoch < t.epochs and not p.finished:
+            batches = self._epoch_batches(p.epoch)
+            bar = self._bar(len(batches), p.batch_in_epoch)
+            while p.batch_in_epoch < len(batches):
+                start = time.perf_counter()
+                group = batches[p.batch_in_epoch: p.batch_in_epoch + t.accumulate]
+                loss, n_tgt, n_all = self._update(group)
+                p.batch_in_epoch += len(group)
+                p.step += 1
+                spent = time.perf_counter() - start
+                p.seconds += spent
+                window["loss"] += loss
+                window["tokens"] += n_tgt
+                window["words"] += n_all
+                window["seconds"] += spent
+                if bar is not None:
+                    bar.update(len(group))
+                    bar.set_postfix(loss=f"{loss / max(n_tgt, 1):.3f}",
+                                    tok_s=f"{window['words'] / max(window['seconds'], 1e-9):.0f}")
+                if t.eval_every and p.step % t.eval_every == 0 and p.batch_in_epoch < len(batches):
+                    metrics = self._evaluate_and_save(window)
+                    if p.finished:
+                        break
+            if bar is not None:
+                bar.close()
+            if p.finished:
+                break
+            p.epoch += 1
+            p.batch_in_epoch = 0
+            metrics = self._evaluate_and_save(window)
+        if self.test_ids:
+            self._write_test_metrics()
+        return metrics
+
+    def _update(self, group: list[list[int]]) -> tuple[float, int, int]:
+        t = self.cfg.train
+        batches = [collate([self.train_ids[i] for i in idx], idx).to(self.device) for idx in group]
+        n_tgt = sum(int(b.tgt_lengths.sum()) for b in batches)
+        n_all = n_tgt + sum(int(b.src_lengths.sum()) for b in batches)
+        for g in self.optimizer.param_groups:
+            g["lr"] = t.lr * self._lr_factor(self.progress.step)
+        self.optimizer.zero_grad(set_to_none=True)
+        total = 0.0
+        for batch in batches:
+            with self._autocast():
+                out = self.model(batch.src, batch.src_lengths, batch.tgt_in, teacher_forcing=t.teacher_forcing)
+                loss, _ = self.model.loss(out.logits, batch.tgt_out, label_smoothing=t.label_smoothing)
+            # Normalise by the target tokens of the whole accumulated group, so accumulation = a bigger batch.
+            (loss / max(n_tgt, 1)).backward()
+            total += float(loss)
+        if not math.isfinite(total):
+            raise TrainingError(f"non-finite training loss at step {self.progress.step + 1} (epoch "
+                                f"{self.progress.epoch + 1}); stopped. The last good checkpoint is "
+                                f"{self.out / 'checkpoints' / 'last'}; try a lower train.lr or train.clip_norm")
+        if t.clip_norm > 0:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), t.clip_norm)
+        self.optimizer.step()
+        return total, n_tgt, n_all
+
+    def _autocast(self) -> Any:
+        precision = self.cfg.train.precision
+        if precision == "fp32":
+            return torch.autocast(self.device.type, enabled=False)
+        return torch.autocast(self.device.type, dtype=torch.bfloat16 if precision == "bf16" else torch.float16)
+
+    def _bar(self, total: int, done: int) -> Any:
+        if self.quiet or not sys.stderr.isatty():
+            return None
+        from tqdm import tqdm
+
+        return tqdm(total=total, initial=done, desc=f"epoch {self.progress.epoch + 1}/{self.cfg.train.epochs}",
+                    unit="batch", leave=False, dynamic_ncols=True)
+
+    def _evaluate_and_save(self, window: dict[str, float]) -> dict[str, float]:
+        t, p = self.cfg.train, self.progress
+        start = time.perf_counter()
+        metrics, _ = evaluate(self.model, self.valid_ids, self.bundle.target, batch_size=max(t.batch_size, 64)
+                              if t.batch_by == "sentences" else 64, device=self.device,
+                              text_metrics=self.text_metrics, max_sentences=t.eval_max_sentences)
+        self.model.train()
+        fraction = p.batch_in_epoch / (self.steps_per_epoch * t.accumulate)
+        record = {"epoch": round(p.epoch + min(fraction, 0.999), 4), "step": p.step,
+                  "train_loss": window["loss"] / max(window["tokens"], 1), **metrics,
+                  "seconds": round(p.seconds, 3), "eval_seconds": round(time.perf_counter() - start, 3),
+                  "train_tokens_per_second": window["words"] / max(window["seconds"], 1e-9)}
+        window.update(loss=0.0, tokens=0, words=0, seconds=0.0)
+        p.history.append(record)
+        value = record[t.early_stopping_metric] if t.early_stopping_metric in record else record["valid_loss"]
+        lower = t.early_stopping_metric in LOWER_IS_BETTER or t.early_stopping_metric not in record
+        improved = p.best is None or (value < p.best if lower else value > p.best)
+        if improved:
+            p.best, p.bad_evals = value, 0
+        else:
+            p.bad_evals += 1
+            if t.schedule == "plateau" and p.bad_evals % (t.plateau_patience + 1) == 0:
+                p.lr_scale *= t.plateau_factor
+            if t.patience and p.bad_evals >= t.patience:
+                p.finished = True
+                log.info("early stopping: %s did not improve for %d evaluations", t.early_stopping_metric,
+                         p.bad_evals)
+        self._log(record)
+        with open(self.out / "metrics.jsonl", "a", encoding="utf-8") as f:
+            f.write(json.dumps(record) + "\n")
+        self._save(best=improved)
+        return record
+
+    def _log(self, r: dict[str, Any]) -> None:
+        if self.quiet:
+            return
+        extra = "".join(f" {k[6:]} {r[k]:.2f}" for k in ("valid_bleu", "valid_chrf") if k in r)
+        log.info("epoch %.2f step %d | train loss %.4f | valid loss %.4f ppl %.2f acc %.4f exact %.4f%s | "
+                 "%.0f tok/s", r["epoch"], r["step"], r["train_loss"], r["valid_loss"], r["valid_perplexity"],
+                 r["valid_token_accuracy"], r["valid_exact_match"], extra, r["train_tokens_per_second"])
+
+    def _save(self, best: bool) -> None:
+        opt_tensors, opt_meta = optimizer_tensors(self.optimizer)
+        rng = {"rng.torch": torch.get_rng_state()}
+        if torch.cuda.is_available():
+            rng["rng.cuda"] = torch.cuda.get_rng_state()
+
+        def write(directory: Path) -> None:
+            self.bundle.save_into(directory, {"step": self.progress.step, "epoch": self.progress.epoch})
+            save_tensors({**opt_tensors, **rng}, directory / TRAINER_FILE)
+            state = {"progress": asdict(self.progress), "optimizer": opt_meta}
+            (directory / TRAINER_JSON).write_text(json.dumps(state), encoding="utf-8")
+
+        write_checkpoint(self.out, self.progress.step, write, ("last", "best") if best else ("last",))
+
+    def _restore(self) -> None:
+        ckpt = checkpoint_dir(self.out, "last")
+        load_state_into(self.model, ckpt / "model.safetensors")
+        tensors = read_tensors(ckpt / TRAINER_FILE)
+        state = read_json(ckpt / TRAINER_JSON)
+        restore_optimizer(self.optimizer, {k: v.to(self.device) for k, v in tensors.items()}, state["optimizer"])
+        self.progress = Progress(**state["progress"])
+        torch.set_rng_state(tensors["rng.torch"])
+        if "rng.cuda" in tensors and torch.cuda.is_available():
+            torch.cuda.set_rng_state(tensors["rng.cuda"])
+        # Evaluations written after this checkpoint belong to the lost part of the run.
+        lines = (self.out / "metrics.jsonl").read_text(encoding="utf-8").splitlines()
+        kept = [ln for ln in lines if ln.strip() and json.loads(ln)["step"] <= self.progress.step]
+        (self.out / "metrics.jsonl").write_text("".join(ln + "\n" for ln in kept), encoding="utf-8")
+        log.info("resumed from %s at epoch %d, step %d", ckpt, self.progress.epoch, self.progress.step)
+
+    def _write_test_metrics(self) -> None:
+        load_state_into(self.model, checkpoint_dir(self.out, "best") / "model.safetensors")
+        metrics, _ = evaluate(self.model, self.test_ids, self.bundle.target, batch_size=64, device=self.device,
+                              text_metrics=self.text_metrics, prefix="test_")
+        (self.out / "test_metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
+        log.info("test: %s", json.dumps(metrics))
+
+
+def train(cfg: Config, out_dir: str | Path, resume: bool = False, quiet: bool = False) -> dict[str, float]:
+    """Train a model as configured into `out_dir`; returns the last validation metrics."""
+    return Trainer(cfg, out_dir, resume=resume, quiet=quiet).run()
