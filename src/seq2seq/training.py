@@ -182,7 +182,7 @@ class Trainer:
                 loss, _ = self.model.loss(out.logits, batch.tgt_out, label_smoothing=t.label_smoothing)
             # Normalise by the target tokens of the whole accumulated group, so accumulation = a bigger batch.
             (loss / max(n_tgt, 1)).backward()
-            total += float(loss)
+            total += float(loss.detach())
         if not math.isfinite(total):
             raise TrainingError(f"non-finite training loss at step {self.progress.step + 1} (epoch "
                                 f"{self.progress.epoch + 1}); stopped. The last good checkpoint is "
