@@ -191,6 +191,9 @@ def decode_ids(model: torch.nn.Module, sources: list[list[int]], *, strategy: st
                                              min_length=min_length, generator=generator,
                                              keep_attention=keep_attention)]
             for row, i in enumerate(idx):
+                for h in out[row]:
+                    if h.attention is not None:
+                        h.attention = h.attention[:, : len(sources[i])]
                 results[i] = out[row]
     finally:
         model.train(was_training)
