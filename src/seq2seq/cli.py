@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from .checkpoint import CheckpointError
-from .config import PRESETS, ConfigError, build_config
+from .config import PRESETS, ConfigError, build_config, commented_yaml
 from .data.datasets import DataError
 
 log = logging.getLogger("seq2seq")
@@ -95,6 +95,18 @@ def _plot(args: argparse.Namespace) -> int:
     return 0
 
 
+def _demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    run_demo(args.out, quick=args.quick, jobs=args.jobs)
+    return 0
+
+
+def _config(args: argparse.Namespace) -> int:
+    print(commented_yaml(build_config(args.preset, args.config, args.set or [])), end="")
+    return 0
+
+
 def _tasks(_: argparse.Namespace) -> int:
     from .data.tasks import TASKS
 
@@ -170,6 +182,18 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("dirs", nargs="+")
     pl.add_argument("--output", default="learning_curves.png")
     pl.set_defaults(func=_plot)
+
+    dm = sub.add_parser("demo", help="the seeds' experiments end to end (addition, dates), with a report")
+    dm.add_argument("--out", default="runs/demo")
+    dm.add_argument("--quick", action="store_true", help="small data and 2 epochs (a smoke test)")
+    dm.add_argument("--jobs", type=int, default=2, help="runs trained in parallel, one thread each")
+    dm.set_defaults(func=_demo)
+
+    c = sub.add_parser("config", help="print the resolved config as commented YAML")
+    c.add_argument("--config", help="YAML config file")
+    c.add_argument("--preset", choices=list(PRESETS))
+    c.add_argument("--set", action="append", metavar="KEY=VALUE")
+    c.set_defaults(func=_config)
 
     sub.add_parser("tasks", help="list the built-in tasks").set_defaults(func=_tasks)
     sub.add_parser("presets", help="list the named architectures").set_defaults(func=_presets)

@@ -347,6 +347,18 @@ def describe_keys() -> list[tuple[str, Any, str]]:
     for section, cls in SECTIONS.items():
         for f in dataclasses.fields(cls):
             choices = f.metadata.get("choices")
-            extra = f" [{'|'.join(choices)}]" if choices else ""
+            extra = f" (one of: {', '.join(choices)})" if choices else ""
             out.append((f"{section}.{f.name}", f.default, f.metadata.get("help", "") + extra))
     return out
+
+
+def commented_yaml(cfg: Config) -> str:
+    """The config as YAML with each key's meaning and allowed values as a comment."""
+    helps = {k: h for k, _, h in describe_keys()}
+    lines = [f"# seq2seq config (format version {cfg.version})", f"preset: {yaml.safe_dump(cfg.preset).split(chr(10))[0]}"]
+    for section in SECTIONS:
+        lines.append(f"{section}:")
+        for name, value in getattr(cfg, section).__dict__.items():
+            text = yaml.safe_dump(value, default_flow_style=True, allow_unicode=True).strip().removesuffix("...").strip()
+            lines.append(f"  {name}: {text}".ljust(40) + f"  # {helps[f'{section}.{name}']}")
+    return "\n".join(lines) + "\n"
