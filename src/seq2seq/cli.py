@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -31,7 +32,8 @@ def _train(args: argparse.Namespace) -> int:
     if not args.resume and cfg.data.task is None and (cfg.data.train is None or cfg.data.valid is None):
         raise ConfigError("no data: give --task NAME, or --train FILE and --valid FILE")
     train(cfg, args.out, resume=args.resume, quiet=args.quiet)
-    print(f"run directory: {args.out}")
+    if os.environ.get("RANK", "0") == "0":
+        print(f"run directory: {args.out}")
     return 0
 
 
@@ -144,7 +146,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--preset", choices=list(PRESETS), help="named architecture (see `seq2seq presets`)")
     t.add_argument("--set", action="append", metavar="KEY=VALUE", help="override any config key; repeatable")
     t.add_argument("--epochs", type=int)
-    t.add_argument("--batch-size", type=int, help="sentences per batch (tokens with train.batch_by=tokens)")
+    t.add_argument("--batch-size", type=int, help="sentences per batch (tokens with train.batch_by=tokens); "
+                   "global: under torchrun each of N processes takes 1/N of every batch")
     t.add_argument("--seed", type=int)
     t.add_argument("--out", required=True, help="run directory")
     t.add_argument("--resume", action="store_true", help="continue the run in --out from checkpoints/last")

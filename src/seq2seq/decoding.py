@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from .data.batching import sort_for_inference
 from .data.vocab import BOS, EOS, PAD
 
 
@@ -155,12 +156,6 @@ def beam_search(model: torch.nn.Module, src: torch.Tensor, src_lengths: torch.Te
     return results
 
 
-def sort_batches(lengths: list[int], batch_size: int) -> list[list[int]]:
-    """Indices grouped into batches of similar length, longest first, for inference."""
-    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
-    return [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
-
-
 def decode_ids(model: torch.nn.Module, sources: list[list[int]], *, strategy: str = "greedy",
                beam_size: int = 5, nbest: int = 1, alpha: float = 0.0, min_length: int = 0,
                max_length: int = 0, max_length_a: float = 2.0, max_length_b: int = 10,
@@ -176,7 +171,7 @@ def decode_ids(model: torch.nn.Module, sources: list[list[int]], *, strategy: st
     was_training = model.training
     model.eval()
     try:
-        for idx in sort_batches([len(s) for s in sources], batch_size):
+        for idx in sort_for_inference([len(s) for s in sources], batch_size):
             lengths = torch.tensor([max(len(sources[i]), 1) for i in idx], device=device)
             src = torch.full((len(idx), int(lengths.max())), PAD, dtype=torch.long, device=device)
             for row, i in enumerate(idx):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
@@ -21,6 +22,7 @@ from .checkpoint import (TRAINER_FILE, TRAINER_JSON, CheckpointError, checkpoint
 from .config import Config, ConfigError, build_config
 from .data.batching import collate, make_batches
 from .data.corpus import TextSide, build_sides, encode_pairs, load_splits
+from .distributed import all_sum, barrier, broadcast_object, gather_tensor, init_world, shard, shutdown
 from .evaluation import evaluate
 from .models import build_model
 
@@ -76,15 +78,22 @@ class Trainer:
         t = cfg.train
         torch.set_num_threads(t.threads or os.cpu_count() or 1)
         self.device = pick_device(t.device)
+        self.world = init_world(self.device)
+        self.quiet = quiet or not self.world.is_main
+        if self.world.distributed and self.device.type == "cuda":
+            self.device = torch.device("cuda", self.world.local_rank)
+        if t.precision == "fp16" and self.device.type != "cuda":
+            raise ConfigError("train.precision=fp16 needs a CUDA device; use bf16 on CPU")
         torch.manual_seed(t.seed)
-        self.out.mkdir(parents=True, exist_ok=True)
+        if self.world.is_main:
+            self.out.mkdir(parents=True, exist_ok=True)
         splits = load_splits(cfg)
         if resume:
             ckpt = checkpoint_dir(self.out, "last")
             src = TextSide.load(ckpt, "source", reverse=cfg.data.reverse_source)
             tgt = TextSide.load(ckpt, "target")
         else:
-            src, tgt = build_sides(cfg, splits["train"], self.out)
+            src, tgt = build_sides(cfg, splits["train"])
         d = cfg.data
         self.train_ids = encode_pairs(splits["train"], src, tgt, d.max_source_length, d.max_target_length)
         if not self.train_ids:
@@ -96,13 +105,18 @@ class Trainer:
         model = build_model(cfg.model, len(src.vocab), len(tgt.vocab)).to(self.device)
         self.bundle = Bundle(cfg, model, src, tgt)
         self.model = model
+        # The DDP wrapper averages gradients over ranks; self.model stays the plain module for eval/saving.
+        self.net = (torch.nn.parallel.DistributedDataParallel(model, device_ids=[self.device.index]
+                                                              if self.device.type == "cuda" else None)
+                    if self.world.distributed else model)
+        self.scaler = torch.amp.GradScaler("cuda") if t.precision == "fp16" else None
         opt_cls = torch.optim.AdamW if t.optimizer == "adamw" else torch.optim.Adam
         self.optimizer = opt_cls(model.parameters(), lr=t.lr, weight_decay=t.weight_decay)
         self.progress = Progress()
         self.steps_per_epoch = math.ceil(len(self._epoch_batches(0)) / t.accumulate)
         if resume:
             self._restore()
-        else:
+        elif self.world.is_main:
             cfg.save(self.out / "config.yaml")
             (self.out / "metrics.jsonl").write_text("", encoding="utf-8")
 
@@ -113,9 +127,13 @@ class Trainer:
         return build_config(yaml_file=saved)
 
     def _epoch_batches(self, epoch: int) -> list[list[int]]:
+        """Global batches of an epoch, the same on every rank; each rank later takes its shard."""
         t = self.cfg.train
-        return make_batches([len(s) for s, _ in self.train_ids], [len(g) for _, g in self.train_ids],
-                            t.batch_size, by=t.batch_by, bucket=t.bucket, shuffle=True, seed=t.seed, epoch=epoch)
+        batches = make_batches([len(s) for s, _ in self.train_ids], [len(g) for _, g in self.train_ids],
+                               t.batch_size, by=t.batch_by, bucket=t.bucket, shuffle=True, seed=t.seed,
+                               epoch=epoch)
+        # A rank with an empty shard would stall the others; such tiny batches are left out everywhere.
+        return [b for b in batches if len(b) >= self.world.size]
 
     def _lr_factor(self, step: int) -> float:
         t = self.cfg.train
@@ -168,28 +186,42 @@ class Trainer:
         return metrics
 
     def _update(self, group: list[list[int]]) -> tuple[float, int, int]:
-        t = self.cfg.train
-        batches = [collate([self.train_ids[i] for i in idx], idx).to(self.device) for idx in group]
-        n_tgt = sum(int(b.tgt_lengths.sum()) for b in batches)
-        n_all = n_tgt + sum(int(b.src_lengths.sum()) for b in batches)
+        """One optimiser step over `group` (accumulated global batches); returns loss sum and token counts."""
+        t, world = self.cfg.train, self.world
+        # Every rank knows the global batches, so the global token count needs no communication.
+        n_tgt = sum(len(self.train_ids[i][1]) + 1 for idx in group for i in idx)
+        n_all = n_tgt + sum(len(self.train_ids[i][0]) for idx in group for i in idx)
         for g in self.optimizer.param_groups:
             g["lr"] = t.lr * self._lr_factor(self.progress.step)
         self.optimizer.zero_grad(set_to_none=True)
         total = 0.0
-        for batch in batches:
-            with self._autocast():
-                out = self.model(batch.src, batch.src_lengths, batch.tgt_in, teacher_forcing=t.teacher_forcing)
+        for k, idx in enumerate(group):
+            local = shard(idx, world)
+            batch = collate([self.train_ids[i] for i in local], local).to(self.device)
+            sync = k == len(group) - 1 or not world.distributed
+            with self._autocast(), (contextlib.nullcontext() if sync else self.net.no_sync()):
+                out = self.net(batch.src, batch.src_lengths, batch.tgt_in, teacher_forcing=t.teacher_forcing)
                 loss, _ = self.model.loss(out.logits, batch.tgt_out, label_smoothing=t.label_smoothing)
-            # Normalise by the target tokens of the whole accumulated group, so accumulation = a bigger batch.
-            (loss / max(n_tgt, 1)).backward()
+                # Normalised by the whole group's target tokens (times the ranks DDP averages over), so
+                # accumulation and data parallelism both equal one big batch.
+                scaled = loss * (world.size / max(n_tgt, 1))
+                (self.scaler.scale(scaled) if self.scaler else scaled).backward()
             total += float(loss.detach())
+        if world.distributed:
+            total = all_sum([total], world)[0]
         if not math.isfinite(total):
             raise TrainingError(f"non-finite training loss at step {self.progress.step + 1} (epoch "
                                 f"{self.progress.epoch + 1}); stopped. The last good checkpoint is "
                                 f"{self.out / 'checkpoints' / 'last'}; try a lower train.lr or train.clip_norm")
+        if self.scaler is not None:
+            self.scaler.unscale_(self.optimizer)
         if t.clip_norm > 0:
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), t.clip_norm)
-        self.optimizer.step()
+        if self.scaler is not None:
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+        else:
+            self.optimizer.step()
         return total, n_tgt, n_all
 
     def _autocast(self) -> Any:
@@ -199,7 +231,7 @@ class Trainer:
         return torch.autocast(self.device.type, dtype=torch.bfloat16 if precision == "bf16" else torch.float16)
 
     def _bar(self, total: int, done: int) -> Any:
-        if self.quiet or not sys.stderr.isatty():
+        if self.quiet or not sys.stderr.isatty() or not self.world.is_main:
             return None
         from tqdm import tqdm
 
@@ -207,17 +239,10 @@ class Trainer:
                     unit="batch", leave=False, dynamic_ncols=True)
 
     def _evaluate_and_save(self, window: dict[str, float]) -> dict[str, float]:
+        """Validate (rank 0), log, track the best and early stopping (every rank alike), checkpoint."""
         t, p = self.cfg.train, self.progress
-        start = time.perf_counter()
-        metrics, _ = evaluate(self.model, self.valid_ids, self.bundle.target, batch_size=max(t.batch_size, 64)
-                              if t.batch_by == "sentences" else 64, device=self.device,
-                              text_metrics=self.text_metrics, max_sentences=t.eval_max_sentences)
-        self.model.train()
-        fraction = p.batch_in_epoch / (self.steps_per_epoch * t.accumulate)
-        record = {"epoch": round(p.epoch + min(fraction, 0.999), 4), "step": p.step,
-                  "train_loss": window["loss"] / max(window["tokens"], 1), **metrics,
-                  "seconds": round(p.seconds, 3), "eval_seconds": round(time.perf_counter() - start, 3),
-                  "train_tokens_per_second": window["words"] / max(window["seconds"], 1e-9)}
+        record = self._validate(window) if self.world.is_main else None
+        record = broadcast_object(record, self.world)
         window.update(loss=0.0, tokens=0, words=0, seconds=0.0)
         p.history.append(record)
         value = record[t.early_stopping_metric] if t.early_stopping_metric in record else record["valid_loss"]
@@ -231,13 +256,28 @@ class Trainer:
                 p.lr_scale *= t.plateau_factor
             if t.patience and p.bad_evals >= t.patience:
                 p.finished = True
-                log.info("early stopping: %s did not improve for %d evaluations", t.early_stopping_metric,
-                         p.bad_evals)
-        self._log(record)
-        with open(self.out / "metrics.jsonl", "a", encoding="utf-8") as f:
-            f.write(json.dumps(record) + "\n")
+                if self.world.is_main:
+                    log.info("early stopping: %s did not improve for %d evaluations", t.early_stopping_metric,
+                             p.bad_evals)
+        if self.world.is_main:
+            self._log(record)
+            with open(self.out / "metrics.jsonl", "a", encoding="utf-8") as f:
+                f.write(json.dumps(record) + "\n")
         self._save(best=improved)
         return record
+
+    def _validate(self, window: dict[str, float]) -> dict[str, Any]:
+        t, p = self.cfg.train, self.progress
+        start = time.perf_counter()
+        metrics, _ = evaluate(self.model, self.valid_ids, self.bundle.target, batch_size=max(t.batch_size, 64)
+                              if t.batch_by == "sentences" else 64, device=self.device,
+                              text_metrics=self.text_metrics, max_sentences=t.eval_max_sentences)
+        self.model.train()
+        fraction = p.batch_in_epoch / (self.steps_per_epoch * t.accumulate)
+        return {"epoch": round(p.epoch + min(fraction, 0.999), 4), "step": p.step,
+                "train_loss": window["loss"] / max(window["tokens"], 1), **metrics,
+                "seconds": round(p.seconds, 3), "eval_seconds": round(time.perf_counter() - start, 3),
+                "train_tokens_per_second": window["words"] / max(window["seconds"], 1e-9)}
 
     def _log(self, r: dict[str, Any]) -> None:
         if self.quiet:
@@ -248,10 +288,15 @@ class Trainer:
                  r["valid_token_accuracy"], r["valid_exact_match"], extra, r["train_tokens_per_second"])
 
     def _save(self, best: bool) -> None:
+        # Each rank's RNG stream (dropout, scheduled sampling) is kept, so a resumed run continues exactly.
+        rng = {f"rng.torch.{r}": s for r, s in enumerate(gather_tensor(torch.get_rng_state(), self.world))}
+        if self.device.type == "cuda":
+            rng.update({f"rng.cuda.{r}": s for r, s in
+                        enumerate(gather_tensor(torch.cuda.get_rng_state(self.device), self.world))})
+        if not self.world.is_main:
+            barrier(self.world)
+            return
         opt_tensors, opt_meta = optimizer_tensors(self.optimizer)
-        rng = {"rng.torch": torch.get_rng_state()}
-        if torch.cuda.is_available():
-            rng["rng.cuda"] = torch.cuda.get_rng_state()
 
         def write(directory: Path) -> None:
             self.bundle.save_into(directory, {"step": self.progress.step, "epoch": self.progress.epoch})
@@ -260,17 +305,22 @@ class Trainer:
             (directory / TRAINER_JSON).write_text(json.dumps(state), encoding="utf-8")
 
         write_checkpoint(self.out, self.progress.step, write, ("last", "best") if best else ("last",))
+        barrier(self.world)
 
     def _restore(self) -> None:
         ckpt = checkpoint_dir(self.out, "last")
         load_state_into(self.model, ckpt / "model.safetensors")
         tensors = read_tensors(ckpt / TRAINER_FILE)
         state = read_json(ckpt / TRAINER_JSON)
-        restore_optimizer(self.optimizer, {k: v.to(self.device) for k, v in tensors.items()}, state["optimizer"])
+        restore_optimizer(self.optimizer, {k: v.to(self.device) for k, v in tensors.items()
+                                           if k.startswith("optim.")}, state["optimizer"])
         self.progress = Progress(**state["progress"])
-        torch.set_rng_state(tensors["rng.torch"])
-        if "rng.cuda" in tensors and torch.cuda.is_available():
-            torch.cuda.set_rng_state(tensors["rng.cuda"])
+        rank = self.world.rank if f"rng.torch.{self.world.rank}" in tensors else 0
+        torch.set_rng_state(tensors[f"rng.torch.{rank}"])
+        if f"rng.cuda.{rank}" in tensors and self.device.type == "cuda":
+            torch.cuda.set_rng_state(tensors[f"rng.cuda.{rank}"], self.device)
+        if not self.world.is_main:
+            return
         # Evaluations written after this checkpoint belong to the lost part of the run.
         lines = (self.out / "metrics.jsonl").read_text(encoding="utf-8").splitlines()
         kept = [ln for ln in lines if ln.strip() and json.loads(ln)["step"] <= self.progress.step]
@@ -278,6 +328,8 @@ class Trainer:
         log.info("resumed from %s at epoch %d, step %d", ckpt, self.progress.epoch, self.progress.step)
 
     def _write_test_metrics(self) -> None:
+        if not self.world.is_main:
+            return
         load_state_into(self.model, checkpoint_dir(self.out, "best") / "model.safetensors")
         metrics, _ = evaluate(self.model, self.test_ids, self.bundle.target, batch_size=64, device=self.device,
                               text_metrics=self.text_metrics, prefix="test_")
@@ -287,4 +339,8 @@ class Trainer:
 
 def train(cfg: Config, out_dir: str | Path, resume: bool = False, quiet: bool = False) -> dict[str, float]:
     """Train a model as configured into `out_dir`; returns the last validation metrics."""
-    return Trainer(cfg, out_dir, resume=resume, quiet=quiet).run()
+    trainer = Trainer(cfg, out_dir, resume=resume, quiet=quiet)
+    try:
+        return trainer.run()
+    finally:
+        shutdown(trainer.world)

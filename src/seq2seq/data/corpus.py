@@ -71,8 +71,8 @@ def load_splits(cfg: Config) -> dict[str, list[Pair]]:
     return splits
 
 
-def build_sides(cfg: Config, train: list[Pair], directory: Path) -> tuple[TextSide, TextSide]:
-    """Fit tokenizers and vocabularies on the training pairs (sentencepiece files go to `directory`)."""
+def build_sides(cfg: Config, train: list[Pair]) -> tuple[TextSide, TextSide]:
+    """Fit tokenizers and vocabularies on the training pairs."""
     d = cfg.data
     sides = []
     for name, kind, texts in (("source", cfg.source_tokenizer, [p[0] for p in train]),
@@ -81,7 +81,7 @@ def build_sides(cfg: Config, train: list[Pair], directory: Path) -> tuple[TextSi
                               sp_type=d.sentencepiece_type, sp_vocab_size=d.sentencepiece_vocab_size)
         if kind == "sentencepiece":
             both = texts + ([p[1] for p in train] if d.shared_vocab and name == "source" else [])
-            tok.fit(both, directory, name)
+            tok.fit(both)
         sides.append((tok, [tok.tokenize(t) for t in texts]))
     if d.shared_vocab:
         vocab = Vocab.build(sides[0][1] + sides[1][1], min_freq=d.min_freq, max_size=d.max_vocab_size)

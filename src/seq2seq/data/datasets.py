@@ -5,7 +5,6 @@ from __future__ import annotations
 import gzip
 import json
 import statistics
-import tempfile
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -205,9 +204,7 @@ def inspect_file(path: str | Path, fmt: str = "auto", tokenizer: str | Tokenizer
     result = read_pairs(path, fmt, skip_invalid=True, source_suffix=source_suffix, target_suffix=target_suffix)
     if isinstance(tokenizer, str):
         tokenizer = build_tokenizer(tokenizer)
-        if tokenizer.kind == "sentencepiece":
-            with tempfile.TemporaryDirectory() as tmp:
-                tokenizer.fit((t for pair in result.pairs for t in pair), Path(tmp), "inspect")
+        tokenizer.fit(t for pair in result.pairs for t in pair)
     sources, targets = [p[0] for p in result.pairs], [p[1] for p in result.pairs]
     return {"path": str(path), "format": result.format, "tokenizer": tokenizer.kind, "pairs": len(result.pairs),
             "unique_pairs": len(set(result.pairs)), "unique_sources": len(set(sources)),

@@ -36,7 +36,7 @@ class Tokenizer:
         """Join tokens back into text."""
         raise NotImplementedError
 
-    def fit(self, texts: Iterable[str], directory: Path, name: str) -> None:
+    def fit(self, texts: Iterable[str]) -> None:
         """Learn from the training texts; only sentencepiece learns anything."""
 
     def to_json(self) -> dict[str, Any]:
@@ -170,8 +170,8 @@ class SentencePieceTokenizer(Tokenizer):
         self._proto = model_proto
         self._sp = spm.SentencePieceProcessor(model_proto=model_proto) if model_proto else None
 
-    def fit(self, texts: Iterable[str], directory: Path, name: str) -> None:
-        """Train on texts and write `{name}.spm.model` into directory."""
+    def fit(self, texts: Iterable[str]) -> None:
+        """Train on texts (in memory; `save_tokenizer` writes the model file)."""
         buffer = io.BytesIO()
         spm.SentencePieceTrainer.train(
             sentence_iterator=(t.lower() if self.lowercase else t for t in texts), model_writer=buffer,
@@ -181,7 +181,6 @@ class SentencePieceTokenizer(Tokenizer):
             minloglevel=2, num_threads=1)
         self._proto = buffer.getvalue()
         self._sp = spm.SentencePieceProcessor(model_proto=self._proto)
-        self._write_files(Path(directory), name)
 
     def _processor(self) -> spm.SentencePieceProcessor:
         if self._sp is None:

@@ -1,0 +1,88 @@
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from seq2seq.config import build_config
+from seq2seq.training import Trainer
+
+ARGS = ["train", "--task", "reverse", "--preset", "attention", "--quiet", "--batch-size", "16",
+        "--set", "data.train_size=160", "--set", "data.valid_size=32", "--set", "data.test_size=0",
+        "--set", "model.embedding_size=8", "--set", "model.encoder_hidden=16", "--set", "model.decoder_hidden=16",
+        "--set", "train.threads=1", "--set", "model.dropout=0.1"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _cmd(out, nproc, *extra):
+    if nproc == 1:
+        return [sys.executable, "-m", "seq2seq", *ARGS, "--out", str(out), *extra]
+    return [sys.executable, "-m", "torch.distributed.run", "--nnodes", "1", "--nproc_per_node", str(nproc),
+            "--master_addr", "127.0.0.1", "--master_port", str(_free_port()), "-m", "seq2seq", *ARGS,
+            "--out", str(out), *extra]
+
+
+def _run(out, nproc, *extra):
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    result = subprocess.run(_cmd(out, nproc, *extra), capture_output=True, text=True, timeout=300, env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+
+
+def _weights(out):
+    return load_file(str(out / "checkpoints" / "last" / "model.safetensors"))
+
+
+def test_two_processes_equal_one_with_the_same_global_batch(tmp_path):
+    _run(tmp_path / "one", 1, "--epochs", "2", "--set", "model.dropout=0.0")
+    _run(tmp_path / "two", 2, "--epochs", "2", "--set", "model.dropout=0.0")
+    a, b = _weights(tmp_path / "one"), _weights(tmp_path / "two")
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.allclose(a[k], b[k], atol=1e-5), k
+    rows = [json.loads(x) for x in (tmp_path / "two" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [10, 20]
+    ones = [json.loads(x) for x in (tmp_path / "one" / "metrics.jsonl").read_text().splitlines()]
+    assert rows[-1]["train_loss"] == pytest.approx(ones[-1]["train_loss"], rel=1e-4)
+
+
+def test_distributed_run_killed_and_resumed_matches_uninterrupted(tmp_path):
+    extra = ("--epochs", "3", "--set", "train.eval_every=4")
+    _run(tmp_path / "full", 2, *extra)
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen(_cmd(tmp_path / "killed", 2, *extra), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, env=env, start_new_session=True)
+    metrics = tmp_path / "killed" / "metrics.jsonl"
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None:
+        if metrics.exists() and len(metrics.read_text().splitlines()) >= 2:
+            break
+        time.sleep(0.02)
+    assert proc.poll() is None, "the run ended before it could be killed"
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    _run(tmp_path / "killed", 2, "--resume")
+    a, b = _weights(tmp_path / "full"), _weights(tmp_path / "killed")
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+
+
+def test_bf16_training_on_cpu_has_finite_decreasing_loss(tmp_path):
+    cfg = build_config("attention", overrides={
+        "data.task": "reverse", "data.train_size": 256, "data.valid_size": 32, "data.test_size": 0,
+        "model.encoder_hidden": 32, "model.decoder_hidden": 32, "train.precision": "bf16", "train.epochs": 4,
+        "train.batch_size": 32, "train.lr": 0.01, "train.threads": 1})
+    Trainer(cfg, tmp_path, quiet=True).run()
+    losses = [json.loads(x)["train_loss"] for x in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert all(torch.isfinite(torch.tensor(losses)))
+    assert losses[-1] < losses[0]
