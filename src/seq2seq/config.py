@@ -273,8 +273,10 @@ def _coerce(key: str, f: dataclasses.Field, obj: Any, value: Any) -> Any:
     return value
 
 
+# The textbook draws batches uniformly at random; length-bucketed batches of these short questions
+# (3-7 characters) save little and measurably slowed learning (addition, epoch 10: 59-82% vs 93%).
 _BOOK7 = {"model.cell": "lstm", "model.embedding_size": 16, "model.encoder_hidden": 128,
-          "model.decoder_hidden": 128, "train.batch_size": 128, "train.clip_norm": 5.0}
+          "model.decoder_hidden": 128, "train.batch_size": 128, "train.clip_norm": 5.0, "train.bucket": False}
 
 PRESETS: dict[str, tuple[str, dict[str, Any]]] = {
     "baseline": ("textbook ch. 7 seq2seq: LSTM, embedding 16, hidden 128, context via initial state", _BOOK7),
