@@ -90,6 +90,22 @@ def _translate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _serve(args: argparse.Namespace) -> int:
+    try:
+        from .serve import ServeOptions, serve
+    except ImportError as e:
+        raise ConfigError(f"serving needs fastapi and uvicorn ({e}); pip install 'seq2seq[serve]'") from None
+    try:
+        options = ServeOptions(max_inputs=args.max_inputs, max_input_chars=args.max_input_chars,
+                               max_body_bytes=args.max_body_bytes, max_beam=args.max_beam, max_nbest=args.max_nbest,
+                               max_output_length=args.max_output_length, batch_wait_ms=args.batch_wait_ms,
+                               max_batch=args.max_batch, threads=args.threads)
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
+    serve(args.dir, host=args.host, port=args.port, options=options, which=args.checkpoint, log_level=args.log_level)
+    return 0
+
+
 def _plot(args: argparse.Namespace) -> int:
     from .plots import learning_curves
 
@@ -180,6 +196,25 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--attention", metavar="PNG", help="attention heatmap of the first input")
     r.add_argument("--strict", action="store_true", help="refuse inputs longer than the model's limit")
     r.set_defaults(func=_translate)
+
+    sv = sub.add_parser("serve", help="an HTTP API (/v1/translate, /docs) and a page to try the model on")
+    sv.add_argument("dir")
+    sv.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
+    sv.add_argument("--port", type=int, default=8000)
+    sv.add_argument("--checkpoint", default="best", choices=["best", "last"])
+    sv.add_argument("--max-inputs", type=int, default=64, help="inputs per request (413 above)")
+    sv.add_argument("--max-input-chars", type=int, default=1000, help="characters per input (413 above)")
+    sv.add_argument("--max-body-bytes", type=int, default=1_000_000, help="request body size (413 above)")
+    sv.add_argument("--max-beam", type=int, default=16, help="largest beam a request may ask for (422 above)")
+    sv.add_argument("--max-nbest", type=int, help="largest nbest (default: --max-beam; 422 above)")
+    sv.add_argument("--max-output-length", type=int, default=1000, help="largest max_length (422 above)")
+    sv.add_argument("--batch-wait-ms", type=float, default=5.0,
+                    help="how long to gather concurrent requests into one batch")
+    sv.add_argument("--max-batch", type=int, default=64, help="inputs per batch (1 = no batching)")
+    sv.add_argument("--threads", type=int, default=1, help="torch threads of the one inference thread")
+    sv.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"],
+                    help="uvicorn's log level (debug also logs every request)")
+    sv.set_defaults(func=_serve)
 
     pl = sub.add_parser("plot", help="learning curves of one or more runs to PNG")
     pl.add_argument("dirs", nargs="+")
