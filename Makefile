@@ -17,7 +17,7 @@ demo: install
 	$(VENV)/bin/seq2seq demo --out runs/demo
 
 test: install
-	$(VENV)/bin/python -m pytest
+	$(VENV)/bin/python -m pytest -q
 
 clean:
 	rm -rf $(VENV) runs build src/*.egg-info
