@@ -8,9 +8,9 @@ def test_quick_demo_leaves_report_plots_and_usable_runs(tmp_path, capsys):
     report = run_demo(tmp_path, quick=True, jobs=2)
     text = report.read_text()
     printed = capsys.readouterr().out
-    assert "| variant | epochs | final exact match |" in printed and str(report) in printed
+    assert "| variant | epochs | exact match at epoch 10 | final exact match |" in printed and str(report) in printed
     for exp in FULL:
-        assert f"| {exp.name} | 2 |" in text
+        assert f"| {exp.name} | 2 | – |" in text
     for png in ("addition_curves.png", "date_curves.png", "date_attention_1.png"):
         assert (tmp_path / png).read_bytes()[:4] == b"\x89PNG"
         assert png in text

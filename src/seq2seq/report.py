@@ -18,7 +18,9 @@ def summarise(run: Path) -> dict[str, Any]:
     last = rows[-1]
     meta = json.loads((run / "checkpoints" / "last" / "model.json").read_text(encoding="utf-8"))
     per_epoch = (last["seconds"] + sum(r["eval_seconds"] for r in rows)) / max(last["epoch"], 1e-9)
+    at = {r["epoch"]: r["valid_exact_match"] for r in rows}
     return {"run": run.name, "epochs": last["epoch"], "exact_match": last["valid_exact_match"],
+            "exact_match_at_10": at.get(10), "exact_match_at_3": at.get(3),
             "best_exact_match": max(r["valid_exact_match"] for r in rows), "seconds_per_epoch": per_epoch,
             "parameters": meta["parameters"],
             "curve": [round(r["valid_exact_match"] * 100, 1) for r in rows]}
@@ -26,10 +28,11 @@ def summarise(run: Path) -> dict[str, Any]:
 
 def table(rows: list[dict[str, Any]]) -> str:
     """Markdown table of summarise() rows."""
-    lines = ["| variant | epochs | final exact match | best | s / epoch (1 core) | parameters |",
-             "| --- | ---: | ---: | ---: | ---: | ---: |"]
+    lines = ["| variant | epochs | exact match at epoch 10 | final exact match | best | s / epoch (1 core) "
+             "| parameters |", "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for r in rows:
-        lines.append(f"| {r['run']} | {r['epochs']:g} | {r['exact_match'] * 100:.1f}% | "
+        at10 = "–" if r["exact_match_at_10"] is None else f"{r['exact_match_at_10'] * 100:.1f}%"
+        lines.append(f"| {r['run']} | {r['epochs']:g} | {at10} | {r['exact_match'] * 100:.1f}% | "
                      f"{r['best_exact_match'] * 100:.1f}% | {r['seconds_per_epoch']:.1f} | {r['parameters']:,} |")
     return "\n".join(lines)
 
@@ -51,6 +54,7 @@ def samples(run: Path, n: int = 10) -> tuple[list[str], list[tuple[str, str, str
 
 def write_report(out: Path, experiments: Sequence[Any], wall_seconds: float) -> Path:
     """Write out/report.md with its PNGs; prints the table and returns the report's path."""
+    experiments = sorted(experiments, key=lambda e: e.task)
     runs = [out / e.name for e in experiments]
     rows = [summarise(r) for r in runs]
     by_task: dict[str, list[Path]] = {}
