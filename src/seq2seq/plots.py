@@ -55,12 +55,7 @@ def attention_heatmap(weights: Sequence[Sequence[float]], source_tokens: Sequenc
         ax.set_ylabel("output")
         if title:
             ax.set_title(title)
-        fig.tight_layout()
-        out = Path(path)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(out, dpi=110)
-        plt.close(fig)
-    return out
+        return _save(fig, path)
 
 
 def read_metrics(run_dir: str | Path) -> list[dict]:
@@ -95,6 +90,10 @@ def learning_curves(run_dirs: Sequence[str | Path], path: str | Path,
         ax.set_ylabel(key.replace("valid_", "validation ").replace("_", " ") + ("" if key.endswith("loss") else " (%)"))
         ax.grid(alpha=0.3)
         ax.legend()
+    return _save(fig, path)
+
+
+def _save(fig: plt.Figure, path: str | Path) -> Path:
     fig.tight_layout()
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
