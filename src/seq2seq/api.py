@@ -74,6 +74,9 @@ class Model:
 
         beam=1 is greedy search; sample=True draws from the model (temperature, top-k, top-p, seed).
         """
+        if "features" in (self.source.kind, self.target.kind):
+            raise ValueError("this model has a feature side (data.source_type/target_type=features); "
+                             "use Model.predict")
         texts = [inputs] if isinstance(inputs, str) else list(inputs)
         d = self.config.decode
         if nbest > 1 and not sample and beam < nbest:
@@ -97,6 +100,18 @@ class Model:
             if not t.strip():
                 results[i] = [Translation("", [], 0.0, [], [])] * nbest
         return results
+
+    def predict(self, inputs: list[Any], *, beam: int = 1, batch_size: int | None = None) -> list[Any]:
+        """Outputs of a model with a feature side, one per input.
+
+        Inputs: (steps, dim) or (steps,) arrays (or CSV notation `1 2 3`, `0.1 0.2; 0.3 0.4`) for a
+        feature source, texts for a text source. Outputs: (steps, dim) numpy arrays in the original
+        units for a feature target (length per decode.feature_length), texts for a text target
+        (greedy, or beam search with beam > 1).
+        """
+        from .feature_eval import predict
+
+        return predict(self, list(inputs), beam=beam, batch_size=batch_size or self.config.decode.batch_size)
 
     def _source_ids(self, text: str, strict: bool) -> list[int]:
         ids = self.source.encode(text)

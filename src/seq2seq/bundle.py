@@ -12,7 +12,7 @@ import torch
 from .checkpoint import (CHECKPOINT_VERSION, MODEL_FILE, MODEL_JSON, CheckpointError, checkpoint_dir,
                          load_state_into, read_json, save_tensors)
 from .config import Config, ConfigError, build_config
-from .data.corpus import TextSide
+from .data.corpus import Side, load_sides
 from .models import build_model
 
 
@@ -22,13 +22,14 @@ class Bundle:
 
     config: Config
     model: torch.nn.Module
-    source: TextSide
-    target: TextSide
+    source: Side  # TextSide, or FeatureSide for data.source_type=features (likewise target)
+    target: Side
 
     def save_into(self, directory: Path, extra: dict[str, Any] | None = None) -> None:
         """Write weights, architecture JSON and both sides' vocab/tokenizer files into `directory`."""
         meta = {"format_version": CHECKPOINT_VERSION, "config": self.config.to_dict(),
-                "source_vocab_size": len(self.source.vocab), "target_vocab_size": len(self.target.vocab),
+                # For a feature side the "vocabulary size" is its vector size.
+                "source_vocab_size": self.source.size, "target_vocab_size": self.target.size,
                 "parameters": sum(p.numel() for p in self.model.parameters()), **(extra or {})}
         save_tensors(self.model.state_dict(), directory / MODEL_FILE)
         (directory / MODEL_JSON).write_text(json.dumps(meta, indent=2, ensure_ascii=False), encoding="utf-8")
@@ -50,15 +51,14 @@ def load_bundle(run_dir: str | Path, which: str = "best", device: str | torch.de
         raise CheckpointError(f"{ckpt / MODEL_JSON}: invalid config ({e})") from None
     cfg.preset = meta["config"].get("preset")
     try:
-        source = TextSide.load(ckpt, "source", reverse=cfg.data.reverse_source)
-        target = TextSide.load(ckpt, "target")
+        source, target = load_sides(cfg, ckpt)
     except (OSError, ValueError) as e:
         raise CheckpointError(f"{ckpt}: cannot load vocabulary/tokenizer ({e})") from None
     for side, key in ((source, "source_vocab_size"), (target, "target_vocab_size")):
-        if len(side.vocab) != meta.get(key):
-            raise CheckpointError(f"{ckpt}: {key.split('_')[0]} vocabulary has {len(side.vocab)} entries but "
+        if side.size != meta.get(key):
+            raise CheckpointError(f"{ckpt}: {key.split('_')[0]} vocabulary has {side.size} entries but "
                                   f"{MODEL_JSON} says {meta.get(key)}: the vocab does not match the weights")
-    model = build_model(cfg.model, len(source.vocab), len(target.vocab))
+    model = build_model(cfg, source.size, target.size)
     load_state_into(model, ckpt / MODEL_FILE)
     model.to(device).eval()
     return Bundle(cfg, model, source, target)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from .checkpoint import CheckpointError
 from .config import PRESETS, ConfigError, build_config, commented_yaml
+from .audio import AudioError
 from .data.datasets import DataError
 
 log = logging.getLogger("seq2seq")
@@ -44,6 +45,12 @@ def _eval(args: argparse.Namespace) -> int:
 
     model = load(args.dir)
     cfg = model.config
+    if "features" in (cfg.data.source_type, cfg.data.target_type):
+        from .feature_eval import eval_feature_file
+
+        print(json.dumps(eval_feature_file(model, args.data, args.predictions or Path(args.dir) / "predictions.tsv",
+                                           beam=args.beam, batch_size=args.batch_size, skip_invalid=args.skip_invalid)))
+        return 0
     pairs = read_pairs(args.data, fmt=cfg.data.format if args.format is None else args.format,
                        skip_invalid=args.skip_invalid).pairs
     ids = [(model.source.encode(s), model.target.encode(t)) for s, t in pairs]
@@ -68,6 +75,14 @@ def _translate(args: argparse.Namespace) -> int:
     model = load(args.dir)
     source = open(args.input, encoding="utf-8") if args.input else sys.stdin
     lines = [ln.rstrip("\n").rstrip("\r") for ln in source]
+    if model.source.kind == "features" or model.target.kind == "features":
+        from .feature_eval import translate_feature_lines
+
+        sink = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout
+        sink.writelines(out + "\n" for out in translate_feature_lines(model, lines, beam=args.beam,
+                                                                        batch_size=args.batch_size))
+        sink.flush()
+        return 0
     results = model.translate(lines, beam=args.beam, nbest=args.nbest, sample=args.sample,
                               temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, seed=args.seed,
                               batch_size=args.batch_size, strict=args.strict)
@@ -144,6 +159,33 @@ def _inspect(args: argparse.Namespace) -> int:
     from .data.datasets import format_inspection, inspect_file
 
     print(format_inspection(inspect_file(args.file, fmt=args.format, tokenizer=args.tokenizer)))
+    return 0
+
+
+def _wav2fbank(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from .audio import wav_to_fbank
+    from .data.features import write_npz
+
+    feats = [wav_to_fbank(p, n_mels=args.mels, frame_ms=args.frame_ms, shift_ms=args.shift_ms) for p in args.wavs]
+    out = Path(args.out)
+    targets = None
+    if args.targets:
+        targets = Path(args.targets).read_text(encoding="utf-8").splitlines()
+        if len(targets) != len(args.wavs):
+            raise ConfigError(f"{args.targets}: {len(targets)} lines for {len(args.wavs)} WAV files")
+    if out.suffix == ".npz":
+        out.parent.mkdir(parents=True, exist_ok=True)
+        write_npz(out, feats, targets, names=np.array([str(p) for p in args.wavs]))
+    else:
+        if targets is not None:
+            raise ConfigError("--targets needs --out FILE.npz")
+        out.mkdir(parents=True, exist_ok=True)
+        for path, f in zip(args.wavs, feats):
+            np.save(out / (Path(path).stem + ".npy"), f, allow_pickle=False)
+    frames = sum(len(f) for f in feats)
+    print(f"{len(feats)} file(s), {frames} frames of {args.mels} log-mel filterbanks -> {out}")
     return 0
 
 
@@ -243,6 +285,18 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--format", default="auto", choices=["auto", "tsv", "jsonl", "book", "pair"])
     i.add_argument("--tokenizer", default="char", choices=["char", "word", "jamo"])
     i.set_defaults(func=_inspect)
+
+    f = sub.add_parser("features", help="feature tools (speech filterbanks)")
+    fsub = f.add_subparsers(dest="features_command", required=True, metavar="ACTION")
+    w = fsub.add_parser("wav2fbank", help="log-mel filterbanks of 16-bit PCM WAV files")
+    w.add_argument("wavs", nargs="+", metavar="IN.wav")
+    w.add_argument("--out", required=True, help="FILE.npz (arrays source, source_lengths, names[, target]) or a "
+                   "directory (one NAME.npy of (frames, mels) per file)")
+    w.add_argument("--targets", help="text file, one transcript per WAV (in order): stored as `target` in the .npz")
+    w.add_argument("--mels", type=int, default=80, help="filterbank channels (default 80)")
+    w.add_argument("--frame-ms", type=float, default=25.0, help="window length (default 25 ms)")
+    w.add_argument("--shift-ms", type=float, default=10.0, help="frame shift (default 10 ms)")
+    w.set_defaults(func=_wav2fbank)
     return p
 
 
@@ -252,7 +306,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (ConfigError, DataError, CheckpointError, FileNotFoundError) as e:
+    except (ConfigError, DataError, CheckpointError, FileNotFoundError, AudioError) as e:
         print(f"seq2seq: error: {e}", file=sys.stderr)
         return 2
     except BrokenPipeError:

@@ -51,6 +51,11 @@ class ModelConfig:
         "concat", "tanh", help="concat: output layer on [c; h]; tanh: h~ = tanh(W[c; h]) (Luong)")
     input_feeding: bool = _opt(False, "feed the attentional state to the next decoder step")
     tie_embeddings: bool = _opt(False, "share target embedding and output weights")
+    pyramid_layers: int = _opt(0, "feature sources: pyramidal bi-RNN layers under the encoder, each halving "
+                               "the time steps (LAS listener)", low=0, high=6)
+    feature_norm: bool = _opt(True, "feature sides: normalise each dimension by the training split's mean/std "
+                              "(saved with the model); outputs and metrics are in the original units")
+    stop_flag: bool = _opt(False, "feature targets: learn a stop flag (binary cross-entropy) that ends generation")
 
 
 @dataclass
@@ -85,6 +90,10 @@ class DataConfig:
     task_seed: int = _opt(1234, "built-in task: generator seed")
     source_type: str = _choice("tokens", "features", help="token ids or real-valued vectors")
     target_type: str = _choice("tokens", "features", help="token ids or real-valued vectors")
+    target_length: int | None = _opt(None, "feature targets: fixed number of vectors to generate (e.g. a "
+                                     "forecast horizon)", low=1)
+    npz_allow_pickle: bool = _opt(False, "read .npz object arrays, which numpy stores with pickle (can run code "
+                                  "from the file: only for files you trust)")
 
 
 @dataclass
@@ -106,12 +115,15 @@ class TrainConfig:
     accumulate: int = _opt(1, "gradient accumulation steps", low=1)
     eval_every: int = _opt(0, "evaluate every N steps (0 = every epoch)", low=0)
     early_stopping_metric: str = _choice("valid_loss", "valid_exact_match", "valid_token_accuracy",
-                                         "valid_bleu", help="metric for best checkpoint and early stopping")
+                                         "valid_bleu", "valid_mae", "valid_rmse", "valid_cer",
+                                         help="metric for best checkpoint and early stopping (mae/rmse: "
+                                         "feature targets; cer: feature sources with text targets)")
     patience: int = _opt(0, "stop after this many evaluations without improvement (0 = never)", low=0)
     seed: int = _opt(1, "seed for initialisation, data order and dropout")
     teacher_forcing: float = _opt(1.0, "probability of feeding the gold token; < 1 = scheduled sampling",
                                   low=0.0, high=1.0)
     label_smoothing: float = _opt(0.0, "label smoothing of the cross-entropy", low=0.0, high=0.99)
+    feature_loss: str = _choice("mse", "l1", help="feature targets: squared or absolute error per step")
     precision: str = _choice("fp32", "bf16", "fp16", help="autocast precision")
     threads: int = _opt(0, "torch threads (0 = all cores)", low=0)
     device: str = _opt("auto", "auto, cpu, cuda, cuda:N")
@@ -135,6 +147,10 @@ class DecodeConfig:
     top_k: int = _opt(0, "sample from the k most likely (0 = all)", low=0)
     top_p: float = _opt(1.0, "nucleus sampling mass", low=0.0, high=1.0)
     batch_size: int = _opt(64, "sentences decoded at once", low=1)
+    feature_length: str = _choice(
+        "auto", "source", "stop", "fixed", help="feature targets: how many vectors to generate - fixed: "
+        "data.target_length; stop: until the stop flag (capped by max_length rules); source: the source's "
+        "length; auto: fixed if data.target_length is set, else stop with model.stop_flag, else source")
 
 
 SECTIONS: dict[str, type] = {"model": ModelConfig, "data": DataConfig, "train": TrainConfig,
@@ -218,7 +234,40 @@ class Config:
             raise ConfigError("train.precision=fp16 needs a CUDA device; use bf16 on CPU")
         if d.shared_vocab and self.source_tokenizer != self.target_tokenizer:
             raise ConfigError("data.shared_vocab=true needs the same source and target tokenizer")
+        self._validate_features()
         return self
+
+    def _validate_features(self) -> None:
+        m, d, t, dec = self.model, self.data, self.train, self.decode
+        src_f, tgt_f = d.source_type == "features", d.target_type == "features"
+        if m.pyramid_layers and not src_f:
+            raise ConfigError("model.pyramid_layers needs data.source_type=features")
+        if d.shared_vocab and (src_f or tgt_f):
+            raise ConfigError("data.shared_vocab=true needs data.source_type=tokens and data.target_type=tokens")
+        needs_tgt_f = {"model.stop_flag": m.stop_flag, "data.target_length": d.target_length is not None,
+                       f"train.early_stopping_metric={t.early_stopping_metric}":
+                           t.early_stopping_metric in ("valid_mae", "valid_rmse"),
+                       f"decode.feature_length={dec.feature_length}": dec.feature_length != "auto"}
+        for key, used in needs_tgt_f.items():
+            if used and not tgt_f:
+                raise ConfigError(f"{key} needs data.target_type=features")
+        if tgt_f:
+            if m.tie_embeddings:
+                raise ConfigError("model.tie_embeddings=true needs data.target_type=tokens (features have no "
+                                  "output embedding)")
+            if t.early_stopping_metric not in ("valid_loss", "valid_mae", "valid_rmse"):
+                raise ConfigError(f"train.early_stopping_metric={t.early_stopping_metric} is a text metric; "
+                                  f"with data.target_type=features use valid_loss, valid_mae or valid_rmse")
+            if dec.strategy != "greedy":
+                raise ConfigError(f"decode.strategy={dec.strategy} has no meaning for data.target_type=features "
+                                  f"(generation feeds back each output); use greedy")
+            if dec.feature_length == "stop" and not m.stop_flag:
+                raise ConfigError("decode.feature_length=stop needs model.stop_flag=true")
+            if dec.feature_length == "fixed" and d.target_length is None:
+                raise ConfigError("decode.feature_length=fixed needs data.target_length")
+        if t.early_stopping_metric == "valid_cer" and (tgt_f or not src_f):
+            raise ConfigError("train.early_stopping_metric=valid_cer needs data.source_type=features and "
+                              "data.target_type=tokens")
 
     @property
     def source_tokenizer(self) -> str:
@@ -299,13 +348,21 @@ PRESETS: dict[str, tuple[str, dict[str, Any]]] = {
                       {"model.cell": "lstm", "model.encoder_layers": 4, "model.decoder_layers": 4,
                        "model.residual": True, "model.attention": "general", "model.bridge": "linear",
                        "model.dropout": 0.2}),
+    "las": ("Listen, Attend and Spell (Chan et al. 2016): feature source, pyramidal bi-LSTM listener, "
+            "concat-attention speller with input feeding",
+            {"data.source_type": "features", "data.target_type": "tokens", "model.cell": "lstm",
+             "model.embedding_size": 128, "model.encoder_hidden": 128, "model.decoder_hidden": 256,
+             "model.pyramid_layers": 3, "model.bidirectional": True, "model.attention": "concat",
+             "model.input_feeding": True, "model.bridge": "linear", "model.dropout": 0.1,
+             "train.early_stopping_metric": "valid_cer"}),
 }
 
 
 def build_config(preset: str | None = None, yaml_file: str | Path | None = None,
                  overrides: list[str] | dict[str, Any] | None = None) -> Config:
-    """Defaults, then a preset, then a YAML file, then `key=value` overrides; validated."""
-    cfg = Config()
+    """Defaults, then a built-in task's own settings, then a preset, then a YAML file, then `key=value`
+    overrides; validated."""
+    raw: dict[str, Any] | None = None
     if yaml_file is not None:
         path = Path(yaml_file)
         try:
@@ -319,21 +376,49 @@ def build_config(preset: str | None = None, yaml_file: str | Path | None = None,
             raise ConfigError(f"{path}: config format version {version!r} is newer than this seq2seq "
                               f"understands ({FORMAT_VERSION}); upgrade seq2seq")
         preset = preset or raw.get("preset")
+    if preset is not None and preset not in PRESETS:
+        raise ConfigError(f"unknown preset '{preset}'; presets: {', '.join(PRESETS)}")
+    items = list(overrides.items() if isinstance(overrides, dict) else (_split(o) for o in overrides or []))
+    cfg = _layered(Config(), preset, yaml_file, raw, items)
+    task = _task_config(cfg.data.task)
+    if task is not None:
+        if task:
+            # The task is known only once every layer is read; its own settings go under all of them.
+            base = Config()
+            for k, v in task.items():
+                base.set(k, v)
+            cfg = _layered(base, preset, yaml_file, raw, items)
+        for side in ("source", "target"):
+            want, got = task.get(f"data.{side}_type", "tokens"), getattr(cfg.data, f"{side}_type")
+            if want != got:
+                raise ConfigError(f"data.task={cfg.data.task} has {'real-valued' if want == 'features' else 'text'} "
+                                  f"{side}s: it needs data.{side}_type={want}, not {got}")
+    return cfg.validate()
+
+
+def _layered(cfg: Config, preset: str | None, yaml_file: str | Path | None, raw: dict[str, Any] | None,
+             items: list[tuple[str, Any]]) -> Config:
     if preset is not None:
-        if preset not in PRESETS:
-            raise ConfigError(f"unknown preset '{preset}'; presets: {', '.join(PRESETS)}")
         for k, v in PRESETS[preset][1].items():
             cfg.set(k, v)
         cfg.preset = preset
-    if yaml_file is not None:
+    if raw is not None:
         try:
             cfg.update(raw)
         except ConfigError as e:
             raise ConfigError(f"{yaml_file}: {e}") from None
-    items = overrides.items() if isinstance(overrides, dict) else (_split(o) for o in overrides or [])
     for k, v in items:
         cfg.set(k, v)
-    return cfg.validate()
+    return cfg
+
+
+def _task_config(name: str | None) -> dict[str, Any] | None:
+    """A built-in task's own settings (feature sides, forecast horizon, sizes; {} for text tasks), or None
+    without a task or for an unknown name (refused with the list of tasks when the data is generated)."""
+    from .data.tasks import TASKS
+
+    task = TASKS.get(name) if name is not None else None
+    return None if task is None else dict(task.config)
 
 
 def _split(item: str) -> tuple[str, str]:

@@ -46,7 +46,15 @@ def text_scores(hypotheses: list[str], references: list[str]) -> dict[str, float
 def evaluate(model: torch.nn.Module, pairs: IdPairs, tgt_side: Any, *, batch_size: int, device: torch.device,
              text_metrics: bool, max_sentences: int = 0, decode: dict[str, Any] | None = None,
              prefix: str = "valid_") -> tuple[dict[str, float], list[str]]:
-    """All metrics of one split, with the given prefix, and the hypotheses' texts (decoded subset)."""
+    """All metrics of one split, with the given prefix, and the hypotheses' texts (decoded subset).
+
+    A model with a feature side is scored by `feature_eval.evaluate_features` (MAE/RMSE, or CER).
+    """
+    if getattr(tgt_side, "kind", "tokens") == "features" or getattr(model.encoder, "source_features", False):
+        from .feature_eval import evaluate_features
+
+        return evaluate_features(model, pairs, tgt_side, batch_size=batch_size, device=device,
+                                 text_metrics=text_metrics, max_sentences=max_sentences, decode=decode, prefix=prefix)
     metrics = teacher_forced(model, pairs, batch_size, device)
     subset = pairs[:max_sentences] if max_sentences > 0 else pairs
     hyps = decode_ids(model, [s for s, _ in subset], batch_size=batch_size, **(decode or {}))

@@ -20,15 +20,16 @@ from .checkpoint import (TRAINER_FILE, TRAINER_JSON, CheckpointError, checkpoint
                          optimizer_tensors, read_json, read_tensors, restore_optimizer, save_tensors,
                          write_checkpoint)
 from .config import Config, ConfigError, build_config
-from .data.batching import collate, make_batches
-from .data.corpus import TextSide, build_sides, encode_pairs, load_splits
+from .data.batching import make_batches
+from .data.corpus import build_sides, encode_pairs, load_sides, load_splits
+from .data.features import make_collate
 from .distributed import all_sum, barrier, broadcast_object, gather_tensor, init_world, shard, shutdown
 from .evaluation import evaluate
 from .models import build_model
 
 log = logging.getLogger("seq2seq")
 
-LOWER_IS_BETTER = {"valid_loss"}
+LOWER_IS_BETTER = {"valid_loss", "valid_mae", "valid_rmse", "valid_cer"}
 
 
 class TrainingError(RuntimeError):
@@ -90,8 +91,7 @@ class Trainer:
         splits = load_splits(cfg)
         if resume:
             ckpt = checkpoint_dir(self.out, "last")
-            src = TextSide.load(ckpt, "source", reverse=cfg.data.reverse_source)
-            tgt = TextSide.load(ckpt, "target")
+            src, tgt = load_sides(cfg, ckpt)
         else:
             src, tgt = build_sides(cfg, splits["train"])
         d = cfg.data
@@ -102,7 +102,10 @@ class Trainer:
         self.test_ids = encode_pairs(splits["test"], src, tgt, label="test") if splits.get("test") else []
         self.valid_refs = [p[1] for p in splits["valid"]]
         self.text_metrics = cfg.target_tokenizer in ("word", "sentencepiece")
-        model = build_model(cfg.model, len(src.vocab), len(tgt.vocab)).to(self.device)
+        self.collate = make_collate(d.source_type, d.target_type)
+        # A text target's steps include </s>; a feature target's are its vectors.
+        self.end_steps = 0 if d.target_type == "features" else 1
+        model = build_model(cfg, src.size, tgt.size).to(self.device)
         self.bundle = Bundle(cfg, model, src, tgt)
         self.model = model
         # The DDP wrapper averages gradients over ranks; self.model stays the plain module for eval/saving.
@@ -189,7 +192,7 @@ class Trainer:
         """One optimiser step over `group` (accumulated global batches); returns loss sum and token counts."""
         t, world = self.cfg.train, self.world
         # Every rank knows the global batches, so the global token count needs no communication.
-        n_tgt = sum(len(self.train_ids[i][1]) + 1 for idx in group for i in idx)
+        n_tgt = sum(len(self.train_ids[i][1]) + self.end_steps for idx in group for i in idx)
         n_all = n_tgt + sum(len(self.train_ids[i][0]) for idx in group for i in idx)
         for g in self.optimizer.param_groups:
             g["lr"] = t.lr * self._lr_factor(self.progress.step)
@@ -197,7 +200,7 @@ class Trainer:
         total = 0.0
         for k, idx in enumerate(group):
             local = shard(idx, world)
-            batch = collate([self.train_ids[i] for i in local], local).to(self.device)
+            batch = self.collate([self.train_ids[i] for i in local], local).to(self.device)
             sync = k == len(group) - 1 or not world.distributed
             with self._autocast(), (contextlib.nullcontext() if sync else self.net.no_sync()):
                 out = self.net(batch.src, batch.src_lengths, batch.tgt_in, teacher_forcing=t.teacher_forcing)
@@ -281,6 +284,10 @@ class Trainer:
 
     def _log(self, r: dict[str, Any]) -> None:
         if self.quiet:
+            return
+        if "valid_perplexity" not in r:
+            log.info("epoch %.2f step %d | train loss %.4f | valid %s", r["epoch"], r["step"], r["train_loss"],
+                     " ".join(f"{k[6:]} {v:.4f}" for k, v in r.items() if k.startswith("valid_")))
             return
         extra = "".join(f" {k[6:]} {r[k]:.2f}" for k in ("valid_bleu", "valid_chrf") if k in r)
         log.info("epoch %.2f step %d | train loss %.4f | valid loss %.4f ppl %.2f acc %.4f exact %.4f%s | "

@@ -1,11 +1,16 @@
-"""Built-in toy tasks generated deterministically from a seed: addition, date, reverse, copy, sort."""
+"""Built-in toy tasks generated deterministically from a seed: addition, date, reverse, copy, sort, and the
+real-valued keras-example and sine."""
 
 from __future__ import annotations
 
 import datetime
+import math
 import random
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
 
 Pair = tuple[str, str]
 
@@ -21,6 +26,15 @@ class TaskSpec:
     tokenizer: str = "char"
     format: str = "tsv"
     book_widths: tuple[int, int] | None = None  # padded question / answer widths of the textbook file
+    # Config values the task implies (applied to keys left at their defaults), e.g. feature sides.
+    config: dict[str, Any] = field(default_factory=dict)
+    # Few distinct questions: each belongs to one split by a seeded hash and splits draw with replacement.
+    holdout: float | None = None
+
+    @property
+    def features(self) -> bool:
+        """Whether the task's pairs are real-valued arrays rather than text."""
+        return self.config.get("data.source_type") == "features"
 
 
 def _operand(rng: random.Random) -> int:
@@ -74,6 +88,37 @@ def _symbols(transform: Callable[[str], str]) -> Callable[[random.Random], Pair]
     return draw
 
 
+# The seed's Keras example maps [1, 2, 3] to [2, 3, 4]: runs of consecutive integers, each shifted by one.
+KERAS_STARTS, KERAS_LENGTHS = 50, (3, 8)
+
+
+def _draw_keras(rng: random.Random) -> tuple[np.ndarray, np.ndarray]:
+    start, length = rng.randrange(KERAS_STARTS), rng.randint(*KERAS_LENGTHS)
+    source = np.arange(start, start + length, dtype=np.float32)[:, None]
+    return source, source + 1
+
+
+# Forecasting: a window of noisy sums of two sines -> the next values.
+SINE_WINDOW, SINE_HORIZON, SINE_NOISE = 40, 10, 0.05
+
+
+def _draw_sine(rng: random.Random) -> tuple[np.ndarray, np.ndarray]:
+    t = np.arange(SINE_WINDOW + SINE_HORIZON, dtype=np.float64)
+    series = np.zeros_like(t)
+    for _ in range(2):
+        period, phase, amplitude = rng.uniform(8.0, 40.0), rng.uniform(0.0, 2 * math.pi), rng.uniform(0.3, 1.0)
+        series += amplitude * np.sin(2 * math.pi * t / period + phase)
+    series += np.array([rng.gauss(0.0, SINE_NOISE) for _ in t])
+    series = series.astype(np.float32)[:, None]
+    return series[:SINE_WINDOW], series[SINE_WINDOW:]
+
+
+def _array_key(question: Any) -> Hashable:
+    return np.asarray(question).round(5).tobytes()
+
+
+_FEATURES = {"data.source_type": "features", "data.target_type": "features"}
+
 _SYMBOL_SPACE = sum(len(SYMBOLS) ** n for n in range(1, MAX_SYMBOLS + 1))
 # Per day: one short question plus three worded shapes in three cases.
 _DAYS = (LAST_DATE - FIRST_DATE).days + 1
@@ -89,6 +134,16 @@ TASKS: dict[str, TaskSpec] = {
                      _symbols(lambda s: s), space=_SYMBOL_SPACE),
     "sort": TaskSpec(f"sort the letters of a string of 1-{MAX_SYMBOLS} letters: `cab` -> `abc`",
                      _symbols(lambda s: "".join(sorted(s))), space=_SYMBOL_SPACE),
+    "keras-example": TaskSpec(
+        f"the seed's Keras example: {KERAS_LENGTHS[0]}-{KERAS_LENGTHS[1]} consecutive integers from 0-"
+        f"{KERAS_STARTS - 1} -> each + 1 (`1 2 3` -> `2 3 4`), real-valued, MSE",
+        _draw_keras, space=KERAS_STARTS * (KERAS_LENGTHS[1] - KERAS_LENGTHS[0] + 1), key=_array_key,
+        holdout=0.1, config={**_FEATURES, "data.train_size": 4000, "data.valid_size": 200, "data.test_size": 200}),
+    "sine": TaskSpec(
+        f"forecast the next {SINE_HORIZON} values of a noisy sum of two sines from a window of {SINE_WINDOW}",
+        _draw_sine, space=10 ** 12, key=_array_key,
+        config={**_FEATURES, "data.target_length": SINE_HORIZON, "data.train_size": 4000, "data.valid_size": 300,
+                "data.test_size": 300}),
 }
 
 
@@ -106,6 +161,8 @@ def generate_splits(name: str, train_size: int, valid_size: int, test_size: int,
     Test is drawn first, then valid, then train, so a bigger train set leaves valid and test unchanged.
     """
     task = get_task(name)
+    if task.holdout is not None:
+        return _holdout_splits(task, train_size, valid_size, test_size, seed)
     total = train_size + valid_size + test_size
     if total > task.space:
         raise ValueError(f"task {name!r} has only {task.space} distinct questions; {total} were asked for")
@@ -122,6 +179,32 @@ def generate_splits(name: str, train_size: int, valid_size: int, test_size: int,
                 pairs.append(pair)
         splits[split] = pairs
     return {split: splits[split] for split in ("train", "valid", "test")}
+
+
+def _holdout_splits(task: TaskSpec, train_size: int, valid_size: int, test_size: int,
+                    seed: int) -> dict[str, list[Pair]]:
+    """For small question spaces: a seeded hash puts each distinct question in one split (a `holdout` share
+    each for test and valid), and each split draws from its own questions with replacement, so any size
+    works and no test question is ever trained on."""
+    rng = random.Random(seed)
+    splits: dict[str, list[Pair]] = {"train": [], "valid": [], "test": []}
+    sizes = {"train": train_size, "valid": valid_size, "test": test_size}
+    share = task.holdout or 0.0
+
+    def split_of(key: Hashable) -> str:
+        u = random.Random(f"{seed}:{key!r}").random()
+        return "test" if u < share else "valid" if u < 2 * share else "train"
+
+    tries = 0
+    while any(len(splits[s]) < sizes[s] for s in splits):
+        pair = task.draw(rng)
+        split = split_of(task.key(pair[0]))
+        if len(splits[split]) < sizes[split]:
+            splits[split].append(pair)
+        tries += 1
+        if tries > 1000 * (train_size + valid_size + test_size + 1):
+            raise ValueError("task question space too small for a held-out split; raise its holdout share")
+    return splits
 
 
 def to_book_line(name: str, pair: Pair) -> str:

@@ -75,7 +75,9 @@ class Decoder(nn.Module):
     embedding_size a bias-free Linear projects to embedding_size first.
     """
 
-    def __init__(self, cfg: ModelConfig, vocab_size: int, context_size: int):
+    def __init__(self, cfg: ModelConfig, vocab_size: int, context_size: int, input_size: int | None = None):
+        """input_size: continuous targets - the previous output's size, read by a Linear instead of the
+        embedding; vocab_size is then the output layer's size (the value head)."""
         super().__init__()
         if cfg.feed_context not in ("init", "input", "peeky"):
             raise ValueError(f"unknown feed_context {cfg.feed_context!r}; allowed: init, input, peeky")
@@ -87,7 +89,8 @@ class Decoder(nn.Module):
         self.attention_output = cfg.attention_output
         self.hidden_size = hd
         self.num_layers = cfg.decoder_layers
-        self.embed = nn.Embedding(vocab_size, cfg.embedding_size, padding_idx=0)
+        self.embed = (nn.Embedding(vocab_size, cfg.embedding_size, padding_idx=0) if input_size is None
+                      else nn.Linear(input_size, cfg.embedding_size))
         self.dropout = nn.Dropout(cfg.dropout)
 
         self.attention = None if cfg.attention == "none" else Attention(cfg.attention, hd, context_size)

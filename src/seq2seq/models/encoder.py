@@ -1,4 +1,5 @@
-"""Encoder: source ids -> embedding -> (bidirectional, stacked, residual) RNN -> outputs and final states."""
+"""Encoder: source ids (or feature vectors) -> embedding (or projection, pyramid) -> (bidirectional, stacked,
+residual) RNN -> outputs and final states."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import torch
 from torch import Tensor, nn
 
 from seq2seq.config import ModelConfig
+from seq2seq.models.features import FeatureProjection, PyramidalListener
 from seq2seq.models.rnn import StackedRNN
 
 
@@ -51,12 +53,15 @@ class Encoder(nn.Module):
     (concat -> 2H, sum -> H, mean -> H).
     """
 
-    def __init__(self, cfg: ModelConfig, vocab_size: int):
+    def __init__(self, cfg: ModelConfig, vocab_size: int, source_features: bool = False):
         super().__init__()
-        self.embed = self._build_input(cfg, vocab_size)
+        self.source_features = source_features
+        self.embed = self._build_input(cfg, vocab_size, source_features)
         self.dropout = nn.Dropout(cfg.dropout)
-        self.rnn = StackedRNN(cfg.cell, cfg.embedding_size, cfg.encoder_hidden, cfg.encoder_layers,
-                              cfg.bidirectional, cfg.dropout, cfg.residual)
+        self.pyramid = (PyramidalListener(cfg.cell, cfg.embedding_size, cfg.encoder_hidden, cfg.pyramid_layers,
+                                          cfg.dropout) if cfg.pyramid_layers else None)
+        self.rnn = StackedRNN(cfg.cell, cfg.embedding_size if self.pyramid is None else self.pyramid.output_size,
+                              cfg.encoder_hidden, cfg.encoder_layers, cfg.bidirectional, cfg.dropout, cfg.residual)
         self.merge = cfg.bidirectional_merge if cfg.bidirectional else None
         if self.merge not in (None, "concat", "sum", "mean"):
             raise ValueError(f"unknown bidirectional_merge {self.merge!r}; allowed: concat, sum, mean")
@@ -65,8 +70,13 @@ class Encoder(nn.Module):
         self.output_size = cfg.encoder_hidden * (2 if self.merge == "concat" else 1)
 
     @staticmethod
-    def _build_input(cfg: ModelConfig, vocab_size: int) -> nn.Module:
-        """The source input layer: (B, S) ids -> (B, S, embedding_size). PAD (id 0) embeds to zeros."""
+    def _build_input(cfg: ModelConfig, vocab_size: int, features: bool = False) -> nn.Module:
+        """The source input layer: (B, S) ids -> (B, S, embedding_size). PAD (id 0) embeds to zeros.
+
+        With features, vocab_size is the vector size and a linear projection reads (B, S, D) vectors.
+        """
+        if features:
+            return FeatureProjection(vocab_size, cfg.embedding_size)
         return nn.Embedding(vocab_size, cfg.embedding_size, padding_idx=0)
 
     def _merge(self, x: Tensor) -> Tensor:
@@ -84,10 +94,15 @@ class Encoder(nn.Module):
         return self._merge(torch.cat([h[:, 0], h[:, 1]], dim=-1))
 
     def forward(self, src: Tensor, src_lengths: Tensor) -> EncoderOutput:
-        """src: (B, S) ids; src_lengths: (B,) real lengths (>= 1). Returns EncoderOutput."""
+        """src: (B, S) ids or (B, S, D) features; src_lengths: (B,) real lengths (>= 1). Returns EncoderOutput.
+
+        With a pyramid the outputs and mask have ceil(S / 2**pyramid_layers) steps.
+        """
         x = self.dropout(self.embed(src))
+        if self.pyramid is not None:
+            x, src_lengths = self.pyramid(x, src_lengths)
         outputs, (h, c) = self.rnn(x, src_lengths, None)
-        steps = torch.arange(src.size(1), device=src.device)
+        steps = torch.arange(x.size(1), device=src.device)
         mask = steps.unsqueeze(0) < src_lengths.to(src.device).unsqueeze(1)
         final = FinalState(self._merge_final(h), None if c is None else self._merge_final(c))
         return EncoderOutput(self._merge(outputs), mask, final)

@@ -12,6 +12,7 @@ from seq2seq.config import Config, ModelConfig
 from seq2seq.models.bridge import Bridge
 from seq2seq.models.decoder import Decoder, DecoderState, Memory, StepOutput
 from seq2seq.models.encoder import Encoder, EncoderOutput
+from seq2seq.models.features import check_features
 
 PAD_ID = 0  # the data package's PAD; embeddings use padding_idx=0 and the loss ignores it
 
@@ -61,8 +62,11 @@ class Seq2Seq(nn.Module):
         self.decoder = decoder
 
     def encode(self, src: Tensor, src_lengths: Tensor) -> EncoderOutput:
-        """src: (B, S) ids; src_lengths: (B,) real lengths in [1, S]. Returns EncoderOutput."""
-        _check_ids("src", src)
+        """src: (B, S) ids or (B, S, D) features; src_lengths: (B,) real lengths in [1, S]. Returns EncoderOutput."""
+        if self.encoder.source_features:
+            check_features("src", src, self.encoder.embed.in_features)
+        else:
+            _check_ids("src", src)
         _check_lengths(src_lengths, src)
         return self.encoder(src, src_lengths)
 
@@ -121,18 +125,30 @@ class Seq2Seq(nn.Module):
         return loss, int((tgt_out != PAD_ID).sum())
 
 
-def build_model(cfg: ModelConfig, src_vocab_size: int, tgt_vocab_size: int) -> Seq2Seq:
-    """The one factory: a model config (validated here too) and vocabulary sizes -> Seq2Seq."""
-    if isinstance(cfg, Config):
-        cfg = cfg.model
+def build_model(cfg: Config | ModelConfig, src_vocab_size: int, tgt_vocab_size: int) -> Seq2Seq:
+    """The one factory: a model config (validated here too) and vocabulary sizes -> Seq2Seq.
+
+    A whole Config also brings data.source_type / target_type: a `features` side's size is its vector
+    size, and feature targets make a ContinuousSeq2Seq (trained with train.feature_loss).
+    """
+    full = cfg if isinstance(cfg, Config) else Config(model=cfg)
+    cfg = full.model
     if not isinstance(cfg, ModelConfig):
         raise TypeError(f"build_model needs a ModelConfig, got {type(cfg).__name__}")
-    Config(model=cfg).validate()  # refuses impossible combinations, naming the key
-    for name, size in (("src_vocab_size", src_vocab_size), ("tgt_vocab_size", tgt_vocab_size)):
-        if not isinstance(size, int) or size < 2:
-            raise ValueError(f"{name} must be an integer >= 2, got {size!r}")
-    encoder = Encoder(cfg, src_vocab_size)
+    full.validate()  # refuses impossible combinations, naming the key
+    src_features, tgt_features = full.data.source_type == "features", full.data.target_type == "features"
+    for name, size, features in (("src_vocab_size", src_vocab_size, src_features),
+                                 ("tgt_vocab_size", tgt_vocab_size, tgt_features)):
+        if not isinstance(size, int) or size < (1 if features else 2):
+            raise ValueError(f"{name} must be an integer >= {1 if features else 2}, got {size!r}")
+    encoder = Encoder(cfg, src_vocab_size, source_features=src_features)
     bridge = Bridge(cfg.bridge, cfg.cell, encoder.output_size, cfg.encoder_layers,
                     cfg.decoder_hidden, cfg.decoder_layers)
+    if tgt_features:
+        from seq2seq.models.continuous import ContinuousSeq2Seq
+
+        decoder = Decoder(cfg, tgt_vocab_size + int(cfg.stop_flag), encoder.output_size, input_size=tgt_vocab_size)
+        return ContinuousSeq2Seq(cfg, encoder, bridge, decoder, tgt_vocab_size, loss=full.train.feature_loss,
+                                 feature_length=full.decode.feature_length, target_length=full.data.target_length)
     decoder = Decoder(cfg, tgt_vocab_size, encoder.output_size)
     return Seq2Seq(cfg, encoder, bridge, decoder)
