@@ -1,0 +1,252 @@
+"""seq2seq against OpenNMT-py and JoeyNMT: same architecture, corpus, steps and cores, one table.
+
+Luong-style RNN: embedding 256, 1-layer bidirectional LSTM encoder, 1-layer LSTM decoder of 256,
+general attention with input feeding, dropout 0.2, batches of 64 sentences, Adam 1e-3, clipping 5.
+Every system trains `--steps` steps on the same tokenised corpus (Multi30k en->de, lower-cased,
+punctuation split by our `word` tokenizer, vocabularies of tokens seen twice), then decodes the test set
+greedy and with beam 5 (64 sentences a batch, at most 100 output tokens), one after another on the same
+pinned core with one thread. Reported: target tokens/s in training (steady state: the first logging
+interval of `--report-every` steps is left out, for every system), test sentences/s, BLEU (sacrebleu on
+the tokenised text, `tokenize=none`, the same scorer for everyone).
+
+"A bidirectional LSTM encoder of 256" means 128 per direction in OpenNMT-py (brnn, hidden_size 256)
+but 256 per direction in JoeyNMT (hidden_size 256, bidirectional): ours runs in both shapes,
+`ours-128x2` (model.encoder_hidden=128) and `ours-256x2` (model.encoder_hidden=256), each beside the peer
+of its shape; parameter counts are printed.
+
+    bash benchmarks/peers/install.sh            # once: peer venvs under benchmarks/peers/.venvs/
+    python benchmarks/peers/run.py --steps 300 --pin 0
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+VENVS = HERE / ".venvs"
+MULTI30K = ROOT.parent / "shared" / "data" / "multi30k"
+SPLITS = {"train": "train", "val": "val", "test": "test_2016_flickr"}
+MAX_LEN = 100
+
+
+def sh(cmd: list[str], log: Path, env: dict | None = None, pin: str | None = None, cwd: Path | None = None) -> float:
+    """Run cmd (pinned, one thread), output to log; returns wall seconds. Raises on failure."""
+    e = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", **(env or {}))
+    if pin is not None and shutil.which("taskset"):
+        cmd = ["taskset", "-c", pin] + cmd
+    start = time.perf_counter()
+    with open(log, "w") as f:
+        rc = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT, env=e, cwd=cwd).returncode
+    if rc != 0:
+        raise RuntimeError(f"{' '.join(cmd[:4])}... failed ({rc}); see {log}:\n" + "".join(log.read_text().splitlines(True)[-8:]))
+    return time.perf_counter() - start
+
+
+def prepare(out: Path) -> Path:
+    """Tokenise Multi30k once with our word tokenizer; every system reads these files."""
+    sys.path.insert(0, str(ROOT / "src"))
+    from seq2seq.data.tokenizers import build_tokenizer
+
+    tok = build_tokenizer("word", word_split="punct", lowercase=True)
+    data = out / "data"
+    data.mkdir(parents=True, exist_ok=True)
+    for name, stem in SPLITS.items():
+        for lang in ("en", "de"):
+            dest = data / f"{name}.{lang}"
+            if dest.exists():
+                continue
+            lines = gzip.open(MULTI30K / f"{stem}.{lang}.gz", "rt", encoding="utf-8").read().splitlines()
+            dest.write_text("".join(" ".join(tok.tokenize(x.strip())) + "\n" for x in lines), encoding="utf-8")
+    return data
+
+
+def bleu(hyp_file: Path, ref_file: Path) -> float:
+    import sacrebleu
+
+    hyps = hyp_file.read_text(encoding="utf-8").splitlines()
+    refs = ref_file.read_text(encoding="utf-8").splitlines()
+    return sacrebleu.corpus_bleu(hyps, [refs], tokenize="none").score
+
+
+def steady(values: list[float]) -> float:
+    """Mean over logging intervals, the first (warm-up) left out when there are more."""
+    return sum(values[1:]) / len(values[1:]) if len(values) > 1 else values[0]
+
+
+# -- ours --
+
+def run_ours(data: Path, work: Path, args, enc_hidden: int) -> dict:
+    work.mkdir(parents=True, exist_ok=True)
+    cmd = [sys.executable, str(ROOT / "benchmarks" / "speed.py"), "--worker", str(work / "speed.json"),
+           "--train", str(data / "train"), "--valid", str(data / "val"), "--test", str(data / "test"),
+           "--no-multi30k", "--preset", "luong", "--steps", str(args.steps - args.report_every),
+           "--warmup", str(args.report_every), "--threads", "1", "--seed", "1", "--max-length", str(MAX_LEN),
+           "--hyps-dir", str(work), "--log-every", str(args.report_every)]
+    for s in ("data.format=pair", "data.source_suffix=.en", "data.target_suffix=.de", "data.tokenizer=word",
+              "data.word_split=whitespace", "data.min_freq=2", "model.embedding_size=256",
+              f"model.encoder_hidden={enc_hidden}", "model.decoder_hidden=256"):
+        cmd += ["--set", s]
+    sh(cmd, work / "log.txt", pin=args.pin)
+    r = json.loads((work / "speed.json").read_text())
+    return {"params": r["parameters"], "train_tgt_tok_s": r["train"]["target_tokens_per_second"],
+            "greedy_sent_s": r["decode"]["greedy"]["sentences_per_second"],
+            "beam5_sent_s": r["decode"]["beam5"]["sentences_per_second"],
+            "bleu_greedy": bleu(work / "greedy.txt", data / "test.de"),
+            "bleu_beam5": bleu(work / "beam5.txt", data / "test.de"),
+            "fraction_of_peak": r["flops"]["fraction_of_peak"]}
+
+
+# -- OpenNMT-py --
+
+def run_opennmt(data: Path, work: Path, args) -> dict:
+    py = VENVS / "opennmt" / "bin" / "python"
+    work.mkdir(parents=True, exist_ok=True)
+    cfg = {
+        "save_data": str(work / "run"), "src_vocab": str(work / "vocab.src"), "tgt_vocab": str(work / "vocab.tgt"),
+        "overwrite": True,
+        "data": {"corpus_1": {"path_src": str(data / "train.en"), "path_tgt": str(data / "train.de")},
+                 "valid": {"path_src": str(data / "val.en"), "path_tgt": str(data / "val.de")}},
+        "src_words_min_frequency": 2, "tgt_words_min_frequency": 2,
+        "encoder_type": "brnn", "decoder_type": "rnn", "rnn_type": "LSTM", "word_vec_size": 256,
+        "hidden_size": 256, "layers": 1, "global_attention": "general", "input_feed": 1, "bridge": True,
+        "dropout": [0.2], "batch_size": 64, "batch_type": "sents", "valid_batch_size": 64,
+        "optim": "adam", "learning_rate": 0.001, "max_grad_norm": 5, "train_steps": args.steps,
+        "valid_steps": args.steps, "save_checkpoint_steps": args.steps, "report_every": args.report_every,
+        "save_model": str(work / "model"), "seed": 1, "num_workers": 0, "world_size": 1, "gpu_ranks": [],
+    }
+    (work / "config.yaml").write_text(json.dumps(cfg))  # JSON is YAML
+    env = {"TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD": "1"}  # OpenNMT-py 3.5.1 pickles its checkpoints
+    sh([str(py), "-m", "onmt.bin.build_vocab", "-config", str(work / "config.yaml"), "-n_sample", "-1"], work / "vocab.log", env)
+    sh([str(py), "-m", "onmt.bin.train", "-config", str(work / "config.yaml")], work / "train.log", env, args.pin)
+    log = (work / "train.log").read_text()
+    tgt_rates = [float(m.group(2)) for m in re.finditer(r"(\d+)/\s*(\d+) tok/s", log)]
+    params = int(re.search(r"\* number of parameters: (\d+)", log).group(1))
+    result = {"params": params, "train_tgt_tok_s": steady(tgt_rates)}
+    for name, beam in (("greedy", 1), ("beam5", 5)):
+        hyp = work / f"{name}.txt"
+        sh([str(py), "-m", "onmt.bin.translate", "-model", str(work / f"model_step_{args.steps}.pt"),
+            "-src", str(data / "test.en"), "-output", str(hyp), "-beam_size", str(beam), "-batch_size", "64",
+            "-batch_type", "sents", "-max_length", str(MAX_LEN), "-report_time", "-gpu", "-1"],
+           work / f"{name}.log", env, args.pin)
+        secs = float(re.search(r"Total translation time \(s\): ([\d.]+)", (work / f"{name}.log").read_text()).group(1))
+        n = len(hyp.read_text(encoding="utf-8").splitlines())
+        result[f"{name}_sent_s"] = n / secs
+        result[f"bleu_{name}"] = bleu(hyp, data / "test.de")
+    return result
+
+
+# -- JoeyNMT --
+
+def joey_config(data: Path, work: Path, args, beam: int) -> str:
+    side = lambda lang: {"lang": lang, "level": "word", "lowercase": False, "normalize": False,  # noqa: E731
+                         "max_length": 100, "min_length": 1, "voc_min_freq": 2, "voc_limit": 100000}
+    cfg = {
+        "name": "peer", "joeynmt_version": "2.3.0",
+        "data": {"train": str(data / "train"), "dev": str(data / "val"), "test": str(data / "test"),
+                 "dataset_type": "plain", "src": side("en"), "trg": side("de")},
+        "testing": {"n_best": 1, "beam_size": beam, "beam_alpha": 0.0, "batch_size": 64,
+                    "batch_type": "sentence", "max_output_length": MAX_LEN, "eval_metrics": ["bleu"],
+                    "sacrebleu_cfg": {"tokenize": "none"}},
+        "training": {"model_dir": str(work / "model"), "overwrite": True, "optimizer": "adam",
+                     "learning_rate": 0.001, "scheduling": "exponential", "decrease_factor": 1.0,
+                     "clip_grad_norm": 5.0, "batch_size": 64, "batch_type": "sentence",
+                     "max_updates": args.steps, "updates": args.steps,  # 2.3.0 reads `updates`
+                     "epochs": 1000, "validation_freq": args.steps,
+                     "logging_freq": args.report_every, "eval_metrics": ["bleu"],
+                     "early_stopping_metric": "loss", "shuffle": True, "use_cuda": False, "fp16": False,
+                     "random_seed": 1, "print_valid_sents": [], "keep_best_ckpts": 1, "num_workers": 0},
+        "model": {"initializer": "xavier_uniform", "bias_initializer": "zeros", "init_rnn_orthogonal": False,
+                  "encoder": {"type": "recurrent", "rnn_type": "lstm", "embeddings": {"embedding_dim": 256},
+                              "hidden_size": 256, "bidirectional": True, "dropout": 0.2,
+                              "num_layers": 1},
+                  "decoder": {"type": "recurrent", "rnn_type": "lstm", "embeddings": {"embedding_dim": 256},
+                              "hidden_size": 256, "dropout": 0.2, "hidden_dropout": 0.2,
+                              "num_layers": 1, "input_feeding": True, "init_hidden": "bridge",
+                              "attention": "luong"}},
+    }
+    path = work / f"config.beam{beam}.yaml"
+    path.write_text(json.dumps(cfg))
+    return str(path)
+
+
+def run_joeynmt(data: Path, work: Path, args) -> dict:
+    py = VENVS / "joeynmt" / "bin" / "python"
+    work.mkdir(parents=True, exist_ok=True)
+    sh([str(py), "-m", "joeynmt", "train", joey_config(data, work, args, 1), "--skip-test"], work / "train.log",
+       pin=args.pin)
+    log = (work / "train.log").read_text()
+    rates = [float(x) for x in re.findall(r"Tokens per Sec:\s*([\d.]+)", log)]
+    params = int(re.search(r"Total params: (\d+)", log).group(1))
+    result = {"params": params, "train_tgt_tok_s": steady(rates)}
+    ckpt = work / "model" / f"{args.steps}.ckpt"
+    for name, beam in (("greedy", 1), ("beam5", 5)):
+        sh([str(py), "-m", "joeynmt", "test", joey_config(data, work, args, beam), "--ckpt", str(ckpt),
+            "--output-path", str(work / name)], work / f"{name}.log", pin=args.pin)
+        secs = float(re.findall(r"Generation took ([\d.]+)\[sec\]", (work / f"{name}.log").read_text())[-1])
+        hyp = work / f"{name}.test"
+        result[f"{name}_sent_s"] = len(hyp.read_text(encoding="utf-8").splitlines()) / secs
+        result[f"bleu_{name}"] = bleu(hyp, data / "test.de")
+    return result
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+    p.add_argument("--steps", type=int, default=300)
+    p.add_argument("--report-every", type=int, default=50, help="logging interval; the first is warm-up")
+    p.add_argument("--pin", default="0", help="taskset CPU list ('' = no pinning)")
+    p.add_argument("--systems", default="ours-128x2,opennmt,ours-256x2,joeynmt")
+    p.add_argument("--out", default="runs/peers")
+    args = p.parse_args()
+    args.pin = args.pin or None
+    out = Path(args.out).resolve()
+    data = prepare(out)
+    rows, notes = {}, []
+    for system in args.systems.split(","):
+        print(f"== {system}", file=sys.stderr, flush=True)
+        start = time.perf_counter()
+        try:
+            if system.startswith("ours-"):
+                rows[system] = run_ours(data, out / system, args, int(system.split("-")[1].split("x")[0]))
+            else:
+                if not (VENVS / system / ".installed").exists():
+                    raise RuntimeError(f"not installed (bash benchmarks/peers/install.sh {system}; "
+                                       f"see {VENVS / (system + '.install.log')})")
+                rows[system] = (run_opennmt if system == "opennmt" else run_joeynmt)(data, out / system, args)
+        except Exception as e:  # a peer that cannot run is skipped, saying why
+            notes.append(f"{system}: skipped: {e}")
+            print(notes[-1], file=sys.stderr)
+            continue
+        print(f"   {time.perf_counter() - start:.0f} s: {rows[system]}", file=sys.stderr, flush=True)
+    import torch
+
+    lines = [f"{args.steps} steps, batch 64 sentences, pinned to CPU {args.pin}, 1 thread, torch {torch.__version__}",
+             "", "| system | params | train tgt tok/s | greedy sent/s | beam-5 sent/s | BLEU greedy | BLEU beam-5 |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for name, r in rows.items():
+        lines.append(f"| {name} | {r['params'] / 1e6:.2f}M | {r['train_tgt_tok_s']:.0f} | {r['greedy_sent_s']:.1f} | "
+                     f"{r['beam5_sent_s']:.1f} | {r['bleu_greedy']:.2f} | {r['bleu_beam5']:.2f} |")
+    for ours, peer in (("ours-128x2", "opennmt"), ("ours-256x2", "joeynmt")):
+        if ours in rows and peer in rows:
+            a, b = rows[ours], rows[peer]
+            lines.append(f"\n{ours} / {peer}: training {a['train_tgt_tok_s'] / b['train_tgt_tok_s']:.2f}x, greedy "
+                         f"{a['greedy_sent_s'] / b['greedy_sent_s']:.2f}x, beam-5 {a['beam5_sent_s'] / b['beam5_sent_s']:.2f}x")
+    lines += [""] + notes
+    md = "\n".join(lines) + "\n"
+    print(md)
+    (out / "peers.md").write_text(md)
+    (out / "peers.json").write_text(json.dumps(rows, indent=2))
+
+
+if __name__ == "__main__":
+    main()
