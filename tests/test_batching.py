@@ -39,10 +39,18 @@ def test_bucketing_cuts_padding_in_every_batch():
     src, tgt = _mixed_lengths()
     bucketed = make_batches(src, tgt, 32, seed=1)
     plain = make_batches(src, tgt, 32, bucket=False, seed=1)
-    worst_bucketed = max(_padding_ratio(b, src) for b in bucketed)
-    best_plain = min(_padding_ratio(b, src) for b in plain)
+    worst_bucketed = max(_padding_ratio(b, tgt) for b in bucketed)
+    best_plain = min(_padding_ratio(b, tgt) for b in plain)
     assert worst_bucketed < best_plain
     assert sorted(i for b in bucketed for i in b) == list(range(len(src)))
+
+
+def test_bucketing_sorts_by_target_length_first():
+    rng = random.Random(2)
+    src = [rng.randint(5, 60) for _ in range(640)]
+    tgt = [rng.randint(5, 60) for _ in range(640)]  # unrelated to the source lengths
+    for batch in make_batches(src, tgt, 32, seed=1):
+        assert max(tgt[i] for i in batch) - min(tgt[i] for i in batch) <= 5
 
 
 def test_deterministic_per_seed_and_epoch():

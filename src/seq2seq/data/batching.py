@@ -110,7 +110,9 @@ def make_batches(src_lengths: Sequence[int], tgt_lengths: Sequence[int], batch_s
         pool = pool_factor * per_batch
         batches = []
         for start in range(0, len(order), pool):
-            chunk = sorted(order[start:start + pool], key=lambda i: (src_lengths[i], tgt_lengths[i]))
+            # Target length first: the decoder (step loop, attention, output layer) does most of the
+            # work and pays for every padded target step; the packed encoder skips source padding.
+            chunk = sorted(order[start:start + pool], key=lambda i: (tgt_lengths[i], src_lengths[i]))
             batches += _cut(chunk, size, batch_size, by)
     if shuffle:
         rng.shuffle(batches)
