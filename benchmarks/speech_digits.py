@@ -6,7 +6,7 @@ filterbanks (25 ms / 10 ms) from `seq2seq.audio`, written as .npz with `seq2seq.
 training goes through the ordinary `seq2seq.train` path with `--preset las`.
 
     apt-get install espeak-ng
-    python benchmarks/speech_digits.py [--out runs/speech-digits] [--train 3000] [--epochs 12] [--threads 1]
+    python benchmarks/speech_digits.py [--out runs/speech-digits] [--train 3000] [--epochs 8] [--threads 1]
 
 Prints a JSON summary (CER, exact match, seconds) and writes it to OUT/result.json.
 """
@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--train", type=int, default=3000, help="training utterances")
     ap.add_argument("--valid", type=int, default=200)
     ap.add_argument("--test", type=int, default=300)
-    ap.add_argument("--epochs", type=int, default=12)
+    ap.add_argument("--epochs", type=int, default=8)
     ap.add_argument("--threads", type=int, default=1,
                     help="torch threads (more than the free cores slows LSTMs sharply)")
     ap.add_argument("--seed", type=int, default=1)
