@@ -37,7 +37,7 @@ def split(book: Path, out: Path) -> tuple[Path, Path]:
     return train, valid
 
 
-def run(task: str, preset: str, epochs: int, files: tuple[Path, Path], out: Path, pin: bool) -> dict:
+def run(task: str, preset: str, epochs: int, files: tuple[Path, Path], out: Path, core: str | None) -> dict:
     """Train one variant and summarise its metrics."""
     run_dir = out / f"{task}-{preset}"
     if run_dir.exists():
@@ -45,8 +45,8 @@ def run(task: str, preset: str, epochs: int, files: tuple[Path, Path], out: Path
     cmd = [sys.executable, "-m", "seq2seq", "train", "--train", str(files[0]), "--valid", str(files[1]),
            "--preset", preset, "--epochs", str(epochs), "--out", str(run_dir), "--quiet",
            "--set", "train.threads=1", "--set", "train.early_stopping_metric=valid_exact_match"]
-    if pin and shutil.which("taskset"):
-        cmd = ["taskset", "-c", "0"] + cmd
+    if core is not None and shutil.which("taskset"):
+        cmd = ["taskset", "-c", core] + cmd
     subprocess.run(cmd, check=True)
     rows = [json.loads(x) for x in (run_dir / "metrics.jsonl").read_text().splitlines()]
     train_s = rows[-1]["seconds"] / len(rows)
@@ -62,7 +62,8 @@ def main() -> None:
     p.add_argument("--out", default="runs/textbook")
     p.add_argument("--variants", default="addition:reverse-peeky:25,date:attention:3",
                    help="task:preset:epochs, comma-separated (e.g. add addition:baseline:25)")
-    p.add_argument("--no-pin", action="store_true", help="do not pin to core 0")
+    p.add_argument("--core", default="0", help="CPU to pin each run to (taskset)")
+    p.add_argument("--no-pin", action="store_true", help="do not pin to a core")
     args = p.parse_args()
     book, out = Path(args.book_dir), Path(args.out)
     if not (book / "addition.txt").is_file():
@@ -72,7 +73,7 @@ def main() -> None:
     results = []
     for spec in args.variants.split(","):
         task, preset, epochs = spec.split(":")
-        results.append(run(task, preset, int(epochs), files[task], out, not args.no_pin))
+        results.append(run(task, preset, int(epochs), files[task], out, None if args.no_pin else args.core))
     print("| task | variant | train s/epoch | eval s/epoch | total | textbook | speed-up | exact match by epoch "
           "(ours / textbook) |")
     print("| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |")

@@ -121,3 +121,32 @@ def test_generation_does_not_build_graphs():
     hyps = decode_ids(model, [[5, 6]], strategy="beam", beam_size=2, keep_attention=True)
     assert hyps[0][0].attention is not None and not hyps[0][0].attention.requires_grad
     assert model.training
+
+
+class _CountSteps:
+    """Wraps a model and counts decoder steps (rows x calls)."""
+
+    def __init__(self, model):
+        self.model, self.rows = model, 0
+
+    def __getattr__(self, name):
+        return getattr(self.model, name)
+
+    def step(self, prev, state, memory):
+        self.rows += prev.numel()
+        return self.model.step(prev, state, memory)
+
+
+@pytest.mark.parametrize("alpha", [0.0, 0.8])
+def test_beam_stops_sentences_once_certain_with_unchanged_results(alpha):
+    model = _model("attention", seed=3)
+    src, lengths = _batch(seed=3, n=8)
+    cap = torch.full((8,), 15)
+    # nbest = beam size keeps every sentence until all its beams end: the search to the end.
+    full, early = _CountSteps(model), _CountSteps(model)
+    to_end = beam_search(full, src, lengths, cap, beam_size=4, nbest=4, alpha=alpha)
+    best = beam_search(early, src, lengths, cap, beam_size=4, nbest=1, alpha=alpha)
+    for a, b in zip(to_end, best):
+        assert a[0].ids == b[0].ids and a[0].score == pytest.approx(b[0].score)
+    if alpha == 0.0:  # with a length penalty the bound is loose: few sentences end early
+        assert early.rows < full.rows
