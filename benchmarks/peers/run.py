@@ -156,7 +156,8 @@ def joey_config(data: Path, work: Path, args, beam: int) -> str:
                  "dataset_type": "plain", "src": side("en"), "trg": side("de")},
         "testing": {"n_best": 1, "beam_size": beam, "beam_alpha": 0.0, "batch_size": 64,
                     "batch_type": "sentence", "max_output_length": MAX_LEN, "eval_metrics": ["bleu"],
-                    "sacrebleu_cfg": {"tokenize": "none"}},
+                    "sacrebleu_cfg": {"tokenize": "none"},
+                    "load_model": str(work / "model" / f"{args.steps}.ckpt")},
         "training": {"model_dir": str(work / "model"), "overwrite": True, "optimizer": "adam",
                      "learning_rate": 0.001, "scheduling": "exponential", "decrease_factor": 1.0,
                      "clip_grad_norm": 5.0, "batch_size": 64, "batch_type": "sentence",
@@ -188,10 +189,9 @@ def run_joeynmt(data: Path, work: Path, args) -> dict:
     rates = [float(x) for x in re.findall(r"Tokens per Sec:\s*([\d.]+)", log)]
     params = int(re.search(r"Total params: (\d+)", log).group(1))
     result = {"params": params, "train_tgt_tok_s": steady(rates)}
-    ckpt = work / "model" / f"{args.steps}.ckpt"
     for name, beam in (("greedy", 1), ("beam5", 5)):
-        sh([str(py), "-m", "joeynmt", "test", joey_config(data, work, args, beam), "--ckpt", str(ckpt),
-            "--output-path", str(work / name)], work / f"{name}.log", pin=args.pin)
+        sh([str(py), "-m", "joeynmt", "test", joey_config(data, work, args, beam), "--output-path", str(work / name)],
+           work / f"{name}.log", pin=args.pin)
         secs = float(re.findall(r"Generation took ([\d.]+)\[sec\]", (work / f"{name}.log").read_text())[-1])
         hyp = work / f"{name}.test"
         result[f"{name}_sent_s"] = len(hyp.read_text(encoding="utf-8").splitlines()) / secs
