@@ -125,7 +125,7 @@ class TrainConfig:
     label_smoothing: float = _opt(0.0, "label smoothing of the cross-entropy", low=0.0, high=0.99)
     feature_loss: str = _choice("mse", "l1", help="feature targets: squared or absolute error per step")
     precision: str = _choice("fp32", "bf16", "fp16", help="autocast precision")
-    threads: int = _opt(0, "torch threads (0 = all cores)", low=0)
+    threads: int = _opt(0, "torch threads (0 = all cores, shared among the processes of a torchrun host)", low=0)
     device: str = _opt("auto", "auto, cpu, cuda, cuda:N")
     eval_max_sentences: int = _opt(0, "cap on sentences decoded for exact match/BLEU per evaluation (0 = all)",
                                    low=0)

@@ -77,7 +77,10 @@ class Trainer:
                               f"another --out")
         self.cfg = cfg
         t = cfg.train
-        torch.set_num_threads(t.threads or os.cpu_count() or 1)
+        # 0: share the cores among this host's processes (torchrun sets LOCAL_WORLD_SIZE); more
+        # threads than cores slows LSTMs sharply.
+        local_procs = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
+        torch.set_num_threads(t.threads or max(1, (os.cpu_count() or 1) // local_procs))
         self.device = pick_device(t.device)
         self.world = init_world(self.device)
         self.quiet = quiet or not self.world.is_main
