@@ -102,3 +102,15 @@ def test_residual_adds_layer_input():
 def test_unknown_cell_is_refused():
     with pytest.raises(ValueError, match="cell"):
         StackedRNN("transformer", 4, 4)
+
+
+@pytest.mark.parametrize("bi", [False, True])
+def test_unpadded_batch_skips_packing_with_the_same_result(bi):
+    torch.manual_seed(0)
+    rnn = StackedRNN("lstm", 6, 5, num_layers=2, bidirectional=bi).eval()
+    x = torch.randn(3, 4, 6)
+    fast, (h, c) = rnn(x, torch.tensor([4, 4, 4]))
+    packed = torch.nn.utils.rnn.pack_padded_sequence(x, torch.tensor([4, 4, 4]), batch_first=True)
+    ref, (h_ref, c_ref) = rnn.layers[0](packed)
+    torch.testing.assert_close(fast, torch.nn.utils.rnn.pad_packed_sequence(ref, batch_first=True)[0])
+    torch.testing.assert_close((h, c), (h_ref, c_ref))

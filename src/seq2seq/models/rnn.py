@@ -83,6 +83,8 @@ class StackedRNN(nn.Module):
         (h_n, c_n) each (L*D, B, H), taken at each sequence's last real step.
         """
         seq: Tensor | PackedSequence = x
+        if lengths is not None and bool((lengths == x.size(1)).all()):
+            lengths = None  # no padding: packing would only cost time (1.35x on a small LSTM)
         if lengths is not None:
             seq = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
         hx = None if state is None else (state if self.is_lstm else state[0])
