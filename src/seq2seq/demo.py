@@ -30,12 +30,17 @@ class Experiment:
         return f"{self.task}-{self.preset}"
 
 
-# Epochs chosen so the whole demo fits in about five minutes on two cores (see README): the best
-# chapter-7 model gets the textbook's 25 epochs, the others 10, enough to compare them at equal epochs.
-# Listed longest first, so the two worker processes finish together.
-FULL = (Experiment("addition", "reverse-peeky", 25), Experiment("date", "attention", 3),
-        Experiment("addition", "baseline", 10), Experiment("addition", "reverse", 10),
-        Experiment("addition", "peeky", 10), Experiment("addition", "attention", 10))
+# Epochs chosen so the whole demo fits in about five minutes on two cores (see README). The addition
+# variants train 10 epochs at lr 3e-3 decayed linearly to 0 (the textbook's other settings unchanged):
+# reverse-peeky then comes within 0.5 points of the textbook's 25-epoch accuracy in 10 epochs. The
+# chapter-8 model on addition (4x the LSTM cost, 22% after 5 epochs) did not fit the budget. Roughly
+# longest first, so the two worker processes finish together; reverse-peeky first, as the report
+# samples each task's first run.
+FULL = (Experiment("addition", "reverse-peeky", 10), Experiment("date", "attention", 3),
+        Experiment("addition", "peeky", 10), Experiment("addition", "reverse", 10),
+        Experiment("addition", "baseline", 10))
+ADDITION = {"train.bucket": False,  # as the chapter-7 presets: bucketed batches learn addition slower
+            "train.lr": 0.003, "train.schedule": "linear"}
 QUICK_SIZES = {"data.train_size": 600, "data.valid_size": 100, "data.test_size": 20}
 
 
@@ -46,7 +51,7 @@ def _train_one(exp: Experiment, out: Path, quick: bool, threads: int) -> dict[st
                                  "train.threads": threads, "train.seed": 1,
                                  "train.early_stopping_metric": "valid_exact_match"}
     if exp.task == "addition":
-        overrides["train.bucket"] = False  # as the chapter-7 presets: bucketed batches learn addition slower
+        overrides.update(ADDITION)
     if quick:
         overrides.update(QUICK_SIZES)
     cfg = build_config(exp.preset, overrides=overrides)
