@@ -11,6 +11,7 @@ import torch
 from safetensors.torch import load_file
 
 from seq2seq.config import build_config
+from seq2seq.distributed import thread_count
 from seq2seq.training import Trainer
 
 ARGS = ["train", "--task", "reverse", "--preset", "attention", "--quiet", "--batch-size", "16",
@@ -86,3 +87,13 @@ def test_bf16_training_on_cpu_has_finite_decreasing_loss(tmp_path):
     losses = [json.loads(x)["train_loss"] for x in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert all(torch.isfinite(torch.tensor(losses)))
     assert losses[-1] < losses[0]
+
+
+def test_threads_default_shares_the_cores_among_a_hosts_processes(monkeypatch):
+    monkeypatch.setattr(os, "cpu_count", lambda: 16)
+    monkeypatch.delenv("LOCAL_WORLD_SIZE", raising=False)
+    assert thread_count(0) == 16
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "4")
+    assert thread_count(0) == 4 and thread_count(3) == 3
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "32")
+    assert thread_count(0) == 1

@@ -105,12 +105,20 @@ def test_unknown_cell_is_refused():
 
 
 @pytest.mark.parametrize("bi", [False, True])
-def test_unpadded_batch_skips_packing_with_the_same_result(bi):
+def test_unpadded_batch_skips_packing_with_the_same_result(bi, monkeypatch):
+    import seq2seq.models.rnn as rnn_module
+
+    reference_pack = torch.nn.utils.rnn.pack_padded_sequence
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("an unpadded batch was packed")
+
+    monkeypatch.setattr(rnn_module, "pack_padded_sequence", refuse)
     torch.manual_seed(0)
     rnn = StackedRNN("lstm", 6, 5, num_layers=2, bidirectional=bi).eval()
     x = torch.randn(3, 4, 6)
     fast, (h, c) = rnn(x, torch.tensor([4, 4, 4]))
-    packed = torch.nn.utils.rnn.pack_padded_sequence(x, torch.tensor([4, 4, 4]), batch_first=True)
+    packed = reference_pack(x, torch.tensor([4, 4, 4]), batch_first=True)
     ref, (h_ref, c_ref) = rnn.layers[0](packed)
     torch.testing.assert_close(fast, torch.nn.utils.rnn.pad_packed_sequence(ref, batch_first=True)[0])
     torch.testing.assert_close((h, c), (h_ref, c_ref))

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
+import numpy as np
 import torch
-import torch.nn.functional as F
 
 from .data.batching import sort_for_inference
 from .data.vocab import BOS, EOS, PAD
@@ -196,12 +198,28 @@ def _ranked(scores: torch.Tensor, lengths: torch.Tensor, alpha: float) -> torch.
     return scores / length_penalty(lengths, alpha) if alpha > 0 else scores
 
 
-def decode_ids(model: torch.nn.Module, sources: list[list[int]], *, strategy: str = "greedy",
+def pad_sources(sources: Sequence[Any], device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Id lists -> (B, S) padded with PAD, or (L, D) feature arrays -> (B, S, D) padded with zeros; and
+    lengths (B,) (an empty id list counts 1: one PAD)."""
+    lengths = torch.tensor([max(len(s), 1) for s in sources], device=device)
+    if isinstance(sources[0], np.ndarray) and sources[0].ndim == 2:
+        src = torch.zeros(len(sources), int(lengths.max()), sources[0].shape[1], device=device)
+        for row, s in enumerate(sources):
+            src[row, : len(s)] = torch.from_numpy(np.asarray(s, dtype=np.float32))
+        return src, lengths
+    src = torch.full((len(sources), int(lengths.max())), PAD, dtype=torch.long, device=device)
+    for row, s in enumerate(sources):
+        src[row, : len(s)] = torch.as_tensor(list(s), dtype=torch.long)
+    return src, lengths
+
+
+def decode_ids(model: torch.nn.Module, sources: Sequence[Any], *, strategy: str = "greedy",
                beam_size: int = 5, nbest: int = 1, alpha: float = 0.0, min_length: int = 0,
                max_length: int = 0, max_length_a: float = 2.0, max_length_b: int = 10,
                temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0, seed: int | None = None,
                batch_size: int = 64, keep_attention: bool = False) -> list[list[Hypothesis]]:
-    """Generate for many id sequences, batched by length; results in input order, nbest each."""
+    """Generate for many sources (id lists, or (L, D) feature arrays), batched by length; results in
+    input order, nbest each."""
     device = next(model.parameters()).device
     generator = None
     if strategy == "sample":
@@ -212,10 +230,7 @@ def decode_ids(model: torch.nn.Module, sources: list[list[int]], *, strategy: st
     model.eval()
     try:
         for idx in sort_for_inference([len(s) for s in sources], batch_size):
-            lengths = torch.tensor([max(len(sources[i]), 1) for i in idx], device=device)
-            src = torch.full((len(idx), int(lengths.max())), PAD, dtype=torch.long, device=device)
-            for row, i in enumerate(idx):
-                src[row, : len(sources[i])] = torch.tensor(sources[i], dtype=torch.long)
+            src, lengths = pad_sources([sources[i] for i in idx], device)
             caps = max_lengths(lengths, max_length, max_length_a, max_length_b)
             if strategy == "beam":
                 out = beam_search(model, src, lengths, caps, beam_size=beam_size, nbest=nbest, alpha=alpha,

@@ -10,6 +10,14 @@ import torch
 import torch.distributed as dist
 
 
+def thread_count(requested: int) -> int:
+    """Torch threads for this process: `requested`, or for 0 the host's cores shared among its torchrun
+    processes (LOCAL_WORLD_SIZE); more threads than cores slows LSTMs sharply."""
+    if requested:
+        return requested
+    return max(1, (os.cpu_count() or 1) // int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
+
+
 @dataclass(frozen=True)
 class World:
     """This process's place among the training processes."""

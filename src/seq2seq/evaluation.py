@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -15,23 +16,28 @@ IdPairs = list[tuple[list[int], list[int]]]
 
 
 @torch.inference_mode()
-def teacher_forced(model: torch.nn.Module, pairs: IdPairs, batch_size: int, device: torch.device) -> dict[str, float]:
-    """Per-token loss, perplexity and token accuracy with gold previous tokens."""
+def teacher_forced(model: torch.nn.Module, pairs: list[tuple[Any, Any]], batch_size: int, device: torch.device,
+                   collate_fn: Callable[..., Any] = collate, token_accuracy: bool = True) -> dict[str, float]:
+    """Per-step loss with gold previous outputs; with token_accuracy (token targets) also perplexity and
+    token accuracy. collate_fn(items, indices) makes the batches (`collate_mixed` for feature sides)."""
     was_training = model.training
     model.eval()
     loss_sum, n_tok, n_right = 0.0, 0, 0
     batches = make_batches([len(s) for s, _ in pairs], [len(t) for _, t in pairs], batch_size,
                            bucket=True, shuffle=False)
     for idx in batches:
-        batch = collate([pairs[i] for i in idx], idx).to(device)
+        batch = collate_fn([pairs[i] for i in idx], idx).to(device)
         out = model(batch.src, batch.src_lengths, batch.tgt_in)
         loss, n = model.loss(out.logits, batch.tgt_out)
         loss_sum += float(loss)
         n_tok += int(n)
-        mask = batch.tgt_out != PAD
-        n_right += int(((out.logits.argmax(-1) == batch.tgt_out) & mask).sum())
+        if token_accuracy:
+            mask = batch.tgt_out != PAD
+            n_right += int(((out.logits.argmax(-1) == batch.tgt_out) & mask).sum())
     model.train(was_training)
     loss = loss_sum / max(n_tok, 1)
+    if not token_accuracy:
+        return {"loss": loss}
     return {"loss": loss, "perplexity": math.exp(min(loss, 50.0)), "token_accuracy": n_right / max(n_tok, 1)}
 
 

@@ -7,19 +7,22 @@ exact match and character error rate (Levenshtein distance over reference charac
 
 from __future__ import annotations
 
-import math
+from functools import partial
 from typing import Any
 
 import numpy as np
 import torch
 
-from .data.batching import make_batches, sort_for_inference
+from .data.batching import sort_for_inference
 from .data.features import FeatureSide, collate_mixed
-from .data.vocab import PAD
-from .decoding import Hypothesis, beam_search, generate, max_lengths
+from .decoding import decode_ids, max_lengths, pad_sources
+from .evaluation import teacher_forced, text_scores
 from .models.continuous import ContinuousSeq2Seq
 
 Pairs = list[tuple[Any, Any]]
+# Text from feature sources: the relative output-length cap reads the source in frames, so its
+# default slope is 0.5 rather than the 2 of text sources.
+FRAMES_SLOPE = 0.5
 
 
 def levenshtein(a: str, b: str) -> int:
@@ -38,20 +41,6 @@ def char_error_rate(hypotheses: list[str], references: list[str]) -> float:
     """Character edits needed to turn the hypotheses into the references, per reference character."""
     edits = sum(levenshtein(h, r) for h, r in zip(hypotheses, references, strict=True))
     return edits / max(sum(len(r) for r in references), 1)
-
-
-def _source_batch(sources: list[Any], device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    """Pad (L, D) feature sources to (B, S, D) with zeros, or id lists to (B, S) with PAD; and lengths (B,)."""
-    lengths = torch.tensor([len(s) for s in sources], device=device)
-    if isinstance(sources[0], np.ndarray) and sources[0].ndim == 2:
-        src = torch.zeros(len(sources), int(lengths.max()), sources[0].shape[1], device=device)
-        for row, s in enumerate(sources):
-            src[row, : len(s)] = torch.from_numpy(np.asarray(s, dtype=np.float32))
-        return src, lengths
-    src = torch.full((len(sources), int(lengths.max())), PAD, dtype=torch.long, device=device)
-    for row, s in enumerate(sources):
-        src[row, : len(s)] = torch.as_tensor(list(s), dtype=torch.long)
-    return src, lengths
 
 
 def output_steps(model: ContinuousSeq2Seq, src_lengths: torch.Tensor,
@@ -83,7 +72,7 @@ def generate_features(model: ContinuousSeq2Seq, sources: list[np.ndarray], *, ba
     model.eval()
     try:
         for idx in sort_for_inference([len(s) for s in sources], batch_size):
-            src, lengths = _source_batch([sources[i] for i in idx], device)
+            src, lengths = pad_sources([sources[i] for i in idx], device)
             steps, use_stop = output_steps(model, lengths, decode or {})
             gen = model.generate(src, lengths, steps, use_stop=use_stop)
             values = gen.values.float().cpu().numpy()
@@ -92,60 +81,6 @@ def generate_features(model: ContinuousSeq2Seq, sources: list[np.ndarray], *, ba
     finally:
         model.train(was_training)
     return out
-
-
-@torch.inference_mode()
-def decode_feature_sources(model: torch.nn.Module, sources: list[np.ndarray], *, strategy: str = "greedy",
-                           beam_size: int = 5, nbest: int = 1, alpha: float = 0.0, min_length: int = 0,
-                           max_length: int = 0, max_length_a: float = 0.5, max_length_b: int = 10,
-                           batch_size: int = 64, keep_attention: bool = False, **_: Any) -> list[list[Hypothesis]]:
-    """Text generation from feature sources (greedy or beam), batched by length; input order.
-
-    The relative length cap reads the source in frames, so its default slope is 0.5 rather than 2.
-    """
-    device = next(model.parameters()).device
-    results: list[list[Hypothesis]] = [[] for _ in sources]
-    was_training = model.training
-    model.eval()
-    try:
-        for idx in sort_for_inference([len(s) for s in sources], batch_size):
-            src, lengths = _source_batch([sources[i] for i in idx], device)
-            caps = max_lengths(lengths, max_length, max_length_a, max_length_b)
-            if strategy == "beam":
-                out = beam_search(model, src, lengths, caps, beam_size=beam_size, nbest=nbest, alpha=alpha,
-                                  min_length=min_length, keep_attention=keep_attention)
-            else:
-                out = [[h] for h in generate(model, src, lengths, caps, min_length=min_length,
-                                             keep_attention=keep_attention)]
-            for row, i in enumerate(idx):
-                results[i] = out[row]
-    finally:
-        model.train(was_training)
-    return results
-
-
-@torch.inference_mode()
-def _teacher_forced(model: torch.nn.Module, pairs: Pairs, batch_size: int, device: torch.device,
-                    target_features: bool) -> dict[str, float]:
-    was_training = model.training
-    model.eval()
-    loss_sum, n_steps, n_right = 0.0, 0, 0
-    batches = make_batches([len(s) for s, _ in pairs], [len(t) for _, t in pairs], batch_size, bucket=True,
-                           shuffle=False)
-    for idx in batches:
-        batch = collate_mixed([pairs[i] for i in idx], idx, source_features=isinstance(pairs[0][0], np.ndarray),
-                              target_features=target_features).to(device)
-        out = model(batch.src, batch.src_lengths, batch.tgt_in)
-        loss, n = model.loss(out.logits, batch.tgt_out)
-        loss_sum += float(loss)
-        n_steps += n
-        if not target_features:
-            n_right += int(((out.logits.argmax(-1) == batch.tgt_out) & (batch.tgt_out != PAD)).sum())
-    model.train(was_training)
-    loss = loss_sum / max(n_steps, 1)
-    if target_features:
-        return {"loss": loss}
-    return {"loss": loss, "perplexity": math.exp(min(loss, 50.0)), "token_accuracy": n_right / max(n_steps, 1)}
 
 
 def evaluate_features(model: torch.nn.Module, pairs: Pairs, tgt_side: Any, *, batch_size: int, device: torch.device,
@@ -158,7 +93,9 @@ def evaluate_features(model: torch.nn.Module, pairs: Pairs, tgt_side: Any, *, ba
     token_accuracy, exact_match, cer (and bleu/chrf with text_metrics).
     """
     target_features = isinstance(tgt_side, FeatureSide)
-    metrics = _teacher_forced(model, pairs, batch_size, device, target_features)
+    mixed = partial(collate_mixed, source_features=isinstance(pairs[0][0], np.ndarray),
+                    target_features=target_features)
+    metrics = teacher_forced(model, pairs, batch_size, device, collate_fn=mixed, token_accuracy=not target_features)
     subset = pairs[:max_sentences] if max_sentences > 0 else pairs
     sources = [s for s, _ in subset]
     if target_features:
@@ -175,15 +112,13 @@ def evaluate_features(model: torch.nn.Module, pairs: Pairs, tgt_side: Any, *, ba
         texts = [format_sequence(tgt_side.decode(g)) for g in generated]
         return {prefix + k: v for k, v in metrics.items()}, texts
     opts = {k: v for k, v in (decode or {}).items() if k not in ("feature_length", "target_length")}
-    hyps = decode_feature_sources(model, sources, batch_size=batch_size, **opts)
+    hyps = decode_ids(model, sources, batch_size=batch_size, **{"max_length_a": FRAMES_SLOPE, **opts})
     best = [h[0] for h in hyps]
     metrics["exact_match"] = sum(h.ids == t for h, (_, t) in zip(best, subset)) / max(len(subset), 1)
     texts = [tgt_side.decode(h.ids) for h in best]
     refs = [tgt_side.decode(t) for _, t in subset]
     metrics["cer"] = char_error_rate(texts, refs)
     if text_metrics:
-        from .evaluation import text_scores
-
         metrics.update(text_scores(texts, refs))
     return {prefix + k: v for k, v in metrics.items()}, texts
 
@@ -213,8 +148,8 @@ def predict(model: Any, inputs: list[Any], *, beam: int = 1, batch_size: int = 6
     if tgt_side.kind == "features":
         return [tgt_side.decode(v) for v in generate_features(model.net, sources, batch_size=batch_size)]
     d = model.config.decode
-    hyps = decode_feature_sources(model.net, sources, strategy="beam" if beam > 1 else "greedy", beam_size=beam,
-                                  max_length=d.max_length, batch_size=batch_size)
+    hyps = decode_ids(model.net, sources, strategy="beam" if beam > 1 else "greedy", beam_size=beam,
+                      max_length=d.max_length, max_length_a=FRAMES_SLOPE, batch_size=batch_size)
     return [tgt_side.decode(h[0].ids) for h in hyps]
 
 

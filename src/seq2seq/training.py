@@ -6,7 +6,6 @@ import contextlib
 import json
 import logging
 import math
-import os
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -23,7 +22,7 @@ from .config import Config, ConfigError, build_config
 from .data.batching import make_batches
 from .data.corpus import build_sides, encode_pairs, load_sides, load_splits
 from .data.features import make_collate
-from .distributed import all_sum, barrier, broadcast_object, gather_tensor, init_world, shard, shutdown
+from .distributed import all_sum, barrier, broadcast_object, gather_tensor, init_world, shard, shutdown, thread_count
 from .evaluation import evaluate
 from .models import build_model
 
@@ -77,10 +76,7 @@ class Trainer:
                               f"another --out")
         self.cfg = cfg
         t = cfg.train
-        # 0: share the cores among this host's processes (torchrun sets LOCAL_WORLD_SIZE); more
-        # threads than cores slows LSTMs sharply.
-        local_procs = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
-        torch.set_num_threads(t.threads or max(1, (os.cpu_count() or 1) // local_procs))
+        torch.set_num_threads(thread_count(t.threads))
         self.device = pick_device(t.device)
         self.world = init_world(self.device)
         self.quiet = quiet or not self.world.is_main

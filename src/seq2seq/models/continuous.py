@@ -64,22 +64,11 @@ class ContinuousSeq2Seq(Seq2Seq):
         if tgt_in.size(0) != src.size(0):
             raise ValueError(f"tgt_in has batch size {tgt_in.size(0)}, the source has {src.size(0)}")
         state, memory = self.init_state(self.encode(src, src_lengths))
-        tgt_in = self._with_start(tgt_in)
-        if teacher_forcing >= 1.0:
-            out, attn, _ = self.decoder.forward_sequence(tgt_in, state, memory)
-            return ModelOutput(out, attn)
-        outs, attns = [], []
-        prev = tgt_in[:, 0]
-        for t in range(tgt_in.size(1)):
-            step = self.decoder.step(prev, state, memory)
-            state = step.state
-            outs.append(step.logits)
-            attns.append(step.attention)
-            if t + 1 < tgt_in.size(1):
-                own = step.logits[:, : self.target_dim].detach()
-                gold = torch.rand(own.size(0), 1, device=own.device) < teacher_forcing
-                prev = torch.where(gold, tgt_in[:, t + 1], own)
-        return ModelOutput(torch.stack(outs, 1), None if attns[0] is None else torch.stack(attns, 1))
+        return self._decode(self._with_start(tgt_in), state, memory, teacher_forcing)
+
+    def _own_input(self, logits: Tensor) -> Tensor:
+        """Scheduled sampling feeds back the predicted values (B, D), without the stop flag."""
+        return logits[:, : self.target_dim].detach()
 
     def loss(self, logits: Tensor, tgt_out: Tensor, label_smoothing: float = 0.0) -> tuple[Tensor, int]:
         """Summed per-step error over real steps, and their count.

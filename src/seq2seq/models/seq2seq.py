@@ -93,6 +93,15 @@ class Seq2Seq(nn.Module):
         """
         _check_ids("tgt_in", tgt_in, src.size(0) if isinstance(src, Tensor) else None)
         state, memory = self.init_state(self.encode(src, src_lengths))
+        return self._decode(tgt_in, state, memory, teacher_forcing)
+
+    def _own_input(self, logits: Tensor) -> Tensor:
+        """What scheduled sampling feeds back from a step's output: the argmax token (B,)."""
+        return logits.argmax(-1)
+
+    def _decode(self, tgt_in: Tensor, state: DecoderState, memory: Memory, teacher_forcing: float) -> ModelOutput:
+        """Decode the whole target prefix: in one sequence call when teacher-forced, else step by step
+        feeding, per step and row, the gold input with probability teacher_forcing and else `_own_input`."""
         if teacher_forcing >= 1.0:
             logits, attn, _ = self.decoder.forward_sequence(tgt_in, state, memory)
             return ModelOutput(logits, attn)
@@ -104,9 +113,9 @@ class Seq2Seq(nn.Module):
             logits.append(out.logits)
             attns.append(out.attention)
             if t + 1 < tgt_in.size(1):
-                own = out.logits.argmax(-1)
-                gold = torch.rand(own.shape, device=own.device) < teacher_forcing
-                prev = torch.where(gold, tgt_in[:, t + 1], own)
+                own = self._own_input(out.logits)
+                gold = torch.rand(own.size(0), device=own.device) < teacher_forcing
+                prev = torch.where(gold.view(-1, *[1] * (own.dim() - 1)), tgt_in[:, t + 1], own)
         attention = None if attns[0] is None else torch.stack(attns, 1)
         return ModelOutput(torch.stack(logits, 1), attention)
 
