@@ -78,15 +78,41 @@ def test_distributed_run_killed_and_resumed_matches_uninterrupted(tmp_path):
         assert torch.equal(a[k], b[k]), k
 
 
-def test_bf16_training_on_cpu_has_finite_decreasing_loss(tmp_path):
+def _bf16_run(tmp_path, monkeypatch, supported: bool | None):
+    """Train briefly under bf16 autocast; returns the losses and the dtypes seen at the output layer and
+    coming out of the encoder's LSTM. supported=None: this CPU as it is; True/False: the probe forced."""
+    from seq2seq.models import precision
+
+    if supported is not None:
+        monkeypatch.setattr(precision, "cpu_bf16_lstm_supported", lambda: supported)
     cfg = build_config("attention", overrides={
         "data.task": "reverse", "data.train_size": 256, "data.valid_size": 32, "data.test_size": 0,
         "model.encoder_hidden": 32, "model.decoder_hidden": 32, "train.precision": "bf16", "train.epochs": 4,
         "train.batch_size": 32, "train.lr": 0.01, "train.threads": 1})
-    Trainer(cfg, tmp_path, quiet=True).run()
+    trainer = Trainer(cfg, tmp_path, quiet=True)
+    seen: dict[str, set] = {"out": set(), "lstm": set()}
+    trainer.model.decoder.out.register_forward_hook(lambda m, i, o: seen["out"].add(o.dtype))
+    trainer.model.encoder.rnn.layers[0].register_forward_hook(lambda m, i, o: seen["lstm"].add(getattr(o[0], "data", o[0]).dtype))
+    trainer.run()
     losses = [json.loads(x)["train_loss"] for x in (tmp_path / "metrics.jsonl").read_text().splitlines()]
-    assert all(torch.isfinite(torch.tensor(losses)))
-    assert losses[-1] < losses[0]
+    return losses, seen
+
+
+def test_bf16_training_on_cpu_runs_autocast_on_this_machine(tmp_path, monkeypatch):
+    from seq2seq.models.precision import cpu_bf16_lstm_supported
+
+    losses, seen = _bf16_run(tmp_path, monkeypatch, None)
+    assert all(torch.isfinite(torch.tensor(losses))) and losses[-1] < losses[0]
+    assert torch.bfloat16 in seen["out"], "the output layer did not run under bf16 autocast"
+    # A CPU with bf16 LSTM kernels runs the LSTM in bf16; one without keeps it in fp32.
+    want = torch.bfloat16 if cpu_bf16_lstm_supported() else torch.float32
+    assert want in seen["lstm"]
+
+
+def test_bf16_on_a_cpu_without_bf16_lstm_keeps_the_lstm_in_fp32(tmp_path, monkeypatch):
+    losses, seen = _bf16_run(tmp_path, monkeypatch, False)
+    assert all(torch.isfinite(torch.tensor(losses))) and losses[-1] < losses[0]
+    assert seen["lstm"] == {torch.float32} and torch.bfloat16 in seen["out"]
 
 
 def test_threads_default_shares_the_cores_among_a_hosts_processes(monkeypatch):

@@ -25,6 +25,7 @@ from .data.features import make_collate
 from .distributed import all_sum, barrier, broadcast_object, gather_tensor, init_world, shard, shutdown, thread_count
 from .evaluation import evaluate
 from .models import build_model
+from .models.precision import cpu_bf16_lstm_supported
 
 log = logging.getLogger("seq2seq")
 
@@ -84,6 +85,9 @@ class Trainer:
             self.device = torch.device("cuda", self.world.local_rank)
         if t.precision == "fp16" and self.device.type != "cuda":
             raise ConfigError("train.precision=fp16 needs a CUDA device; use bf16 on CPU")
+        if t.precision == "bf16" and self.device.type == "cpu" and not cpu_bf16_lstm_supported():
+            log.warning("train.precision=bf16: this CPU lacks the AVX-512 BF16 instructions oneDNN needs for "
+                        "bf16 LSTMs; LSTM layers run in fp32, the rest in bf16 (slower than on a CPU with them)")
         torch.manual_seed(t.seed)
         if self.world.is_main:
             self.out.mkdir(parents=True, exist_ok=True)

@@ -13,6 +13,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
+from seq2seq.models.precision import lstm_needs_fp32
+
 CELLS: dict[str, type[nn.RNNBase]] = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 _CELL_FNS = {"rnn": torch.rnn_tanh_cell, "lstm": torch.lstm_cell, "gru": torch.gru_cell}
 
@@ -82,6 +84,16 @@ class StackedRNN(nn.Module):
         Returns outputs (B, T, D*H) (zeros at padded steps when packed) and the final
         (h_n, c_n) each (L*D, B, H), taken at each sequence's last real step.
         """
+        if self.is_lstm and lstm_needs_fp32(x):
+            # This CPU has no bf16 LSTM kernel (see models/precision.py): the stack runs in fp32 and
+            # everything around it stays under bf16 autocast.
+            with torch.autocast("cpu", enabled=False):
+                return self._forward(x.float(), lengths, None if state is None
+                                     else (state[0].float(), state[1].float()))
+        return self._forward(x, lengths, state)
+
+    def _forward(self, x: Tensor, lengths: Tensor | None,
+                 state: RecurrentState | None) -> tuple[Tensor, RecurrentState]:
         seq: Tensor | PackedSequence = x
         if lengths is not None and bool((lengths == x.size(1)).all()):
             lengths = None  # no padding: packing would only cost time (1.35x on a small LSTM)
