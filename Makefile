@@ -2,7 +2,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 
-.PHONY: demo test install clean
+.PHONY: demo test test-fast install clean
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -18,6 +18,9 @@ demo: install
 
 test: install
 	$(VENV)/bin/python -m pytest -q
+
+test-fast: install
+	$(VENV)/bin/python -m pytest -q -m "not slow"
 
 clean:
 	rm -rf $(VENV) runs build src/*.egg-info

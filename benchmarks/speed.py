@@ -113,7 +113,7 @@ def load_data(cfg):
 
 
 def build_cfg(preset: str, sets: list[str], data: dict[str, str]):
-    from seq2seq.config import build_config
+    from seq2seq import build_config
 
     base = []
     if data.get("train"):
@@ -125,10 +125,38 @@ def build_cfg(preset: str, sets: list[str], data: dict[str, str]):
     return build_config(preset or None, overrides=base + sets)
 
 
-def train_steps(torch, model, train, batch_size: int, steps: int, warmup: int, lr: float, clip: float,
+# `--compare` runs this file against older revisions of the package too: these three adapt to either API.
+def _collate(items, idx, src, tgt):
+    """A training batch (before the redesign collate took no sides)."""
+    from seq2seq.data.batching import collate
+
+    try:
+        return collate(items, src, tgt, idx)
+    except TypeError:
+        return collate(items, idx)
+
+
+def _scores(out):
+    return out.scores if hasattr(out, "scores") else out.logits
+
+
+def _generate(model, src_side, sources, strategy: str, beam: int, batch_size: int, max_length: int):
+    """Hypotheses per source and a function giving a hypothesis' ids."""
+    import seq2seq.decoding as decoding
+
+    if hasattr(decoding, "decode_options"):
+        from seq2seq.config import DecodeConfig
+
+        options = DecodeConfig(strategy=strategy, beam_size=beam, batch_size=batch_size, max_length=max_length)
+        return decoding.generate(model, src_side, sources, options), lambda h: h.output
+    return (decoding.decode_ids(model, sources, strategy=strategy, beam_size=beam, batch_size=batch_size,
+                                max_length=max_length), lambda h: h.ids)
+
+
+def train_steps(torch, model, train, src, tgt, batch_size: int, steps: int, warmup: int, lr: float, clip: float,
                 seed: int, bucket: bool, log_every: int = 0):
     """Train `warmup + steps` steps; returns timings over the last `steps` and token counts."""
-    from seq2seq.data.batching import collate, make_batches
+    from seq2seq.data.batching import make_batches
 
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     batches, epoch = [], 0
@@ -141,10 +169,10 @@ def train_steps(torch, model, train, batch_size: int, steps: int, warmup: int, l
                                    bucket=bucket, seed=seed, epoch=epoch)
             epoch += 1
         idx = batches.pop(0)
-        batch = collate([train[i] for i in idx], idx)
+        batch = _collate([train[i] for i in idx], idx, src, tgt)
         start = time.perf_counter()
         out = model(batch.src, batch.src_lengths, batch.tgt_in)
-        loss, n = model.loss(out.logits, batch.tgt_out)
+        loss, n = model.loss(_scores(out), batch.tgt_out)
         opt.zero_grad(set_to_none=True)
         (loss / n).backward()
         if clip > 0:
@@ -172,18 +200,16 @@ def bleu(hyps: list[str], refs: list[str]) -> float | None:
     return sacrebleu.corpus_bleu(hyps, [refs], tokenize="none").score
 
 
-def decode_speed(torch, model, test, tgt_side, strategy: str, batch_size: int, beam: int, max_length: int = 0):
-    from seq2seq.decoding import decode_ids
-
+def decode_speed(torch, model, test, src_side, tgt_side, strategy: str, batch_size: int, beam: int,
+                 max_length: int = 0):
     sources = [s for s, _ in test]
     start = time.perf_counter()
-    out = decode_ids(model, sources, strategy=strategy, beam_size=beam, batch_size=batch_size,
-                     max_length=max_length)
+    out, ids = _generate(model, src_side, sources, strategy, beam, batch_size, max_length)
     seconds = time.perf_counter() - start
-    hyps = [" ".join(tgt_side.vocab.decode(h[0].ids)) for h in out]
+    hyps = [" ".join(tgt_side.vocab.decode(ids(h[0]))) for h in out]
     refs = [" ".join(tgt_side.vocab.decode(t)) for _, t in test]
     return {"sentences_per_second": len(sources) / seconds, "seconds": seconds, "sentences": len(sources),
-            "bleu": bleu(hyps, refs), "output_tokens": sum(len(h[0].ids) + 1 for h in out)}, hyps
+            "bleu": bleu(hyps, refs), "output_tokens": sum(len(ids(h[0])) + 1 for h in out)}, hyps
 
 
 def measure(args) -> dict:
@@ -214,7 +240,7 @@ def measure(args) -> dict:
                 "python": platform.python_version(), "affinity": sorted(os.sched_getaffinity(0))},
     }
     rss0 = peak_rss_mib()
-    tr = train_steps(torch, model, train, args.batch_size, args.steps, args.warmup, args.lr, args.clip,
+    tr = train_steps(torch, model, train, src, tgt, args.batch_size, args.steps, args.warmup, args.lr, args.clip,
                      args.seed, cfg.train.bucket, args.log_every)
     result["train"] = {
         "steps": args.steps, "warmup": args.warmup, "batch_size": args.batch_size,
@@ -234,13 +260,13 @@ def measure(args) -> dict:
     if args.checkpoint:
         from seq2seq.api import load
 
-        model = load(args.checkpoint).model  # decode a trained model: output lengths as in real use
+        model = load(args.checkpoint).net  # decode a trained model: output lengths as in real use
     result["decode"] = {}
     for name, strategy, beam in (("greedy", "greedy", 1), ("beam5", "beam", 5)):
         if name not in args.decode:
             continue
         with torch.inference_mode():
-            stats, hyps = decode_speed(torch, model, test, tgt, strategy, args.decode_batch, beam, args.max_length)
+            stats, hyps = decode_speed(torch, model, test, src, tgt, strategy, args.decode_batch, beam, args.max_length)
         stats["peak_rss_mib"] = peak_rss_mib()
         result["decode"][name] = stats
         if args.hyps_dir:

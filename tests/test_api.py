@@ -1,10 +1,19 @@
-import random
+"""The Python API: `seq2seq.load` and `Model.translate` / `predict` for token and feature models, the run's
+decode section as the defaults, keyword overrides."""
 
+import dataclasses
+import random
+from pathlib import Path
+
+import numpy as np
 import pytest
 import torch
 
 import seq2seq
+from seq2seq import ConfigError, DecodeConfig
 from seq2seq.api import InputTooLong, Translation
+
+V1 = Path(__file__).resolve().parent / "fixtures" / "v1"
 
 
 def _held_out(n=40, seed=99):
@@ -12,6 +21,14 @@ def _held_out(n=40, seed=99):
     return ["".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(rng.randint(3, 9))) for _ in range(n)]
 
 
+def _texts(results):
+    return [[h.text for h in hs] for hs in results]
+
+
+# --- a trained model (slow: the session's reverse run) ---------------------------------------------------
+
+
+@pytest.mark.slow
 def test_load_and_translate_held_out_inputs(reverse_run):
     model = seq2seq.load(reverse_run)
     inputs = _held_out()
@@ -25,8 +42,11 @@ def test_load_and_translate_held_out_inputs(reverse_run):
     assert first.score <= 0.0
     assert len(first.attention) == len(first.tokens) + 1
     assert all(len(row) == len(inputs[0]) for row in first.attention)
+    assert first.values is None and first.source_tokens == list(inputs[0])
+    assert model.predict(inputs[:5]) == [h[0].text for h in out[:5]]
 
 
+@pytest.mark.slow
 def test_beam_nbest_sampling_and_empty_inputs(reverse_run):
     model = seq2seq.load(reverse_run)
     out = model.translate(["hello", "", "abc"], beam=4, nbest=3)
@@ -41,6 +61,7 @@ def test_beam_nbest_sampling_and_empty_inputs(reverse_run):
         model.translate(["x"], beam=2, nbest=3)
 
 
+@pytest.mark.slow
 def test_encode_decode_and_strict_length(reverse_run):
     model = seq2seq.load(reverse_run)
     assert model.source.vocab.decode(model.encode(["abc"])[0]) == ["a", "b", "c"]
@@ -52,8 +73,121 @@ def test_encode_decode_and_strict_length(reverse_run):
     assert len(model.translate(["abcdefgh"])[0][0].text) > 0
 
 
+@pytest.mark.slow
 def test_to_device_keeps_working(reverse_run):
     model = seq2seq.load(reverse_run).to("cpu")
     assert model.device == torch.device("cpu")
+    inputs = _held_out(10, seed=5)
+    before = model.translate(inputs)
+    assert _texts(model.to(torch.float64).translate(inputs)) == _texts(before)
+    assert model.translate(["abc"])[0][0].text == "cba"
     if torch.cuda.is_available():
         assert model.to("cuda").translate(["abc"])[0][0].text == "cba"
+
+
+@pytest.mark.slow
+def test_a_run_trained_with_beam_decoding_translates_with_it_by_default(beam_run):
+    model = seq2seq.load(beam_run)
+    assert (model.config.decode.strategy, model.config.decode.nbest) == ("beam", 2)
+    out = model.translate(["abc", "hello", ""])
+    assert [len(h) for h in out] == [2, 2, 2]
+    assert out[0][0].score >= out[0][1].score
+    assert _texts(out) == _texts(model.translate(["abc", "hello", ""], beam=model.config.decode.beam_size, nbest=2))
+    greedy = model.translate(["abc", "hello"], beam=1, nbest=1)  # keywords override the run's defaults
+    assert [len(h) for h in greedy] == [1, 1]
+    assert _texts(greedy) == _texts(model.translate(["abc", "hello"], DecodeConfig()))
+    assert len(model.predict(["abc", "hello"])) == 2  # predict: the best of the two
+
+
+# --- fast: the format 1 fixtures (a tiny token model and a tiny vector model) ----------------------------
+
+
+@pytest.fixture
+def tokens():
+    return seq2seq.load(V1 / "tokens")
+
+
+@pytest.fixture
+def vectors():
+    return seq2seq.load(V1 / "features")
+
+
+def test_moving_the_weights_keeps_the_outputs_and_device_follows_them(tokens):
+    inputs = ["abc", "hello", "zyx", "a", ""]
+    before = tokens.translate(inputs, beam=3, nbest=2)
+    assert tokens.device == torch.device("cpu")
+    assert tokens.to("cpu") is tokens and tokens.device == torch.device("cpu")
+    assert _texts(tokens.translate(inputs, beam=3, nbest=2)) == _texts(before)
+    tokens.to(torch.float64)
+    assert all(p.dtype == torch.float64 for p in tokens.net.parameters())
+    after = tokens.translate(inputs, beam=3, nbest=2)
+    assert _texts(after) == _texts(before)
+    assert [h.score for hs in after for h in hs] == pytest.approx([h.score for hs in before for h in hs], rel=1e-4)
+    # `device` reads where the weights are, not where they were loaded
+    assert seq2seq.load(V1 / "tokens").to("meta").device == torch.device("meta")
+    if torch.cuda.is_available():
+        assert tokens.to("cuda").device.type == "cuda"
+
+
+def test_translate_defaults_to_the_runs_decode_section(tokens):
+    inputs = ["abc", "hello"]
+    greedy = tokens.translate(inputs)
+    assert [len(h) for h in greedy] == [1, 1]
+    assert tokens.decode_options() == tokens.config.decode
+    tokens.config.decode = dataclasses.replace(tokens.config.decode, strategy="beam", beam_size=3, nbest=2)
+    beam = tokens.translate(inputs)
+    assert [len(h) for h in beam] == [2, 2]
+    assert _texts(beam) == _texts(tokens.translate(inputs, beam=3, nbest=2))
+    # beam=1 (or strategy=greedy) is greedy again, one output each: the run's nbest=2 does not carry over
+    assert _texts(tokens.translate(inputs, beam=1)) == _texts(greedy)
+    assert _texts(tokens.translate(inputs, strategy="greedy")) == _texts(greedy)
+    with pytest.raises(ConfigError, match=r"decode.nbest=2 needs decode.strategy=beam"):
+        tokens.translate(inputs, beam=1, nbest=2)  # asked for both: refused
+
+
+def test_keyword_overrides_and_explicit_options(tokens):
+    inputs = ["abc", "hello"]
+    assert all(len(h[0].tokens) <= 1 for h in tokens.translate(inputs, max_length=1))
+    assert all(len(h[0].tokens) >= 4 for h in tokens.translate(inputs, min_length=4))
+    options = DecodeConfig(strategy="beam", beam_size=3, nbest=3, length_penalty=0.6)
+    assert _texts(tokens.translate(inputs, options)) == _texts(tokens.translate(inputs, beam=3, nbest=3, alpha=0.6))
+    assert tokens.decode_options(options, nbest=1).nbest == 1 and options.nbest == 3  # options are not changed
+    a = tokens.translate(inputs, sample=True, nbest=3, seed=4, temperature=2.0)
+    assert [len(h) for h in a] == [3, 3]
+    assert _texts(a) == _texts(tokens.translate(inputs, sample=True, nbest=3, seed=4, temperature=2.0))
+    for overrides, message in (({"nbest": 3}, r"decode.nbest=3 needs decode.strategy=beam"),
+                               ({"beam": 2, "nbest": 3}, r"decode.nbest \(3\) cannot exceed decode.beam_size \(2\)"),
+                               ({"sample": True, "beam": 3}, "sampling and beam search exclude each other"),
+                               ({"temperature": 0}, r"decode.temperature"),
+                               ({"beem": 2}, r"unknown config key 'decode.beem'")):
+        with pytest.raises(ConfigError, match=message):
+            tokens.translate(inputs, **overrides)
+
+
+def test_translate_works_for_vector_models(vectors):
+    t = vectors.translate(["1 2 3"])[0][0]
+    assert isinstance(t.values, np.ndarray) and t.values.ndim == 2 and t.values.shape[1] == 1
+    assert t.text == vectors.target.format(t.values)
+    assert t.tokens == [str(i) for i in range(len(t.values))]
+    assert t.source_tokens == ["0", "1", "2"] and t.score == 0.0
+    assert len(t.attention) == len(t.values) and all(len(row) == 3 for row in t.attention)
+    # arrays and CSV notation are the same input; predict gives the values
+    same = vectors.translate([np.array([[1.0], [2.0], [3.0]]), np.array([1.0, 2.0, 3.0])])
+    assert all(np.array_equal(s[0].values, t.values) for s in same)
+    assert np.array_equal(vectors.predict(["1 2 3"])[0], t.values)
+    # the length rules are decode options too
+    assert vectors.translate(["1 2 3"], feature_length="source")[0][0].values.shape == (3, 1)
+    assert vectors.translate(["1 2 3"], max_length=4)[0][0].values.shape[0] <= 4
+    for overrides, key in (({"beam": 2}, "decode.strategy=beam"), ({"nbest": 2}, "decode.nbest=2"),
+                           ({"sample": True}, "decode.strategy=sample")):
+        with pytest.raises(ConfigError, match=rf"{key} has no meaning for data.target_type=features"):
+            vectors.translate(["1 2"], **overrides)
+
+
+def test_a_feature_model_in_float64_predicts_what_it_does_in_float32():
+    model = seq2seq.load(V1 / "features")
+    before = model.predict(["1 2 3", "4 5 6 7"])
+    after = model.to(torch.float64).predict(["1 2 3", "4 5 6 7"])
+    assert [len(a) for a in after] == [len(b) for b in before]
+    for a, b in zip(after, before):
+        assert np.allclose(a, b, atol=1e-4)

@@ -81,3 +81,46 @@ def test_optimizer_state_round_trips_through_safetensors_and_json(tmp_path):
         for k, v in a["state"][idx].items():
             assert torch.equal(torch.as_tensor(v), torch.as_tensor(b["state"][idx][k]))
     assert a["param_groups"] == b["param_groups"]
+
+
+def test_load_state_into_names_missing_unexpected_and_misshaped_weights(tmp_path):
+    from seq2seq.checkpoint import load_state_into
+
+    model = torch.nn.Linear(3, 2)
+    path = tmp_path / "model.safetensors"
+    save_tensors({"weight": torch.ones(2, 3), "bias": torch.zeros(2)}, path)
+    load_state_into(model, path)
+    assert torch.equal(model.weight, torch.ones(2, 3))
+    save_tensors({"weight": torch.ones(2, 3), "extra": torch.zeros(1)}, path)
+    with pytest.raises(CheckpointError, match=r"missing: \['bias'\], unexpected: \['extra'\]"):
+        load_state_into(model, path)
+    save_tensors({"weight": torch.ones(4, 3), "bias": torch.zeros(2)}, path)
+    with pytest.raises(CheckpointError, match=r"tensor 'weight' has shape \(4, 3\) but .* need \(2, 3\)"):
+        load_state_into(model, path)
+    # an upgrade renames the stored weights before they are matched
+    save_tensors({"old.weight": torch.full((2, 3), 2.0), "old.bias": torch.ones(2)}, path)
+    load_state_into(model, path, lambda t: {k.replace("old.", ""): v for k, v in t.items()})
+    assert torch.equal(model.bias, torch.ones(2)) and torch.equal(model.weight, torch.full((2, 3), 2.0))
+
+
+def test_best_falls_back_to_last_and_links_are_relative(tmp_path):
+    write_checkpoint(tmp_path, 7, _write("a", "{}"), ("last",))
+    assert checkpoint_dir(tmp_path, "best").name == "last"  # no best yet: the last checkpoint
+    with pytest.raises(CheckpointError, match=r"no checkpoints/other/model.json"):
+        checkpoint_dir(tmp_path, "other")
+    import os
+
+    assert os.readlink(tmp_path / "checkpoints" / "last") == "step-000000007"  # the run directory can move
+
+
+def test_a_header_length_that_looks_like_a_pickle_opcode_still_loads(tmp_path):
+    # 0x80 (pickle's PROTO) and "PK" (zip) as the first byte(s) of the header length are ordinary lengths
+    path = tmp_path / "model.safetensors"
+    for name_length in range(1, 300):
+        save_tensors({"w" * name_length: torch.ones(1)}, path)
+        head = path.read_bytes()[:2]
+        if head[:1] == b"\x80":
+            break
+    else:
+        pytest.fail("no tensor name gave a header length of 0x80 in its low byte")
+    assert torch.equal(read_tensors(path)["w" * name_length], torch.ones(1))

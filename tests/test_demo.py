@@ -1,9 +1,13 @@
 import json
 
+import pytest
+
 from seq2seq.api import load
 from seq2seq.demo import FULL, run_demo
+from seq2seq.report import summarise, table
 
 
+@pytest.mark.slow
 def test_quick_demo_leaves_report_plots_and_usable_runs(tmp_path, capsys):
     report = run_demo(tmp_path, quick=True, jobs=2)
     text = report.read_text()
@@ -18,3 +22,36 @@ def test_quick_demo_leaves_report_plots_and_usable_runs(tmp_path, capsys):
     rows = json.loads((tmp_path / "summary.json").read_text())
     assert all(0.0 <= r["exact_match"] <= 1.0 and r["seconds_per_epoch"] > 0 for r in rows)
     assert load(tmp_path / "date-attention").translate(["April 3, 1996"])[0][0].text != ""
+    # a second call reuses the finished runs and only rewrites the report
+    weights = {e.name: (tmp_path / e.name / "checkpoints" / "last" / "model.safetensors").stat().st_mtime_ns
+               for e in FULL}
+    again = run_demo(tmp_path, quick=True, jobs=2)
+    assert again == report and json.loads((tmp_path / "summary.json").read_text()) == rows
+    assert weights == {e.name: (tmp_path / e.name / "checkpoints" / "last" / "model.safetensors").stat().st_mtime_ns
+                       for e in FULL}
+
+
+def _fake_run(path, rows, parameters=1234):
+    (path / "checkpoints" / "last").mkdir(parents=True)
+    (path / "checkpoints" / "last" / "model.json").write_text(json.dumps({"parameters": parameters}))
+    (path / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+def test_summarise_and_table_of_runs(tmp_path):
+    rows = [{"epoch": e, "valid_exact_match": m, "seconds": 10.0 * e, "eval_seconds": 1.0}
+            for e, m in ((1, 0.1), (2, 0.5), (3, 0.4))]
+    short = summarise(_fake_run(tmp_path / "short", rows))
+    assert short["run"] == "short" and short["epochs"] == 3 and short["exact_match"] == 0.4
+    assert short["best_exact_match"] == 0.5 and short["exact_match_at_3"] == 0.4
+    assert short["exact_match_at_10"] is None
+    assert short["seconds_per_epoch"] == pytest.approx((30.0 + 3.0) / 3)
+    assert short["curve"] == [10.0, 50.0, 40.0] and short["parameters"] == 1234
+    long_rows = [{"epoch": e, "valid_exact_match": e / 20, "seconds": 2.0 * e, "eval_seconds": 0.5}
+                 for e in range(1, 13)]
+    long = summarise(_fake_run(tmp_path / "long", long_rows, parameters=1_234_567))
+    assert long["exact_match_at_10"] == 0.5
+    lines = table([short, long]).splitlines()
+    assert lines[0].startswith("| variant | epochs | exact match at epoch 10 | final exact match | best |")
+    assert lines[2] == "| short | 3 | – | 40.0% | 50.0% | 11.0 | 1,234 |"
+    assert lines[3] == "| long | 12 | 50.0% | 60.0% | 60.0% | 2.5 | 1,234,567 |"

@@ -10,8 +10,8 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from seq2seq.config import build_config
-from seq2seq.distributed import thread_count
+from seq2seq import build_config
+from seq2seq.distributed import World, shard, thread_count
 from seq2seq.training import Trainer
 
 ARGS = ["train", "--task", "reverse", "--preset", "attention", "--quiet", "--batch-size", "16",
@@ -44,6 +44,7 @@ def _weights(out):
     return load_file(str(out / "checkpoints" / "last" / "model.safetensors"))
 
 
+@pytest.mark.slow
 def test_two_processes_equal_one_with_the_same_global_batch(tmp_path):
     _run(tmp_path / "one", 1, "--epochs", "2", "--set", "model.dropout=0.0")
     _run(tmp_path / "two", 2, "--epochs", "2", "--set", "model.dropout=0.0")
@@ -57,6 +58,7 @@ def test_two_processes_equal_one_with_the_same_global_batch(tmp_path):
     assert rows[-1]["train_loss"] == pytest.approx(ones[-1]["train_loss"], rel=1e-4)
 
 
+@pytest.mark.slow
 def test_distributed_run_killed_and_resumed_matches_uninterrupted(tmp_path):
     extra = ("--epochs", "3", "--set", "train.eval_every=4")
     _run(tmp_path / "full", 2, *extra)
@@ -91,13 +93,14 @@ def _bf16_run(tmp_path, monkeypatch, supported: bool | None):
         "train.batch_size": 32, "train.lr": 0.01, "train.threads": 1})
     trainer = Trainer(cfg, tmp_path, quiet=True)
     seen: dict[str, set] = {"out": set(), "lstm": set()}
-    trainer.model.decoder.out.register_forward_hook(lambda m, i, o: seen["out"].add(o.dtype))
+    trainer.model.decoder.head.output.register_forward_hook(lambda m, i, o: seen["out"].add(o.dtype))
     trainer.model.encoder.rnn.layers[0].register_forward_hook(lambda m, i, o: seen["lstm"].add(getattr(o[0], "data", o[0]).dtype))
     trainer.run()
     losses = [json.loads(x)["train_loss"] for x in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     return losses, seen
 
 
+@pytest.mark.slow
 def test_bf16_training_on_cpu_runs_autocast_on_this_machine(tmp_path, monkeypatch):
     from seq2seq.models.precision import cpu_bf16_lstm_supported
 
@@ -109,6 +112,7 @@ def test_bf16_training_on_cpu_runs_autocast_on_this_machine(tmp_path, monkeypatc
     assert want in seen["lstm"]
 
 
+@pytest.mark.slow
 def test_bf16_on_a_cpu_without_bf16_lstm_keeps_the_lstm_in_fp32(tmp_path, monkeypatch):
     losses, seen = _bf16_run(tmp_path, monkeypatch, False)
     assert all(torch.isfinite(torch.tensor(losses))) and losses[-1] < losses[0]
@@ -123,3 +127,12 @@ def test_threads_default_shares_the_cores_among_a_hosts_processes(monkeypatch):
     assert thread_count(0) == 4 and thread_count(3) == 3
     monkeypatch.setenv("LOCAL_WORLD_SIZE", "32")
     assert thread_count(0) == 1
+
+
+def test_each_rank_takes_every_nth_example_of_a_global_batch():
+    batch = list(range(7))
+    assert shard(batch, World()) == batch
+    parts = [shard(batch, World(rank=r, size=3)) for r in range(3)]
+    assert parts == [[0, 3, 6], [1, 4], [2, 5]]
+    assert sorted(i for p in parts for i in p) == batch
+    assert World(rank=1, size=2).distributed and not World(rank=1, size=2).is_main and World().is_main

@@ -7,10 +7,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from .bundle import Bundle, load_bundle
-from .decoding import Hypothesis, decode_ids
+from .config import DecodeConfig
+from .decoding import Hypothesis, decode_options, generate
 
 log = logging.getLogger("seq2seq")
 
@@ -21,13 +23,15 @@ class InputTooLong(ValueError):
 
 @dataclass
 class Translation:
-    """One output: text, its tokens, summed log-probability, attention (output x source tokens)."""
+    """One output: its text (CSV notation for vectors), its steps' labels (tokens), summed log-probability,
+    the source's labels, attention (output steps x source steps) and, for vector targets, the values."""
 
     text: str
     tokens: list[str]
     score: float
     source_tokens: list[str]
     attention: list[list[float]] | None = None
+    values: np.ndarray | None = None
 
     def to_dict(self, attention: bool = True) -> dict[str, Any]:
         """JSON-ready dict (attention only when asked for)."""
@@ -39,7 +43,7 @@ class Translation:
 
 
 class Model:
-    """A trained model ready to translate; `seq2seq.load(run_dir)` returns one."""
+    """A trained model ready to use; `seq2seq.load(run_dir)` returns one."""
 
     def __init__(self, bundle: Bundle):
         self.bundle = bundle
@@ -58,81 +62,65 @@ class Model:
         self.net.to(device)
         return self
 
-    def encode(self, texts: list[str]) -> list[list[int]]:
-        """Source texts to the id sequences the encoder reads (reversed if the model was trained so)."""
-        return [self.source.encode(t) for t in texts]
+    def encode(self, inputs: list[Any]) -> list[Any]:
+        """Raw inputs to what the encoder reads (reversed if the model was trained so)."""
+        return [self.source.encode(x) for x in inputs]
 
-    def decode(self, ids: list[int]) -> str:
-        """Target ids to text."""
-        return self.target.decode(ids)
+    def decode(self, output: Any) -> Any:
+        """A generated output to a raw value (text, or vectors in the original units)."""
+        return self.target.decode(output)
 
-    def translate(self, inputs: str | list[str], *, beam: int = 1, nbest: int = 1, sample: bool = False,
-                  temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0, seed: int | None = None,
-                  alpha: float | None = None, min_length: int | None = None, max_length: int | None = None,
-                  batch_size: int | None = None, strict: bool = False) -> list[list[Translation]]:
-        """Translate each input; returns, per input, `nbest` Translations best first.
+    def decode_options(self, options: DecodeConfig | None = None, **overrides: Any) -> DecodeConfig:
+        """The run's decoding defaults (or `options`) with `overrides` applied and checked (see
+        `decoding.decode_options` for the names: DecodeConfig's fields, beam, sample, alpha)."""
+        return decode_options(options or self.config.decode, self.config.data.target_type, **overrides)
 
-        beam=1 is greedy search; sample=True draws from the model (temperature, top-k, top-p, seed).
+    def translate(self, inputs: Any, options: DecodeConfig | None = None, *, strict: bool = False,
+                  **overrides: Any) -> list[list[Translation]]:
+        """Per input, its outputs best first (decode.nbest of them for beam search and sampling).
+
+        Inputs are texts for a token source, (steps, dim) arrays or CSV notation for a feature source.
+        The run's decoding defaults apply unless `options` or keyword overrides change them, e.g.
+        `beam=5, nbest=2`, `sample=True, temperature=0.8, seed=1`, `alpha=0.6`, `max_length=50`.
         """
-        if "features" in (self.source.kind, self.target.kind):
-            raise ValueError("this model has a feature side (data.source_type/target_type=features); "
-                             "use Model.predict")
-        texts = [inputs] if isinstance(inputs, str) else list(inputs)
-        d = self.config.decode
-        if nbest > 1 and not sample and beam < nbest:
-            raise ValueError(f"nbest ({nbest}) needs beam >= nbest (beam={beam})")
-        sources = [self._source_ids(t, strict) for t in texts]
-        todo = [i for i, t in enumerate(texts) if t.strip()]
-        strategy = "sample" if sample else ("beam" if beam > 1 else "greedy")
-        results: list[list[Translation]] = [[] for _ in texts]
-        rounds = nbest if sample else 1
-        for r in range(rounds):
-            hyps = decode_ids(self.net, [sources[i] for i in todo], strategy=strategy, beam_size=beam,
-                              nbest=1 if sample else nbest, alpha=d.length_penalty if alpha is None else alpha,
-                              min_length=d.min_length if min_length is None else min_length,
-                              max_length=d.max_length if max_length is None else max_length,
-                              max_length_a=d.max_length_a, max_length_b=d.max_length_b, temperature=temperature,
-                              top_k=top_k, top_p=top_p, seed=None if seed is None else seed + r,
-                              batch_size=batch_size or d.batch_size, keep_attention=True)
-            for i, hs in zip(todo, hyps):
-                results[i].extend(self._translation(texts[i], h) for h in hs)
-        for i, t in enumerate(texts):
-            if not t.strip():
-                results[i] = [Translation("", [], 0.0, [], [])] * nbest
+        batch = [inputs] if isinstance(inputs, str) else list(inputs)
+        opts = self.decode_options(options, **overrides)
+        sources = [self._source(x, strict) for x in batch]
+        todo = [i for i, s in enumerate(sources) if len(s) > 0]
+        hyps = generate(self.net, self.source, [sources[i] for i in todo], opts, keep_attention=True)
+        results: list[list[Translation]] = [[Translation("", [], 0.0, [], [])] * opts.nbest for _ in batch]
+        for i, hs in zip(todo, hyps):
+            results[i] = [self._translation(batch[i], h) for h in hs]
         return results
 
-    def predict(self, inputs: list[Any], *, beam: int = 1, batch_size: int | None = None) -> list[Any]:
-        """Outputs of a model with a feature side, one per input.
+    def predict(self, inputs: list[Any], options: DecodeConfig | None = None, **overrides: Any) -> list[Any]:
+        """The best output of each input as a raw value: a text, or a (steps, dim) array in the original units
+        (for a vector target its length follows decode.feature_length)."""
+        return [t[0].text if t[0].values is None else t[0].values
+                for t in self.translate(list(inputs), options, **overrides)]
 
-        Inputs: (steps, dim) or (steps,) arrays (or CSV notation `1 2 3`, `0.1 0.2; 0.3 0.4`) for a
-        feature source, texts for a text source. Outputs: (steps, dim) numpy arrays in the original
-        units for a feature target (length per decode.feature_length), texts for a text target
-        (greedy, or beam search with beam > 1).
-        """
-        from .feature_eval import predict
-
-        return predict(self, list(inputs), beam=beam, batch_size=batch_size or self.config.decode.batch_size)
-
-    def _source_ids(self, text: str, strict: bool) -> list[int]:
-        ids = self.source.encode(text)
+    def _source(self, raw: Any, strict: bool) -> Any:
+        if isinstance(raw, str) and not raw.strip():
+            return []
+        encoded = self.source.encode(raw)
         limit = self.config.data.max_source_length
-        if limit and len(ids) > limit:
+        if limit and len(encoded) > limit:
             if strict:
-                raise InputTooLong(f"input of {len(ids)} tokens is longer than the model's "
-                                   f"data.max_source_length={limit}: {text[:60]!r}")
-            log.warning("input of %d tokens truncated to data.max_source_length=%d", len(ids), limit)
-            ids = ids[-limit:] if self.source.reverse else ids[:limit]
-        return ids
+                shown = raw[:60] if isinstance(raw, str) else f"{len(raw)} steps"
+                raise InputTooLong(f"input of {len(encoded)} steps is longer than the model's "
+                                   f"data.max_source_length={limit}: {shown!r}")
+            log.warning("input of %d steps truncated to data.max_source_length=%d", len(encoded), limit)
+            encoded = self.source.reversal.keep_first(encoded, limit)
+        return encoded
 
-    def _translation(self, text: str, h: Hypothesis) -> Translation:
-        tokens = self.target.vocab.decode(h.ids)
-        source_tokens = self.source.tokens(text)
+    def _translation(self, raw: Any, h: Hypothesis) -> Translation:
+        value = self.target.decode(h.output)
+        source_tokens = self.source.labels(raw)
         attention = None
         if h.attention is not None:
-            att = h.attention[:, : len(source_tokens)]
-            # The encoder read a reversed source; show attention in reading order.
-            attention = (att.flip(-1) if self.source.reverse else att).tolist()
-        return Translation(self.target.tokenizer.detokenize(tokens), tokens, h.score, source_tokens, attention)
+            attention = self.source.reversal.reading_order(h.attention[:, : len(source_tokens)]).tolist()
+        return Translation(self.target.format(value), self.target.output_labels(h.output), h.score, source_tokens,
+                           attention, None if isinstance(value, str) else value)
 
 
 def load(run_dir: str | Path, which: str = "best", device: str | torch.device = "cpu") -> Model:

@@ -1,4 +1,4 @@
-"""A trained model with its config and text sides: what a checkpoint directory holds."""
+"""A trained model with its config and both sides: what a checkpoint directory holds, and how it is rebuilt."""
 
 from __future__ import annotations
 
@@ -11,9 +11,11 @@ import torch
 
 from .checkpoint import (CHECKPOINT_VERSION, MODEL_FILE, MODEL_JSON, CheckpointError, checkpoint_dir,
                          load_state_into, read_json, save_tensors)
-from .config import Config, ConfigError, build_config
-from .data.corpus import Side, load_sides
-from .models import build_model
+from .config import Config, ConfigError
+from .configure import build_config
+from .data.corpus import load_sides
+from .data.sides import Side
+from .models import Seq2Seq, build_model
 
 
 @dataclass
@@ -21,15 +23,15 @@ class Bundle:
     """Config + model + source/target sides, saved and loaded together."""
 
     config: Config
-    model: torch.nn.Module
-    source: Side  # TextSide, or FeatureSide for data.source_type=features (likewise target)
+    model: Seq2Seq
+    source: Side
     target: Side
 
     def save_into(self, directory: Path, extra: dict[str, Any] | None = None) -> None:
-        """Write weights, architecture JSON and both sides' vocab/tokenizer files into `directory`."""
+        """Write weights, the config (model.json, so the directory rebuilds the model on its own) and both
+        sides' files into `directory`."""
         meta = {"format_version": CHECKPOINT_VERSION, "config": self.config.to_dict(),
-                # For a feature side the "vocabulary size" is its vector size.
-                "source_vocab_size": self.source.size, "target_vocab_size": self.target.size,
+                "source_size": self.source.size, "target_size": self.target.size,
                 "parameters": sum(p.numel() for p in self.model.parameters()), **(extra or {})}
         save_tensors(self.model.state_dict(), directory / MODEL_FILE)
         (directory / MODEL_JSON).write_text(json.dumps(meta, indent=2, ensure_ascii=False), encoding="utf-8")
@@ -37,31 +39,62 @@ class Bundle:
         self.target.save(directory, "target")
 
 
+def assemble(cfg: Config, source: Side, target: Side) -> Bundle:
+    """The model a config and two fitted (or loaded) sides describe, freshly initialised."""
+    return Bundle(cfg, build_model(cfg, source.size, target.size), source, target)
+
+
+# Format 1 kept the embedding and output layers on the decoder and the start vector on the model.
+_V1_NAMES = (("encoder.embed.", "encoder.input."), ("decoder.embed.", "decoder.head.input."),
+             ("decoder.out.", "decoder.head.output."), ("decoder.out_bias", "decoder.head.output_bias"),
+             ("decoder.tie_proj.", "decoder.head.tie_proj."), ("decoder.combine.", "decoder.attentional_output.combine."),
+             ("start", "decoder.head.start_vector"))
+
+
+def upgrade_v1(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Weights of a format 1 checkpoint under today's names."""
+    out = {}
+    for name, value in tensors.items():
+        for old, new in _V1_NAMES:
+            if name == old or (old.endswith(".") and name.startswith(old)):
+                name = new + name[len(old):]
+                break
+        out[name] = value
+    return out
+
+
+def checkpoint_version(ckpt: Path, meta: dict[str, Any]) -> int:
+    """The format version a checkpoint's model.json declares, refused if newer than this seq2seq reads."""
+    version = meta.get("format_version")
+    if not isinstance(version, int) or isinstance(version, bool) or version > CHECKPOINT_VERSION:
+        raise CheckpointError(f"{ckpt / MODEL_JSON}: checkpoint format version {version!r} is newer than this "
+                              f"seq2seq understands ({CHECKPOINT_VERSION}); upgrade seq2seq")
+    return version
+
+
 def load_bundle(run_dir: str | Path, which: str = "best", device: str | torch.device = "cpu") -> Bundle:
     """Load a run directory's checkpoint (best by default) without running any pickled code."""
     ckpt = checkpoint_dir(run_dir, which)
     meta = read_json(ckpt / MODEL_JSON)
-    version = meta.get("format_version")
-    if not isinstance(version, int) or version > CHECKPOINT_VERSION:
-        raise CheckpointError(f"{ckpt / MODEL_JSON}: checkpoint format version {version!r} is newer than this "
-                              f"seq2seq understands ({CHECKPOINT_VERSION}); upgrade seq2seq")
+    version = checkpoint_version(ckpt, meta)
     try:
         cfg = build_config(overrides=_flatten(meta["config"]))
-    except (KeyError, ConfigError) as e:
+    except (KeyError, TypeError, ConfigError) as e:
         raise CheckpointError(f"{ckpt / MODEL_JSON}: invalid config ({e})") from None
     cfg.preset = meta["config"].get("preset")
     try:
         source, target = load_sides(cfg, ckpt)
     except (OSError, ValueError) as e:
         raise CheckpointError(f"{ckpt}: cannot load vocabulary/tokenizer ({e})") from None
-    for side, key in ((source, "source_vocab_size"), (target, "target_vocab_size")):
-        if side.size != meta.get(key):
-            raise CheckpointError(f"{ckpt}: {key.split('_')[0]} vocabulary has {side.size} entries but "
-                                  f"{MODEL_JSON} says {meta.get(key)}: the vocab does not match the weights")
-    model = build_model(cfg, source.size, target.size)
-    load_state_into(model, ckpt / MODEL_FILE)
-    model.to(device).eval()
-    return Bundle(cfg, model, source, target)
+    for side, name in ((source, "source"), (target, "target")):
+        saved = meta.get(f"{name}_size", meta.get(f"{name}_vocab_size"))
+        if side.size != saved:
+            raise CheckpointError(f"{ckpt}: the {name} side has {side.size} entries but {MODEL_JSON} says "
+                                  f"{saved}: the vocabulary does not match the weights")
+    bundle = assemble(cfg, source, target)
+    load_state_into(bundle.model, ckpt / MODEL_FILE, upgrade_v1 if version == 1 else None)
+    bundle.model.to(device).eval()
+    return bundle
 
 
 def _flatten(config: dict[str, Any]) -> dict[str, Any]:

@@ -7,13 +7,15 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-CHECKPOINT_VERSION = 1
+# 2: the output head's weights live under decoder.head (format 1 checkpoints are renamed on loading).
+CHECKPOINT_VERSION = 2
 MODEL_FILE = "model.safetensors"
 MODEL_JSON = "model.json"
 TRAINER_FILE = "trainer.safetensors"
@@ -105,10 +107,12 @@ def read_tensors(path: Path) -> dict[str, torch.Tensor]:
     if not path.is_file():
         raise CheckpointError(f"{path}: missing")
     with open(path, "rb") as f:
-        head = f.read(8)
+        head = f.read(9)
     if len(head) < 8:
         raise CheckpointError(f"{path}: truncated or not a safetensors file")
-    if head[:2] == b"\x80\x02" or head[:1] == b"\x80" or head[:2] == b"PK":
+    # A safetensors file starts with its header's length (8 bytes, little-endian), then the JSON header: a
+    # length byte of 0x80 or "PK" is only a pickle/zip when no header follows.
+    if head[8:9] != b"{" and (head[:1] == b"\x80" or head[:2] == b"PK"):
         raise CheckpointError(f"{path}: is a pickle/zip (torch.save) file, which is never loaded; "
                               f"checkpoints must be safetensors")
     try:
@@ -117,9 +121,13 @@ def read_tensors(path: Path) -> dict[str, torch.Tensor]:
         raise CheckpointError(f"{path}: corrupted or truncated safetensors file ({e})") from None
 
 
-def load_state_into(module: torch.nn.Module, path: Path) -> None:
-    """Load weights into a module, refusing missing/unexpected keys or shape mismatches by name."""
+def load_state_into(module: torch.nn.Module, path: Path,
+                    upgrade: Callable[[dict[str, torch.Tensor]], dict[str, torch.Tensor]] | None = None) -> None:
+    """Load weights into a module (renamed by `upgrade` first, for older formats), refusing missing or
+    unexpected keys and shape mismatches by name."""
     tensors = read_tensors(path)
+    if upgrade is not None:
+        tensors = upgrade(tensors)
     own = module.state_dict()
     missing = sorted(set(own) - set(tensors))
     extra = sorted(set(tensors) - set(own))

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
+from collections.abc import Sequence
 
 from .api import load
-from .config import build_config
+from .configure import build_config
 from .data.tasks import generate_splits
 from .plots import attention_heatmap, learning_curves, read_metrics
 

@@ -1,41 +1,30 @@
-"""Padded batches with masks, and length-bucketed, seeded batch orders."""
+"""Padded batches, and length-bucketed, seeded batch orders."""
 
 from __future__ import annotations
 
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
-from .vocab import BOS, EOS, PAD
+from .sides import Side
 
 
 @dataclass
 class Batch:
-    """Padded id tensors of one batch; `indices` are the examples' positions in the dataset."""
+    """Padded tensors of one batch; `indices` are the examples' positions in the dataset.
 
-    src: torch.Tensor  # (B, S) long
+    Token sides give (B, L) ids, feature sides (B, L, D) vectors (see `sides`).
+    """
+
+    src: torch.Tensor  # (B, S[, D])
     src_lengths: torch.Tensor  # (B,) long
-    tgt_in: torch.Tensor  # (B, T) long, starts with <s>
-    tgt_out: torch.Tensor  # (B, T) long, ends with </s>
-    tgt_lengths: torch.Tensor  # (B,) real tgt_out positions, </s> included
+    tgt_in: torch.Tensor  # (B, T[, D]) what the decoder reads: <s> first (or the start vector's slot)
+    tgt_out: torch.Tensor  # (B, T[, D]) what it should write: ends with </s> (vectors: NaN at padding)
+    tgt_lengths: torch.Tensor  # (B,) real tgt_out steps
     indices: list[int]
-
-    @property
-    def src_mask(self) -> torch.Tensor:
-        """(B, S) bool, True at real source tokens."""
-        return torch.arange(self.src.size(1), device=self.src.device) < self.src_lengths.unsqueeze(1)
-
-    @property
-    def tgt_mask(self) -> torch.Tensor:
-        """(B, T) bool, True at real target positions."""
-        return torch.arange(self.tgt_out.size(1), device=self.tgt_out.device) < self.tgt_lengths.unsqueeze(1)
-
-    @property
-    def num_tokens(self) -> int:
-        """Real target tokens (</s> included): what the loss is averaged over."""
-        return int(self.tgt_lengths.sum())
 
     def __len__(self) -> int:
         return len(self.indices)
@@ -46,27 +35,13 @@ class Batch:
                      self.tgt_out.to(device), self.tgt_lengths.to(device), self.indices)
 
 
-def _pad(rows: Sequence[Sequence[int]], width: int) -> torch.Tensor:
-    out = torch.full((len(rows), width), PAD, dtype=torch.long)
-    for i, row in enumerate(rows):
-        out[i, :len(row)] = torch.tensor(row, dtype=torch.long)
-    return out
-
-
-def collate(examples: Sequence[tuple[Sequence[int], Sequence[int]]], indices: Sequence[int] | None = None) -> Batch:
-    """Pad (source ids, target ids) pairs; the target gets <s> in front for tgt_in and </s> behind for tgt_out.
-
-    Source ids are used as given (reversed already, if wanted); target ids come without <s>/</s>.
-    """
-    sources = [src for src, _ in examples]
-    tgt_in = [[BOS, *tgt] for _, tgt in examples]
-    tgt_out = [[*tgt, EOS] for _, tgt in examples]
-    tgt_width = max(len(t) for t in tgt_out)
-    return Batch(src=_pad(sources, max(len(s) for s in sources)),
-                 src_lengths=torch.tensor([len(s) for s in sources], dtype=torch.long),
-                 tgt_in=_pad(tgt_in, tgt_width), tgt_out=_pad(tgt_out, tgt_width),
-                 tgt_lengths=torch.tensor([len(t) for t in tgt_out], dtype=torch.long),
-                 indices=list(range(len(examples))) if indices is None else list(indices))
+def collate(examples: Sequence[tuple[Any, Any]], source: Side, target: Side,
+            indices: Sequence[int] | None = None) -> Batch:
+    """Pad encoded (source, target) pairs into a Batch, each side as it pads itself."""
+    src, src_lengths = source.pad([s for s, _ in examples])
+    tgt_in, tgt_out, tgt_lengths = target.pad_target([t for _, t in examples])
+    return Batch(src, src_lengths, tgt_in, tgt_out, tgt_lengths,
+                 list(range(len(examples))) if indices is None else list(indices))
 
 
 def _cut(order: list[int], size: list[int], batch_size: int, by: str) -> list[list[int]]:

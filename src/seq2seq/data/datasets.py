@@ -6,15 +6,13 @@ import gzip
 import json
 import statistics
 import zlib
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from .tokenizers import Tokenizer, build_tokenizer
 
 FORMATS = ("auto", "tsv", "jsonl", "book", "pair")
-S = TypeVar("S", bound=Sequence)
 
 
 class DataError(ValueError):
@@ -171,15 +169,6 @@ def read_pairs(path: str | Path, fmt: str = "auto", skip_invalid: bool = False, 
         raise DataError(path, 1, "empty file: no pairs" if not result.skipped
                         else f"no valid pairs ({len(result.skipped)} invalid lines skipped)")
     return result
-
-
-def filter_long(pairs: Sequence[tuple[S, S]], max_source_length: int | None,
-                max_target_length: int | None) -> tuple[list[tuple[S, S]], int]:
-    """Pairs within the length limits (None = no limit) and how many were dropped, to be reported."""
-    kept = [(s, t) for s, t in pairs
-            if (max_source_length is None or len(s) <= max_source_length)
-            and (max_target_length is None or len(t) <= max_target_length)]
-    return kept, len(pairs) - len(kept)
 
 
 def _histogram(lengths: list[int], bins: int = 10) -> list[tuple[int, int, int]]:

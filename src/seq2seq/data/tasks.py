@@ -23,18 +23,11 @@ class TaskSpec:
     draw: Callable[[random.Random], Pair]
     space: int  # number of distinct question keys, so impossible sizes are refused up front
     key: Callable[[str], Hashable] = lambda question: question
-    tokenizer: str = "char"
-    format: str = "tsv"
     book_widths: tuple[int, int] | None = None  # padded question / answer widths of the textbook file
     # Config values the task implies (applied to keys left at their defaults), e.g. feature sides.
     config: dict[str, Any] = field(default_factory=dict)
     # Few distinct questions: each belongs to one split by a seeded hash and splits draw with replacement.
     holdout: float | None = None
-
-    @property
-    def features(self) -> bool:
-        """Whether the task's pairs are real-valued arrays rather than text."""
-        return self.config.get("data.source_type") == "features"
 
 
 def _operand(rng: random.Random) -> int:
@@ -125,9 +118,9 @@ _DAYS = (LAST_DATE - FIRST_DATE).days + 1
 
 TASKS: dict[str, TaskSpec] = {
     "addition": TaskSpec("textbook addition: `16+75` -> `91`, operands of 1-3 digits", _draw_addition,
-                         space=1000 * 1001 // 2, key=_addition_key, format="book", book_widths=(7, 4)),
+                         space=1000 * 1001 // 2, key=_addition_key, book_widths=(7, 4)),
     "date": TaskSpec("textbook dates: `September 27, 1994`, `2/10/93`, ... -> `1994-09-27`", _draw_date,
-                     space=_DAYS * (1 + 3 * 3), format="book", book_widths=(29, 10)),
+                     space=_DAYS * (1 + 3 * 3), book_widths=(29, 10)),
     "reverse": TaskSpec(f"reverse a string of 1-{MAX_SYMBOLS} letters: `abc` -> `cba`",
                         _symbols(lambda s: s[::-1]), space=_SYMBOL_SPACE),
     "copy": TaskSpec(f"copy a string of 1-{MAX_SYMBOLS} letters: `abc` -> `abc`",
@@ -152,6 +145,16 @@ def get_task(name: str) -> TaskSpec:
     if name not in TASKS:
         raise ValueError(f"unknown task {name!r}; tasks: {', '.join(TASKS)}")
     return TASKS[name]
+
+
+def task_defaults(name: str) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """A task's own config settings and the side types it cannot work without, or None for an unknown name
+    (refused with the list of tasks when its data is generated)."""
+    task = TASKS.get(name)
+    if task is None:
+        return None
+    required = {key: task.config.get(key, "tokens") for key in ("data.source_type", "data.target_type")}
+    return dict(task.config), required
 
 
 def generate_splits(name: str, train_size: int, valid_size: int, test_size: int,

@@ -1,11 +1,10 @@
-"""Attention over encoder outputs: dot, general (Luong) and concat (additive, Bahdanau) scores."""
+"""Attention over encoder outputs: dot and general scores (Luong et al. 2015) and concat, the additive
+score of Bahdanau et al. (2015)."""
 
 from __future__ import annotations
 
 import torch
 from torch import Tensor, nn
-
-SCORES = ("dot", "general", "concat")
 
 
 class Attention(nn.Module):
@@ -19,10 +18,6 @@ class Attention(nn.Module):
 
     def __init__(self, score: str, query_size: int, value_size: int):
         super().__init__()
-        if score not in SCORES:
-            raise ValueError(f"unknown attention score {score!r}; allowed: {', '.join(SCORES)}")
-        if score == "dot" and query_size != value_size:
-            raise ValueError(f"dot attention needs query size ({query_size}) == value size ({value_size})")
         self.score = score
         if score in ("general", "concat"):
             self.key_proj = nn.Linear(value_size, query_size, bias=False)
@@ -37,7 +32,7 @@ class Attention(nn.Module):
     def forward(self, query: Tensor, keys: Tensor, values: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
         """query: (B, T, Hd) or (B, Hd); keys: (B, S, K); values: (B, S, He); mask: (B, S) bool.
 
-        Returns context (B, T, He) or (B, He) and weights (B, T, S) or (B, S).
+        Returns the attention context (B, T, He) or (B, He) and weights (B, T, S) or (B, S).
         """
         single = query.dim() == 2
         q = query.unsqueeze(1) if single else query

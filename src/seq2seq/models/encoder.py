@@ -1,5 +1,5 @@
-"""Encoder: source ids (or feature vectors) -> embedding (or projection, pyramid) -> (bidirectional, stacked,
-residual) RNN -> outputs and final states."""
+"""Encoder: source ids or feature vectors -> input layer (and the listener's pyramid) -> (bidirectional,
+stacked, residual) RNN -> outputs and final states."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import torch
 from torch import Tensor, nn
 
 from seq2seq.config import ModelConfig
-from seq2seq.models.features import FeatureProjection, PyramidalListener
+from seq2seq.models.inputs import INPUTS
+from seq2seq.models.listener import PyramidalListener
 from seq2seq.models.rnn import StackedRNN
 
 
@@ -46,38 +47,26 @@ class EncoderOutput:
 
 
 class Encoder(nn.Module):
-    """Embedding -> RNN stack, packed so padding never changes a state.
+    """Input layer -> RNN stack, packed so padding never changes a state.
 
     A bidirectional encoder keeps both directions concatenated inside the stack (as nn.LSTM does)
     and merges them only on top, in `outputs` and in every layer's final state
     (concat -> 2H, sum -> H, mean -> H).
     """
 
-    def __init__(self, cfg: ModelConfig, vocab_size: int, source_features: bool = False):
+    def __init__(self, cfg: ModelConfig, source_kind: str, source_size: int):
+        """source_kind: data.source_type; source_size: the source vocabulary size or vector dimension."""
         super().__init__()
-        self.source_features = source_features
-        self.embed = self._build_input(cfg, vocab_size, source_features)
+        self.input = INPUTS[source_kind](source_size, cfg.embedding_size)
         self.dropout = nn.Dropout(cfg.dropout)
         self.pyramid = (PyramidalListener(cfg.cell, cfg.embedding_size, cfg.encoder_hidden, cfg.pyramid_layers,
                                           cfg.dropout) if cfg.pyramid_layers else None)
         self.rnn = StackedRNN(cfg.cell, cfg.embedding_size if self.pyramid is None else self.pyramid.output_size,
                               cfg.encoder_hidden, cfg.encoder_layers, cfg.bidirectional, cfg.dropout, cfg.residual)
         self.merge = cfg.bidirectional_merge if cfg.bidirectional else None
-        if self.merge not in (None, "concat", "sum", "mean"):
-            raise ValueError(f"unknown bidirectional_merge {self.merge!r}; allowed: concat, sum, mean")
         self.hidden_size = cfg.encoder_hidden
         self.num_layers = cfg.encoder_layers
         self.output_size = cfg.encoder_hidden * (2 if self.merge == "concat" else 1)
-
-    @staticmethod
-    def _build_input(cfg: ModelConfig, vocab_size: int, features: bool = False) -> nn.Module:
-        """The source input layer: (B, S) ids -> (B, S, embedding_size). PAD (id 0) embeds to zeros.
-
-        With features, vocab_size is the vector size and a linear projection reads (B, S, D) vectors.
-        """
-        if features:
-            return FeatureProjection(vocab_size, cfg.embedding_size)
-        return nn.Embedding(vocab_size, cfg.embedding_size, padding_idx=0)
 
     def _merge(self, x: Tensor) -> Tensor:
         """(..., 2H) forward;backward -> (..., He)."""
@@ -98,7 +87,7 @@ class Encoder(nn.Module):
 
         With a pyramid the outputs and mask have ceil(S / 2**pyramid_layers) steps.
         """
-        x = self.dropout(self.embed(src))
+        x = self.dropout(self.input(src))
         if self.pyramid is not None:
             x, src_lengths = self.pyramid(x, src_lengths)
         outputs, (h, c) = self.rnn(x, src_lengths, None)

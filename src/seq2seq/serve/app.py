@@ -4,19 +4,26 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import logging
 import time
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
+
+import torch
+import uvicorn
 
 from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field
 
-from .batcher import Batcher, DecodeOptions
+from ..api import load
+from ..config import ConfigError, DecodeConfig
+from .batcher import Batcher
 
 log = logging.getLogger("seq2seq")
 STATIC = Path(__file__).parent / "static"
@@ -58,14 +65,14 @@ class SampleOptions(BaseModel):
 
 
 class TranslateRequest(BaseModel):
-    """What to translate and how."""
+    """What to translate and how; a decoding field left out keeps the server's default (GET /v1/model)."""
 
     model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={
         "examples": [{"inputs": ["hello", "world"], "beam": 5, "nbest": 2, "return_attention": False}]})
     inputs: list[str] = Field(description="texts to translate (at most --max-inputs, each at most "
                                           "--max-input-chars characters)")
-    beam: int = Field(1, ge=1, description="beam width (1 = greedy; at most --max-beam)")
-    nbest: int = Field(1, ge=1, description="outputs per input, best first (<= beam unless sampling)")
+    beam: int | None = Field(None, ge=1, description="beam width (1 = greedy; at most --max-beam)")
+    nbest: int | None = Field(None, ge=1, description="outputs per input, best first (<= beam unless sampling)")
     max_length: int | None = Field(None, ge=1, description="cap on output tokens (default: the model's)")
     sample: SampleOptions | None = Field(None, description="sample instead of beam search")
     return_attention: bool = Field(False, description="add source_tokens and attention to each output")
@@ -147,7 +154,18 @@ class BodyLimit:
         await send({"type": "http.response.body", "body": payload})
 
 
-def model_info(model: Any, run_dir: str | Path | None) -> dict[str, Any]:
+# decode.<key> named in a refusal -> the request field that set it
+_FIELDS = {"beam_size": "beam", "strategy": "beam", "nbest": "nbest", "max_length": "max_length",
+           "temperature": "sample", "top_k": "sample", "top_p": "sample", "seed": "sample"}
+
+
+def _field_of(message: str) -> str | None:
+    """The request field a `decode.<key>` refusal is about."""
+    match = re.search(r"decode\.(\w+)", message)
+    return _FIELDS.get(match.group(1)) if match else None
+
+
+def model_info(model: Any, run_dir: str | Path | None, decode: DecodeConfig | None = None) -> dict[str, Any]:
     """What GET /v1/model answers: architecture, vocabularies, size and a training summary."""
     cfg = model.config
     info: dict[str, Any] = {
@@ -157,10 +175,11 @@ def model_info(model: Any, run_dir: str | Path | None) -> dict[str, Any]:
         "tokenizers": {"source": cfg.source_tokenizer, "target": cfg.target_tokenizer},
         "reverse_source": cfg.data.reverse_source,
         "max_source_length": cfg.data.max_source_length,
-        "source_vocab_size": len(model.source.vocab),
-        "target_vocab_size": len(model.target.vocab),
+        # A side's size: its vocabulary for tokens, its vector dimension for features.
+        "source": {"type": cfg.data.source_type, "size": model.source.size},
+        "target": {"type": cfg.data.target_type, "size": model.target.size},
         "parameters": sum(p.numel() for p in model.net.parameters()),
-        "decode": dataclasses.asdict(cfg.decode),
+        "decode": dataclasses.asdict(decode or cfg.decode),
         "training": None,
         "test": None,
     }
@@ -183,10 +202,43 @@ def model_info(model: Any, run_dir: str | Path | None) -> dict[str, Any]:
     return info
 
 
-def create_app(model: Any, options: ServeOptions | None = None, run_dir: str | Path | None = None) -> FastAPI:
-    """The app serving `model` (a `seq2seq.Model`); `run_dir` feeds the training summary of /v1/model."""
+def request_options(req: TranslateRequest, model: Any, opts: ServeOptions, defaults: DecodeConfig) -> DecodeConfig:
+    """The decoding options of a request (the server's defaults with its fields), within the server's limits;
+    ApiError 413 or 422 naming the limit or the field otherwise."""
+    if len(req.inputs) > opts.max_inputs:
+        raise ApiError(413, f"too many inputs: {len(req.inputs)} > --max-inputs {opts.max_inputs}")
+    limit = model.config.data.max_source_length
+    for i, text in enumerate(req.inputs):
+        if len(text) > opts.max_input_chars:
+            raise ApiError(413, f"input {i} too long: {len(text)} characters > --max-input-chars "
+                                f"{opts.max_input_chars}")
+        if limit and len(model.source.encode(text)) > limit:
+            raise ApiError(413, f"input {i} too long: {len(model.source.encode(text))} tokens > the model's "
+                                f"data.max_source_length {limit}")
+    s = req.sample
+    overrides = {"beam": req.beam, "nbest": req.nbest, "max_length": req.max_length}
+    if s is not None:
+        overrides.update(sample=True, temperature=s.temperature, top_k=s.top_k, top_p=s.top_p, seed=s.seed)
+    try:
+        decode = model.decode_options(defaults, **overrides)
+    except ConfigError as e:
+        raise ApiError(422, str(e), _field_of(str(e))) from None
+    beam = decode.beam_size if decode.strategy == "beam" else 1
+    for name, value, most, flag in (("beam", beam, opts.max_beam, "--max-beam"),
+                                    ("nbest", decode.nbest, opts.max_nbest, "--max-nbest"),
+                                    ("max_length", decode.max_length, opts.max_output_length, "--max-output-length")):
+        if value > most:
+            raise ApiError(422, f"{name} {value} out of range: 1..{most} ({flag} {most})", name)
+    return decode
+
+
+def create_app(model: Any, options: ServeOptions | None = None, run_dir: str | Path | None = None,
+               decode: DecodeConfig | None = None) -> FastAPI:
+    """The app serving `model` (a `seq2seq.Model`); `run_dir` feeds the training summary of /v1/model;
+    `decode` (default: the run's decode section) is what a request's left-out decoding fields take."""
     opts = options or ServeOptions()
-    info = model_info(model, run_dir)
+    defaults = decode or model.config.decode
+    info = model_info(model, run_dir, defaults)
     name = info["name"]
     batcher = Batcher(model, max_batch=opts.max_batch, wait_ms=opts.batch_wait_ms)
 
@@ -220,41 +272,12 @@ def create_app(model: Any, options: ServeOptions | None = None, run_dir: str | P
         log.exception("request failed")
         return JSONResponse({"detail": f"internal error: {type(e).__name__}: {e}"}, status_code=500)
 
-    def check(req: TranslateRequest) -> DecodeOptions:
-        if len(req.inputs) > opts.max_inputs:
-            raise ApiError(413, f"too many inputs: {len(req.inputs)} > --max-inputs {opts.max_inputs}")
-        limit = model.config.data.max_source_length
-        for i, text in enumerate(req.inputs):
-            if len(text) > opts.max_input_chars:
-                raise ApiError(413, f"input {i} too long: {len(text)} characters > --max-input-chars "
-                                    f"{opts.max_input_chars}")
-            if limit and len(model.source.encode(text)) > limit:
-                raise ApiError(413, f"input {i} too long: {len(model.source.encode(text))} tokens > the model's "
-                                    f"data.max_source_length {limit}")
-        if req.beam > opts.max_beam:
-            raise ApiError(422, f"beam {req.beam} out of range: 1..{opts.max_beam} (--max-beam {opts.max_beam})",
-                           "beam")
-        if req.nbest > opts.max_nbest:
-            raise ApiError(422, f"nbest {req.nbest} out of range: 1..{opts.max_nbest} "
-                                f"(--max-nbest {opts.max_nbest})", "nbest")
-        if req.sample is None and req.nbest > req.beam:
-            raise ApiError(422, f"nbest {req.nbest} > beam {req.beam}: beam search finds at most beam outputs",
-                           "nbest")
-        if req.max_length is not None and req.max_length > opts.max_output_length:
-            raise ApiError(422, f"max_length {req.max_length} out of range: 1..{opts.max_output_length} "
-                                f"(--max-output-length {opts.max_output_length})", "max_length")
-        s = req.sample
-        if s is None:
-            return DecodeOptions(beam=req.beam, nbest=req.nbest, max_length=req.max_length)
-        return DecodeOptions(beam=1, nbest=req.nbest, max_length=req.max_length, sample=True,
-                             temperature=s.temperature, top_k=s.top_k, top_p=s.top_p, seed=s.seed)
-
     @app.post("/v1/translate", response_model=TranslateResponse, response_model_exclude_none=True,
               summary="Translate texts", responses={413: {"description": "a limit was exceeded (named)"},
                                                     422: {"description": "invalid request"}})
     async def translate(req: TranslateRequest) -> dict[str, Any]:
         start = time.perf_counter()
-        decode = check(req)
+        decode = request_options(req, model, opts, defaults)
         results = await batcher.translate(req.inputs, decode)
         outputs = [[t.to_dict(attention=req.return_attention) for t in hyps] for hyps in results]
         return {"outputs": outputs, "model": name, "elapsed_ms": round((time.perf_counter() - start) * 1000, 3)}
@@ -277,18 +300,15 @@ def create_app(model: Any, options: ServeOptions | None = None, run_dir: str | P
 
 
 def serve(run_dir: str | Path, host: str = "127.0.0.1", port: int = 8000, options: ServeOptions | None = None,
-          which: str = "best", log_level: str = "info") -> None:
-    """Load the run's model and serve it until interrupted."""
-    import uvicorn
-
-    from ..api import load
-
-    import torch
-
+          which: str = "best", log_level: str = "info",
+          decode: Callable[[DecodeConfig, str], DecodeConfig] | None = None) -> None:
+    """Load the run's model and serve it until interrupted; `decode(run's decode section, target type)` gives
+    the server's decoding defaults (the command line's decoding flags)."""
     opts = options or ServeOptions()
     torch.set_num_threads(opts.threads)
     model = load(run_dir, which=which)
-    app = create_app(model, opts, run_dir)
+    defaults = decode(model.config.decode, model.config.data.target_type) if decode is not None else None
+    app = create_app(model, opts, run_dir, defaults)
     shown = f"[{host}]" if ":" in host else host
     print(f"serving {run_dir} at http://{shown}:{port}/  (API docs: http://{shown}:{port}/docs)", flush=True)
     uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=log_level == "debug")

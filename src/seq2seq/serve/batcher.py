@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 import logging
 from collections import deque
@@ -10,39 +11,25 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..config import DecodeConfig
+
 log = logging.getLogger("seq2seq")
 _ALONE = itertools.count()
-
-
-@dataclass(frozen=True)
-class DecodeOptions:
-    """Everything that must be equal for two requests to share one `Model.translate` call."""
-
-    beam: int = 1
-    nbest: int = 1
-    max_length: int | None = None
-    sample: bool = False
-    temperature: float = 1.0
-    top_k: int = 0
-    top_p: float = 1.0
-    seed: int | None = None
-
-    def kwargs(self) -> dict[str, Any]:
-        """Keyword arguments of `Model.translate`."""
-        return {"beam": self.beam, "nbest": self.nbest, "max_length": self.max_length, "sample": self.sample,
-                "temperature": self.temperature, "top_k": self.top_k, "top_p": self.top_p, "seed": self.seed}
 
 
 @dataclass
 class _Job:
     inputs: list[str]
-    options: DecodeOptions
+    options: DecodeConfig
     future: asyncio.Future
-    # Sampled outputs depend on which sentences share the random stream: such requests never share a call.
+    # Requests share a call only with equal options. Sampled outputs depend on which sentences share the
+    # random stream, so sampling requests never share one.
     key: Any = field(init=False)
+    alone: bool = field(init=False)
 
     def __post_init__(self) -> None:
-        self.key = ("alone", next(_ALONE)) if self.options.sample else self.options
+        self.alone = self.options.strategy == "sample"
+        self.key = ("alone", next(_ALONE)) if self.alone else dataclasses.astuple(self.options)
 
 
 class Batcher:
@@ -95,7 +82,7 @@ class Batcher:
         """Requests queued and not yet running."""
         return len(self._pending) + (self._queue.qsize() if self._queue is not None else 0)
 
-    async def translate(self, inputs: list[str], options: DecodeOptions) -> list[list[Any]]:
+    async def translate(self, inputs: list[str], options: DecodeConfig) -> list[list[Any]]:
         """Translations of `inputs` (per input, nbest best first), computed with other requests' inputs."""
         if self._queue is None or self._task is None:
             raise RuntimeError("batcher not started")
@@ -109,7 +96,7 @@ class Batcher:
         assert self._queue is not None
         first = self._pending.popleft() if self._pending else await self._queue.get()
         batch, size = [first], len(first.inputs)
-        if self.max_batch == 1 or isinstance(first.key, tuple):
+        if self.max_batch == 1 or first.alone:
             return batch
         kept: deque[_Job] = deque()
         for job in self._pending:
@@ -168,7 +155,7 @@ class Batcher:
         self.requests += len(batch)
         inputs = [text for job in batch for text in job.inputs]
         try:
-            out = self.model.translate(inputs, **batch[0].options.kwargs())
+            out = self.model.translate(inputs, batch[0].options)
         except Exception as e:  # noqa: BLE001 - reported to the request(s), never to the server
             if len(batch) == 1:
                 return [e]
@@ -176,7 +163,7 @@ class Batcher:
             results: list[Any] = []
             for job in batch:
                 try:
-                    results.append(self.model.translate(job.inputs, **job.options.kwargs()))
+                    results.append(self.model.translate(job.inputs, job.options))
                 except Exception as one:  # noqa: BLE001
                     results.append(one)
             return results

@@ -122,6 +122,11 @@ async function loadInfo() {
       $("beam").max = info.limits.max_beam;
       $("nbest").max = info.limits.max_nbest;
     }
+    const d = info.decode;
+    if (d && d.strategy !== "sample") {  // start from the server's decoding defaults
+      $("beam").value = d.strategy === "beam" ? d.beam_size : 1;
+      $("nbest").value = d.nbest;
+    }
   } catch (e) {
     $("model-info").textContent = "model information unavailable";
   }

@@ -1,0 +1,185 @@
+"""What each `seq2seq` subcommand does (the parser is in `parser`)."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+from ..config import PRESETS, ConfigError, commented_yaml
+from ..configure import build_config
+from .decode_flags import options_from
+
+log = logging.getLogger("seq2seq")
+
+
+def train_command(args: argparse.Namespace) -> int:
+    """`seq2seq train`: build the config from the flags and train into --out."""
+    from ..training import train
+
+    overrides = list(args.set or [])
+    for flag, key in (("task", "data.task"), ("train", "data.train"), ("valid", "data.valid"),
+                      ("test", "data.test"), ("epochs", "train.epochs"), ("batch_size", "train.batch_size"),
+                      ("seed", "train.seed")):
+        value = getattr(args, flag)
+        if value is not None:
+            overrides.append(f"{key}={value}")
+    if args.skip_invalid:
+        overrides.append("data.skip_invalid=true")
+    cfg = build_config(args.preset, args.config, overrides)
+    if not args.resume and cfg.data.task is None and (cfg.data.train is None or cfg.data.valid is None):
+        raise ConfigError("no data: give --task NAME, or --train FILE and --valid FILE")
+    train(cfg, args.out, resume=args.resume, quiet=args.quiet)
+    if os.environ.get("RANK", "0") == "0":
+        print(f"run directory: {args.out}")
+    return 0
+
+
+def eval_command(args: argparse.Namespace) -> int:
+    """`seq2seq eval`: every metric of a data file as JSON, and the predictions as TSV."""
+    from ..api import load
+    from ..data.corpus import read_split
+    from ..evaluation import evaluate, metric_names
+
+    model = load(args.dir)
+    cfg = model.config
+    if args.format is not None:
+        cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, format=args.format))
+    options = options_from(args, cfg.decode, cfg.data.target_type)
+    pairs = read_split(args.data, cfg, skip_invalid=args.skip_invalid)
+    encoded = [(model.source.encode(s), model.target.encode(t)) for s, t in pairs]
+    metrics, hyps = evaluate(model.net, encoded, model.source, model.target, options, names=metric_names(cfg),
+                             batch_size=options.batch_size, device=model.device, prefix="")
+    out = Path(args.predictions or Path(args.dir) / "predictions.tsv")
+    with open(out, "w", encoding="utf-8") as f:
+        f.write("source\treference\thypothesis\n")
+        for (s, t), h in zip(pairs, hyps):
+            f.write(f"{model.source.show(s)}\t{model.target.show(t)}\t{h}\n")
+    print(json.dumps({**metrics, "sentences": len(pairs), "predictions": str(out)}))
+    return 0
+
+
+def translate_command(args: argparse.Namespace) -> int:
+    """`seq2seq translate`: one output line per input line (index, score and text per line with --nbest)."""
+    from ..api import load
+
+    model = load(args.dir)
+    options = options_from(args, model.config.decode, model.config.data.target_type)
+    source = open(args.input, encoding="utf-8") if args.input else sys.stdin
+    lines = [ln.rstrip("\n").rstrip("\r") for ln in source]
+    inputs = [model.source.parse(ln) if ln.strip() else ln for ln in lines]
+    results = model.translate(inputs, options, strict=args.strict)
+    sink = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout
+    for i, hyps in enumerate(results):
+        if options.nbest > 1:
+            for h in hyps:
+                sink.write(f"{i}\t{h.score:.4f}\t{h.text}\n")
+        else:
+            sink.write(hyps[0].text + "\n")
+    sink.flush()
+    if args.attention and results:
+        from ..plots import attention_heatmap
+
+        first = next((r[0] for r in results if r[0].attention), None)
+        if first is None:
+            log.warning("no attention to draw: the model has no attention or the inputs are empty")
+        else:
+            attention_heatmap(first.attention, first.source_tokens, first.tokens + ["</s>"], args.attention)
+    return 0
+
+
+def serve_command(args: argparse.Namespace) -> int:
+    """`seq2seq serve`: the HTTP API and page, with the command line's decoding defaults."""
+    try:
+        from ..serve import ServeOptions, serve
+    except ImportError as e:
+        raise ConfigError(f"serving needs fastapi and uvicorn ({e}); pip install 'seq2seq[serve]'") from None
+    try:
+        options = ServeOptions(max_inputs=args.max_inputs, max_input_chars=args.max_input_chars,
+                               max_body_bytes=args.max_body_bytes, max_beam=args.max_beam, max_nbest=args.max_nbest,
+                               max_output_length=args.max_output_length, batch_wait_ms=args.batch_wait_ms,
+                               max_batch=args.max_batch, threads=args.threads)
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
+    serve(args.dir, host=args.host, port=args.port, options=options, which=args.checkpoint, log_level=args.log_level,
+          decode=lambda base, target_type: options_from(args, base, target_type))
+    return 0
+
+
+def plot_command(args: argparse.Namespace) -> int:
+    """`seq2seq plot`: learning curves of runs to one PNG."""
+    from ..plots import learning_curves
+
+    print(learning_curves(args.dirs, args.output))
+    return 0
+
+
+def demo_command(args: argparse.Namespace) -> int:
+    """`seq2seq demo`: the seeds' experiments with a report."""
+    from ..demo import run_demo
+
+    run_demo(args.out, quick=args.quick, jobs=args.jobs)
+    return 0
+
+
+def config_command(args: argparse.Namespace) -> int:
+    """`seq2seq config`: the resolved config as commented YAML."""
+    print(commented_yaml(build_config(args.preset, args.config, args.set or [])), end="")
+    return 0
+
+
+def tasks_command(_: argparse.Namespace) -> int:
+    """`seq2seq tasks`: the built-in tasks."""
+    from ..data.tasks import TASKS
+
+    for name, spec in TASKS.items():
+        print(f"{name:14s} {spec.description}")
+    return 0
+
+
+def presets_command(_: argparse.Namespace) -> int:
+    """`seq2seq presets`: the named architectures and their settings."""
+    for name, (text, values) in PRESETS.items():
+        print(f"{name:14s} {text}")
+        print(" " * 15 + " ".join(f"{k}={v}" for k, v in values.items()))
+    return 0
+
+
+def inspect_command(args: argparse.Namespace) -> int:
+    """`seq2seq data inspect`: counts, lengths, vocabulary and invalid lines of a corpus."""
+    from ..data.datasets import format_inspection, inspect_file
+
+    print(format_inspection(inspect_file(args.file, fmt=args.format, tokenizer=args.tokenizer)))
+    return 0
+
+
+def wav2fbank_command(args: argparse.Namespace) -> int:
+    """`seq2seq features wav2fbank`: log-mel filterbanks of WAV files into an .npz or .npy files."""
+    import numpy as np
+
+    from ..audio import wav_to_fbank
+    from ..data.feature_files import write_npz
+
+    feats = [wav_to_fbank(p, n_mels=args.mels, frame_ms=args.frame_ms, shift_ms=args.shift_ms) for p in args.wavs]
+    out = Path(args.out)
+    targets = None
+    if args.targets:
+        targets = Path(args.targets).read_text(encoding="utf-8").splitlines()
+        if len(targets) != len(args.wavs):
+            raise ConfigError(f"{args.targets}: {len(targets)} lines for {len(args.wavs)} WAV files")
+    if out.suffix == ".npz":
+        out.parent.mkdir(parents=True, exist_ok=True)
+        write_npz(out, feats, targets, names=np.array([str(p) for p in args.wavs]))
+    else:
+        if targets is not None:
+            raise ConfigError("--targets needs --out FILE.npz")
+        out.mkdir(parents=True, exist_ok=True)
+        for path, f in zip(args.wavs, feats):
+            np.save(out / (Path(path).stem + ".npy"), f, allow_pickle=False)
+    frames = sum(len(f) for f in feats)
+    print(f"{len(feats)} file(s), {frames} frames of {args.mels} log-mel filterbanks -> {out}")
+    return 0

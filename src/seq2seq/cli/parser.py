@@ -1,0 +1,122 @@
+"""The `seq2seq` command line: every subcommand's arguments."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..config import PRESETS
+from . import commands as c
+from .decode_flags import add_decode_flags
+
+
+def _train(sub: argparse._SubParsersAction) -> None:
+    t = sub.add_parser("train", help="train a model into a run directory")
+    t.add_argument("--task", help="built-in task (see `seq2seq tasks`)")
+    t.add_argument("--train", help="training file (TSV, JSONL, textbook `q_a` lines)")
+    t.add_argument("--valid", help="validation file")
+    t.add_argument("--test", help="test file (metrics go to DIR/test_metrics.json)")
+    t.add_argument("--config", help="YAML config file")
+    t.add_argument("--preset", choices=list(PRESETS), help="named architecture (see `seq2seq presets`)")
+    t.add_argument("--set", action="append", metavar="KEY=VALUE", help="override any config key; repeatable")
+    t.add_argument("--epochs", type=int)
+    t.add_argument("--batch-size", type=int, help="sentences per batch (tokens with train.batch_by=tokens); "
+                   "global: under torchrun each of N processes takes 1/N of every batch")
+    t.add_argument("--seed", type=int)
+    t.add_argument("--out", required=True, help="run directory")
+    t.add_argument("--resume", action="store_true", help="continue the run in --out from checkpoints/last")
+    t.add_argument("--skip-invalid", action="store_true", help="skip malformed data lines, reporting the count")
+    t.add_argument("--quiet", action="store_true", help="no progress output")
+    t.set_defaults(func=c.train_command)
+
+
+def _use(sub: argparse._SubParsersAction) -> None:
+    e = sub.add_parser("eval", help="metrics of a trained model on a data file, as JSON")
+    e.add_argument("dir")
+    e.add_argument("--data", required=True)
+    e.add_argument("--format", choices=["auto", "tsv", "jsonl", "book", "pair"])
+    e.add_argument("--predictions", help="TSV of source, reference, hypothesis (default DIR/predictions.tsv)")
+    e.add_argument("--skip-invalid", action="store_true")
+    add_decode_flags(e)
+    e.set_defaults(func=c.eval_command)
+
+    r = sub.add_parser("translate", help="translate lines from stdin (or --input) to stdout")
+    r.add_argument("dir")
+    r.add_argument("--input")
+    r.add_argument("--output")
+    r.add_argument("--attention", metavar="PNG", help="attention heatmap of the first input")
+    r.add_argument("--strict", action="store_true", help="refuse inputs longer than the model's limit")
+    add_decode_flags(r)
+    r.set_defaults(func=c.translate_command)
+
+    sv = sub.add_parser("serve", help="an HTTP API (/v1/translate, /docs) and a page to try the model on")
+    sv.add_argument("dir")
+    sv.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
+    sv.add_argument("--port", type=int, default=8000)
+    sv.add_argument("--checkpoint", default="best", choices=["best", "last"])
+    sv.add_argument("--max-inputs", type=int, default=64, help="inputs per request (413 above)")
+    sv.add_argument("--max-input-chars", type=int, default=1000, help="characters per input (413 above)")
+    sv.add_argument("--max-body-bytes", type=int, default=1_000_000, help="request body size (413 above)")
+    sv.add_argument("--max-beam", type=int, default=16, help="largest beam a request may ask for (422 above)")
+    sv.add_argument("--max-nbest", type=int, help="largest nbest (default: --max-beam; 422 above)")
+    sv.add_argument("--max-output-length", type=int, default=1000, help="largest max_length (422 above)")
+    sv.add_argument("--batch-wait-ms", type=float, default=5.0,
+                    help="how long to gather concurrent requests into one batch")
+    sv.add_argument("--max-batch", type=int, default=64, help="inputs per batch (1 = no batching)")
+    sv.add_argument("--threads", type=int, default=1, help="torch threads of the one inference thread")
+    sv.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"],
+                    help="uvicorn's log level (debug also logs every request)")
+    add_decode_flags(sv)
+    sv.set_defaults(func=c.serve_command)
+
+
+def _tools(sub: argparse._SubParsersAction) -> None:
+    pl = sub.add_parser("plot", help="learning curves of one or more runs to PNG")
+    pl.add_argument("dirs", nargs="+")
+    pl.add_argument("--output", default="learning_curves.png")
+    pl.set_defaults(func=c.plot_command)
+
+    dm = sub.add_parser("demo", help="the seeds' experiments end to end (addition, dates), with a report")
+    dm.add_argument("--out", default="runs/demo")
+    dm.add_argument("--quick", action="store_true", help="small data and 2 epochs (a smoke test)")
+    dm.add_argument("--jobs", type=int, default=2, help="runs trained in parallel, one thread each")
+    dm.set_defaults(func=c.demo_command)
+
+    cf = sub.add_parser("config", help="print the resolved config as commented YAML")
+    cf.add_argument("--config", help="YAML config file")
+    cf.add_argument("--preset", choices=list(PRESETS))
+    cf.add_argument("--set", action="append", metavar="KEY=VALUE")
+    cf.set_defaults(func=c.config_command)
+
+    sub.add_parser("tasks", help="list the built-in tasks").set_defaults(func=c.tasks_command)
+    sub.add_parser("presets", help="list the named architectures").set_defaults(func=c.presets_command)
+
+    d = sub.add_parser("data", help="data tools")
+    dsub = d.add_subparsers(dest="data_command", required=True, metavar="ACTION")
+    i = dsub.add_parser("inspect", help="counts, length histogram, vocabulary size, invalid lines")
+    i.add_argument("file")
+    i.add_argument("--format", default="auto", choices=["auto", "tsv", "jsonl", "book", "pair"])
+    i.add_argument("--tokenizer", default="char", choices=["char", "word", "jamo"])
+    i.set_defaults(func=c.inspect_command)
+
+    f = sub.add_parser("features", help="feature tools (speech filterbanks)")
+    fsub = f.add_subparsers(dest="features_command", required=True, metavar="ACTION")
+    w = fsub.add_parser("wav2fbank", help="log-mel filterbanks of 16-bit PCM WAV files")
+    w.add_argument("wavs", nargs="+", metavar="IN.wav")
+    w.add_argument("--out", required=True, help="FILE.npz (arrays source, source_lengths, names[, target]) or a "
+                   "directory (one NAME.npy of (frames, mels) per file)")
+    w.add_argument("--targets", help="text file, one transcript per WAV (in order): stored as `target` in the .npz")
+    w.add_argument("--mels", type=int, default=80, help="filterbank channels (default 80)")
+    w.add_argument("--frame-ms", type=float, default=25.0, help="window length (default 25 ms)")
+    w.add_argument("--shift-ms", type=float, default=10.0, help="frame shift (default 10 ms)")
+    w.set_defaults(func=c.wav2fbank_command)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every subcommand."""
+    p = argparse.ArgumentParser(prog="seq2seq", description="Train, compare and serve RNN encoder-decoder "
+                                "models (context vector, reverse, peeky, attention).")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _train(sub)
+    _use(sub)
+    _tools(sub)
+    return p

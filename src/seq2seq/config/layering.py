@@ -1,0 +1,68 @@
+"""Layering: defaults, a built-in task's own settings, a preset, a YAML file, then `key=value` overrides."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from .fields import ConfigError
+from .presets import PRESETS
+from .schema import Config
+from .validation import check_required, validate
+from .yaml_io import read_yaml
+
+# A task name -> (its default settings, the settings it cannot work without), or None for no such task.
+TaskDefaults = Callable[[str], "tuple[dict[str, Any], dict[str, Any]] | None"]
+
+
+def build_config(preset: str | None = None, yaml_file: str | Path | None = None,
+                 overrides: list[str] | dict[str, Any] | None = None, *,
+                 task_defaults: TaskDefaults | None = None) -> Config:
+    """Defaults, then the task's own settings (`task_defaults(data.task)`), then a preset, then a YAML file,
+    then `key=value` overrides; validated. Each layer is applied once."""
+    raw = read_yaml(yaml_file) if yaml_file is not None else None
+    if raw is not None:
+        preset = preset or raw.get("preset")
+    if preset is not None and preset not in PRESETS:
+        raise ConfigError(f"unknown preset {preset!r}; presets: {', '.join(PRESETS)}")
+    items = list(overrides.items() if isinstance(overrides, dict) else (split_override(o) for o in overrides or []))
+    cfg = Config()
+    task = _task_name(raw, items)
+    found = task_defaults(task) if task is not None and task_defaults is not None else None
+    if found is not None:
+        for key, value in found[0].items():
+            cfg.set(key, value)
+    if preset is not None:
+        for key, value in PRESETS[preset][1].items():
+            cfg.set(key, value)
+        cfg.preset = preset
+    if raw is not None:
+        try:
+            cfg.update(raw)
+        except ConfigError as e:
+            raise ConfigError(f"{yaml_file}: {e}") from None
+    for key, value in items:
+        cfg.set(key, value)
+    if found is not None:
+        check_required(cfg, found[1], f"data.task={task}")
+    return validate(cfg)
+
+
+def _task_name(raw: dict[str, Any] | None, items: list[tuple[str, Any]]) -> str | None:
+    """The task the layers name (the last one wins); presets never name one."""
+    task = None
+    if raw is not None and isinstance(raw.get("data"), dict):
+        task = raw["data"].get("task")
+    for key, value in items:
+        if key == "data.task":
+            task = value
+    return task if isinstance(task, str) and task.strip() else None
+
+
+def split_override(item: str) -> tuple[str, str]:
+    """`key=value` -> (key, value); ConfigError for anything else."""
+    key, sep, value = item.partition("=")
+    if not sep:
+        raise ConfigError(f"--set {item!r}: expected key=value, e.g. model.attention=general")
+    return key.strip(), value

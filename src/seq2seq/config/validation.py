@@ -1,0 +1,119 @@
+"""Every cross-key check of a config, in one place: impossible combinations are refused naming the keys."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .fields import ConfigError
+from .schema import Config, DecodeConfig
+
+
+def validate(cfg: Config) -> Config:
+    """Refuse impossible combinations, naming the keys; returns cfg."""
+    _check_model(cfg)
+    _check_sides(cfg)
+    _check_features(cfg)
+    check_decode(cfg.decode, cfg.data.target_type)
+    if cfg.train.precision == "fp16" and cfg.train.device == "cpu":
+        raise ConfigError("train.precision=fp16 needs a CUDA device; use bf16 on CPU")
+    return cfg
+
+
+def encoder_output_size(cfg: Config) -> int:
+    """The size of the encoder's outputs and final states: both directions' when they are concatenated."""
+    m = cfg.model
+    return m.encoder_hidden * (2 if m.bidirectional and m.bidirectional_merge == "concat" else 1)
+
+
+def _check_model(cfg: Config) -> None:
+    m = cfg.model
+    enc_out = encoder_output_size(cfg)
+    if m.bridge == "copy":
+        if enc_out != m.decoder_hidden:
+            raise ConfigError(
+                f"model.bridge=copy needs the encoder's final state size ({enc_out}: encoder_hidden="
+                f"{m.encoder_hidden}{', bidirectional concat' if enc_out != m.encoder_hidden else ''}) "
+                f"to equal model.decoder_hidden ({m.decoder_hidden}); use model.bridge=linear or zero")
+        if m.encoder_layers != m.decoder_layers:
+            raise ConfigError(
+                f"model.bridge=copy needs model.encoder_layers ({m.encoder_layers}) == "
+                f"model.decoder_layers ({m.decoder_layers}); use model.bridge=linear or zero")
+    if m.attention == "dot" and enc_out != m.decoder_hidden:
+        raise ConfigError(
+            f"model.attention=dot needs encoder outputs ({enc_out}) and model.decoder_hidden "
+            f"({m.decoder_hidden}) of one size; use model.attention=general or concat")
+    if m.input_feeding and m.attention == "none":
+        raise ConfigError("model.input_feeding=true needs model.attention to be dot, general or concat")
+    if m.attention_output == "tanh" and m.attention == "none":
+        raise ConfigError("model.attention_output=tanh needs model.attention to be dot, general or concat")
+    if m.tie_embeddings and m.feed_context == "peeky":
+        raise ConfigError("model.tie_embeddings=true cannot be used with model.feed_context=peeky")
+
+
+def _check_sides(cfg: Config) -> None:
+    d = cfg.data
+    if d.shared_vocab and (d.source_type, d.target_type) != ("tokens", "tokens"):
+        raise ConfigError("data.shared_vocab=true needs data.source_type=tokens and data.target_type=tokens")
+    if d.shared_vocab and cfg.source_tokenizer != cfg.target_tokenizer:
+        raise ConfigError("data.shared_vocab=true needs the same source and target tokenizer")
+    if cfg.model.pyramid_layers and d.source_type != "features":
+        raise ConfigError("model.pyramid_layers needs data.source_type=features")
+    metric = cfg.train.early_stopping_metric
+    if metric == "valid_cer" and (d.target_type != "tokens" or d.source_type != "features"):
+        raise ConfigError("train.early_stopping_metric=valid_cer needs data.source_type=features and "
+                          "data.target_type=tokens")
+
+
+def _check_features(cfg: Config) -> None:
+    m, d, t, dec = cfg.model, cfg.data, cfg.train, cfg.decode
+    if d.target_type != "features":
+        needs = {"model.stop_flag": m.stop_flag, "data.target_length": d.target_length is not None,
+                 f"train.early_stopping_metric={t.early_stopping_metric}":
+                     t.early_stopping_metric in ("valid_mae", "valid_rmse"),
+                 f"decode.feature_length={dec.feature_length}": dec.feature_length != "auto"}
+        for key, used in needs.items():
+            if used:
+                raise ConfigError(f"{key} needs data.target_type=features")
+        return
+    if m.tie_embeddings:
+        raise ConfigError("model.tie_embeddings=true needs data.target_type=tokens (features have no "
+                          "output embedding)")
+    if t.early_stopping_metric not in ("valid_loss", "valid_mae", "valid_rmse"):
+        raise ConfigError(f"train.early_stopping_metric={t.early_stopping_metric} is a text metric; "
+                          f"with data.target_type=features use valid_loss, valid_mae or valid_rmse")
+    if dec.feature_length == "stop" and not m.stop_flag:
+        raise ConfigError("decode.feature_length=stop needs model.stop_flag=true")
+    if dec.feature_length == "fixed" and d.target_length is None:
+        raise ConfigError("decode.feature_length=fixed needs data.target_length")
+
+
+def check_decode(dec: DecodeConfig, target_type: str) -> DecodeConfig:
+    """Refuse decoding options that contradict each other or the model's target type; returns dec."""
+    if target_type == "features" and dec.strategy != "greedy":
+        raise ConfigError(f"decode.strategy={dec.strategy} has no meaning for data.target_type=features "
+                          f"(generation feeds back each output); use greedy")
+    if target_type == "features" and dec.nbest > 1:
+        raise ConfigError(f"decode.nbest={dec.nbest} has no meaning for data.target_type=features "
+                          f"(generation is deterministic); use 1")
+    if dec.strategy == "beam" and dec.nbest > dec.beam_size:
+        raise ConfigError(f"decode.nbest ({dec.nbest}) cannot exceed decode.beam_size ({dec.beam_size}): beam "
+                          f"search finds at most beam_size outputs")
+    if dec.strategy == "greedy" and dec.nbest > 1:
+        raise ConfigError(f"decode.nbest={dec.nbest} needs decode.strategy=beam (with beam_size >= nbest) or "
+                          f"sample; greedy search finds one output")
+    return dec
+
+
+def check_required(cfg: Config, required: dict[str, Any], origin: str) -> None:
+    """Refuse a config that overrode a value `origin` (e.g. a built-in task) cannot work without."""
+    for key, want in required.items():
+        section, _, name = key.partition(".")
+        got = getattr(getattr(cfg, section), name)
+        if got != want:
+            raise ConfigError(f"{origin} needs {key}={want}, not {got}")
+
+
+def check_device(cfg: Config, device_type: str) -> None:
+    """Refuse a precision the resolved device cannot run (fp16 autocast is CUDA-only)."""
+    if cfg.train.precision == "fp16" and device_type != "cuda":
+        raise ConfigError("train.precision=fp16 needs a CUDA device; use bf16 on CPU")

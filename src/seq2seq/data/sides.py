@@ -1,0 +1,253 @@
+"""The two kinds of sequence side: tokens (text through a tokenizer and a vocabulary) and features (real
+vectors through per-dimension normalisation), behind one small interface.
+
+Everything that differs between text and real-valued vectors in data handling lives here: how a raw
+value becomes what the model reads (`encode`), how model output becomes a raw value again (`decode`),
+how a batch is padded (`pad`, `pad_target`), what labels a step (`labels`), how a line of `translate`
+input is read (`parse`) and an output written (`format`), and how the side is saved beside the model.
+`SIDES` maps `data.source_type` / `data.target_type` to the class.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Protocol
+
+import numpy as np
+import torch
+from safetensors.numpy import load_file, save_file
+
+from .feature_files import check_sequence, format_sequence, parse_sequence
+from .reversal import InputReversal
+from .tokenizers import Tokenizer, load_tokenizer, save_tokenizer
+from .vocab import BOS, EOS, PAD, Vocab
+
+
+class Side(Protocol):
+    """One side (source or target) of a corpus, as the model sees it."""
+
+    kind: ClassVar[str]
+    reversal: InputReversal
+
+    @property
+    def size(self) -> int:
+        """The width of the model's input/output layer for this side."""
+
+    def encode(self, raw: Any) -> Any:
+        """A raw value (text; a (L, D) array or CSV notation) -> what the model reads."""
+
+    def decode(self, encoded: Any) -> Any:
+        """Model output -> a raw value (text; an (L, D) array in the original units)."""
+
+    def labels(self, raw: Any) -> list[str]:
+        """One label per step of a raw value in reading order (attention map axes)."""
+
+    def output_labels(self, encoded: Any) -> list[str]:
+        """One label per generated step (attention map rows)."""
+
+    def parse(self, line: str) -> Any:
+        """A line of `translate` input -> a raw value."""
+
+    def format(self, raw: Any) -> str:
+        """A raw value -> one line of output."""
+
+    def show(self, raw: Any) -> str:
+        """A raw value for a person reading a predictions file (long vector sequences summarised)."""
+
+    def pad(self, rows: Sequence[Any]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Encoded sources -> a padded batch (B, S[, D]) and lengths (B,) (an empty row counts 1)."""
+
+    def pad_target(self, rows: Sequence[Any]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Encoded targets -> decoder inputs, gold outputs (B, T[, D]) and real steps (B,)."""
+
+    def steps(self, encoded: Any) -> int:
+        """How many output steps the model is trained on for an encoded target."""
+
+    def save(self, directory: Path, name: str) -> None:
+        """Write what is needed to rebuild the side into `directory` (JSON, safetensors)."""
+
+
+def _pad_ids(rows: Sequence[Sequence[int]], width: int) -> torch.Tensor:
+    return torch.tensor([list(r) + [PAD] * (width - len(r)) for r in rows], dtype=torch.long)
+
+
+@dataclass
+class TokenSide:
+    """Text <-> ids through a tokenizer and a vocabulary; targets are framed by <s> and </s>."""
+
+    tokenizer: Tokenizer
+    vocab: Vocab
+    reversal: InputReversal = field(default_factory=InputReversal)
+    kind: ClassVar[str] = "tokens"
+
+    @property
+    def size(self) -> int:
+        """The vocabulary size (embedding rows, output classes)."""
+        return len(self.vocab)
+
+    def labels(self, raw: str) -> list[str]:
+        """Tokens in reading order."""
+        return self.tokenizer.tokenize(raw)
+
+    def encode(self, raw: str) -> list[int]:
+        """Ids as the model sees them (reversed when the side is reversed)."""
+        return self.reversal.apply(self.vocab.encode(self.tokenizer.tokenize(raw)))
+
+    def decode(self, encoded: Sequence[int]) -> str:
+        """Text from ids (stops at </s>, drops specials)."""
+        return self.tokenizer.detokenize(self.vocab.decode(encoded))
+
+    def output_labels(self, encoded: Sequence[int]) -> list[str]:
+        """The tokens of generated ids."""
+        return self.vocab.decode(encoded)
+
+    def parse(self, line: str) -> str:
+        """A line is a text."""
+        return line
+
+    def format(self, raw: str) -> str:
+        """A text is a line."""
+        return raw
+
+    def show(self, raw: str) -> str:
+        """The text itself."""
+        return raw
+
+    def pad(self, rows: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, S) ids padded with <pad>, and lengths (B,)."""
+        lengths = [max(len(r), 1) for r in rows]
+        return _pad_ids(rows, max(lengths)), torch.tensor(lengths, dtype=torch.long)
+
+    def pad_target(self, rows: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """tgt_in = <s> + ids, tgt_out = ids + </s>, both (B, T) padded; lengths count </s>."""
+        width = max(len(r) for r in rows) + 1
+        return (_pad_ids([[BOS, *r] for r in rows], width), _pad_ids([[*r, EOS] for r in rows], width),
+                torch.tensor([len(r) + 1 for r in rows], dtype=torch.long))
+
+    def steps(self, encoded: Sequence[int]) -> int:
+        """The tokens and the closing </s>."""
+        return len(encoded) + 1
+
+    def save(self, directory: Path, name: str) -> None:
+        """Write `<name>.vocab.json` and the tokenizer files."""
+        self.vocab.save(directory / f"{name}.vocab.json")
+        save_tokenizer(self.tokenizer, directory, name)
+
+    @classmethod
+    def load(cls, directory: Path, name: str, reversal: InputReversal) -> TokenSide:
+        """Inverse of save."""
+        return cls(load_tokenizer(directory, name), Vocab.load(directory / f"{name}.vocab.json"), reversal)
+
+
+def _pad_vectors(rows: Sequence[np.ndarray], width: int, dim: int, fill: float = 0.0) -> torch.Tensor:
+    out = torch.full((len(rows), width, dim), fill, dtype=torch.float32)
+    for i, row in enumerate(rows):
+        out[i, : len(row)] = torch.from_numpy(np.asarray(row, dtype=np.float32))
+    return out
+
+
+@dataclass
+class FeatureSide:
+    """Real-valued (L, D) sequences with per-dimension normalisation fitted on the training split.
+
+    mean/std: (D,), or None when data is used as is (model.feature_norm=false).
+    """
+
+    dim: int
+    mean: np.ndarray | None = None
+    std: np.ndarray | None = None
+    reversal: InputReversal = field(default_factory=InputReversal)
+    kind: ClassVar[str] = "features"
+
+    @classmethod
+    def fit(cls, sequences: Sequence[np.ndarray], normalise: bool, reversal: InputReversal) -> FeatureSide:
+        """Statistics over every step of the training sequences (each (L, D))."""
+        steps = np.concatenate([np.asarray(s, dtype=np.float64).reshape(len(s), -1) for s in sequences], 0)
+        if not normalise:
+            return cls(steps.shape[1], reversal=reversal)
+        std = steps.std(0)
+        # A constant dimension would divide by zero; it is centred only.
+        std = np.where(std < 1e-6, 1.0, std)
+        return cls(steps.shape[1], steps.mean(0).astype(np.float32), std.astype(np.float32), reversal)
+
+    @property
+    def size(self) -> int:
+        """The vector dimension D."""
+        return self.dim
+
+    def encode(self, raw: Any) -> np.ndarray:
+        """(L, D) or (L,) values, or CSV notation -> float32 (L, D) as the model sees it (normalised, reversed
+        if set)."""
+        arr = check_sequence(parse_sequence(raw) if isinstance(raw, str) else raw, self.dim)
+        if self.mean is not None:
+            arr = (arr - self.mean) / self.std
+        return np.ascontiguousarray(self.reversal.apply(arr), dtype=np.float32)
+
+    def decode(self, encoded: Any) -> np.ndarray:
+        """Model outputs (L, D) -> the original units."""
+        arr = encoded.detach().float().cpu().numpy() if isinstance(encoded, torch.Tensor) else np.asarray(encoded)
+        return arr * self.std + self.mean if self.mean is not None else arr
+
+    def labels(self, raw: Any) -> list[str]:
+        """Step numbers."""
+        return [str(i) for i in range(len(parse_sequence(raw) if isinstance(raw, str) else raw))]
+
+    def output_labels(self, encoded: Any) -> list[str]:
+        """Step numbers."""
+        return [str(i) for i in range(len(encoded))]
+
+    def parse(self, line: str) -> np.ndarray:
+        """CSV notation (`1 2 3`, `0.1 0.2; 0.3 0.4`) -> (L, D)."""
+        return parse_sequence(line)
+
+    def format(self, raw: Any) -> str:
+        """(L, D) -> CSV notation."""
+        return format_sequence(raw)
+
+    def show(self, raw: Any) -> str:
+        """CSV notation, or `(N frames)` past 50 steps (a speech source runs to thousands of numbers)."""
+        return self.format(raw) if len(raw) <= 50 else f"({len(raw)} frames)"
+
+    def pad(self, rows: Sequence[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, S, D) zero-padded, and lengths (B,)."""
+        lengths = [max(len(r), 1) for r in rows]
+        return _pad_vectors(rows, max(lengths), self.dim), torch.tensor(lengths, dtype=torch.long)
+
+    def pad_target(self, rows: Sequence[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """tgt_out (B, T, D) with NaN at padded steps (the loss reads its mask from them); tgt_in: zeros at
+        step 0 (where the model reads its learned start vector), then tgt_out shifted right by one step."""
+        tgt_out = _pad_vectors(rows, max(len(r) for r in rows), self.dim, float("nan"))
+        tgt_in = torch.zeros_like(tgt_out)
+        tgt_in[:, 1:] = tgt_out[:, :-1].nan_to_num(0.0)
+        return tgt_in, tgt_out, torch.tensor([len(r) for r in rows], dtype=torch.long)
+
+    def steps(self, encoded: Any) -> int:
+        """The vectors."""
+        return len(encoded)
+
+    def save(self, directory: Path, name: str) -> None:
+        """`<name>.features.json` (dimension, whether normalised) and `<name>.features.safetensors` (mean, std)."""
+        meta = {"kind": "features", "dim": self.dim, "normalised": self.mean is not None}
+        (directory / f"{name}.features.json").write_text(json.dumps(meta), encoding="utf-8")
+        if self.mean is not None:
+            save_file({"mean": self.mean, "std": self.std}, str(directory / f"{name}.features.safetensors"))
+
+    @classmethod
+    def load(cls, directory: Path, name: str, reversal: InputReversal) -> FeatureSide:
+        """Inverse of save (no pickle)."""
+        path = directory / f"{name}.features.json"
+        try:
+            meta = json.loads(path.read_text(encoding="utf-8"))
+            if not meta.get("normalised"):
+                return cls(int(meta["dim"]), reversal=reversal)
+            stats = load_file(str(directory / f"{name}.features.safetensors"))
+            return cls(int(meta["dim"]), stats["mean"], stats["std"], reversal)
+        except (OSError, KeyError, TypeError, ValueError) as e:
+            raise ValueError(f"{path}: cannot load feature statistics ({e})") from None
+
+
+# `data.source_type` / `data.target_type` -> the side class: the one place the kind of a side is chosen.
+SIDES: dict[str, type[TokenSide] | type[FeatureSide]] = {"tokens": TokenSide, "features": FeatureSide}

@@ -1,0 +1,60 @@
+"""Generation for many inputs: batched by length, one strategy of the decoding options, results in input order."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+
+from seq2seq.config import DecodeConfig
+from seq2seq.data.batching import sort_for_inference
+
+from .beam import beam_search
+from .greedy import greedy
+from .hypothesis import Hypothesis
+from .sampling import sample
+
+
+def generate(model: torch.nn.Module, source_side: Any, sources: Sequence[Any], options: DecodeConfig,
+             *, keep_attention: bool = False) -> list[list[Hypothesis]]:
+    """Per source (encoded: ids or an (L, D) array), its hypotheses, best first: decode.nbest of them for
+    beam search and sampling (independent draws, the i-th with seed decode.seed + i), one for greedy.
+    Sources are padded by their side (`source_side.pad`) in batches of decode.batch_size, longest first."""
+    weights = next(model.parameters())
+    device = weights.device
+    results: list[list[Hypothesis]] = [[] for _ in sources]
+    draws = options.nbest if options.strategy == "sample" else 1
+    was_training = model.training
+    model.eval()
+    try:
+        for draw in range(draws):
+            generator = None
+            if options.strategy == "sample":
+                generator = torch.Generator(device=device)
+                generator.manual_seed(options.seed + draw)
+            for idx in sort_for_inference([len(s) for s in sources], options.batch_size):
+                src, lengths = source_side.pad([sources[i] for i in idx])
+                # Vectors come padded as float32: give them the weights' dtype (a model moved to float64).
+                src = src.to(device, weights.dtype) if src.is_floating_point() else src.to(device)
+                lengths = lengths.to(device)
+                if options.strategy == "beam":
+                    out = beam_search(model, src, lengths, options, keep_attention)
+                elif options.strategy == "sample":
+                    out = [[h] for h in sample(model, src, lengths, options, generator, keep_attention)]
+                else:
+                    out = [[h] for h in greedy(model, src, lengths, options, keep_attention)]
+                for row, i in enumerate(idx):
+                    for h in out[row]:
+                        if h.attention is not None:
+                            h.attention = h.attention[:, : len(sources[i])]
+                    results[i].extend(out[row])
+    finally:
+        model.train(was_training)
+    return results
+
+
+def single(options: DecodeConfig) -> DecodeConfig:
+    """The same options asking for one hypothesis per input (what metrics score)."""
+    return options if options.nbest == 1 else dataclasses.replace(options, nbest=1)

@@ -1,0 +1,137 @@
+"""`seq2seq translate` (and `eval`'s decoding flags): line alignment, n-best format, files, and the decoding
+flags overriding the run's decode section."""
+
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from seq2seq.cli import main
+
+V1 = Path(__file__).resolve().parents[1] / "fixtures" / "v1"
+
+
+def _translate(run, text, *args):
+    return subprocess.run([sys.executable, "-m", "seq2seq", "translate", str(run), *args], input=text,
+                          capture_output=True, text=True, timeout=120)
+
+
+def _in_process(monkeypatch, capsys, run, text, *args):
+    """`seq2seq translate RUN ARGS` in this process with `text` on stdin: (status, stdout, stderr)."""
+    monkeypatch.setattr(sys, "stdin", io.StringIO(text))
+    capsys.readouterr()
+    status = main(["translate", str(run), *args])
+    out = capsys.readouterr()
+    return status, out.out, out.err
+
+
+@pytest.mark.slow
+def test_translate_keeps_line_alignment(reverse_run):
+    result = _translate(reverse_run, "abc\n\nabcdefgh\nq\n\n")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.split("\n")
+    assert len(lines) == 6 and lines[-1] == ""
+    assert lines[1] == "" and lines[4] == ""
+    assert lines[0] == "cba" and lines[3] == "q"
+
+
+@pytest.mark.slow
+def test_translate_nbest_format_and_files(reverse_run, tmp_path):
+    (tmp_path / "in.txt").write_text("abc\nxyz\n")
+    result = _translate(reverse_run, "", "--input", str(tmp_path / "in.txt"), "--beam", "3", "--nbest", "2",
+                        "--output", str(tmp_path / "out.txt"), "--attention", str(tmp_path / "att.png"))
+    assert result.returncode == 0, result.stderr
+    rows = [line.split("\t") for line in (tmp_path / "out.txt").read_text().splitlines()]
+    assert [r[0] for r in rows] == ["0", "0", "1", "1"]
+    assert all(float(r[1]) <= 0 for r in rows)
+    assert rows[0][2] == "cba"
+    assert (tmp_path / "att.png").read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.slow
+def test_translate_sampling_is_reproducible(reverse_run):
+    a = _translate(reverse_run, "hello\n", "--sample", "--seed", "3", "--temperature", "2")
+    b = _translate(reverse_run, "hello\n", "--sample", "--seed", "3", "--temperature", "2")
+    assert a.returncode == 0, a.stderr
+    assert a.stdout == b.stdout
+    c = _translate(reverse_run, "hello\n", "--sample", "--seed", "3", "--temperature", "2", "--nbest", "3")
+    assert [line.split("\t")[0] for line in c.stdout.splitlines()] == ["0", "0", "0"]
+
+
+@pytest.mark.slow
+def test_the_runs_decode_section_is_the_default_and_flags_override_it(beam_run, monkeypatch, capsys):
+    status, out, _ = _in_process(monkeypatch, capsys, beam_run, "abc\nhello\n")
+    assert status == 0
+    rows = [line.split("\t") for line in out.splitlines()]
+    assert [r[0] for r in rows] == ["0", "0", "1", "1"]  # decode.nbest=2 from training: two lines each
+    assert float(rows[0][1]) >= float(rows[1][1])
+    status, greedy, _ = _in_process(monkeypatch, capsys, beam_run, "abc\nhello\n", "--beam", "1")
+    assert status == 0
+    assert len(greedy.splitlines()) == 2 and "\t" not in greedy  # --beam 1: greedy, one plain line each
+    status, same, _ = _in_process(monkeypatch, capsys, beam_run, "abc\nhello\n", "--set", "decode.strategy=greedy")
+    assert status == 0 and same == greedy
+    status, three, _ = _in_process(monkeypatch, capsys, beam_run, "abc\n", "--nbest", "3")
+    assert status == 0 and len(three.splitlines()) == 3  # the run's beam_size 5 with --nbest 3
+
+
+def test_decode_flags_on_a_greedy_run(monkeypatch, capsys):
+    status, out, _ = _in_process(monkeypatch, capsys, V1 / "tokens", "abc\nhello\n")
+    assert status == 0 and out.splitlines() == ["s", "z"]  # what the run gave (tests/fixtures/v1/expected.json)
+    status, out, _ = _in_process(monkeypatch, capsys, V1 / "tokens", "abc\nhello\n",
+                                 "--set", "decode.strategy=beam", "--set", "decode.nbest=2", "--set",
+                                 "decode.beam_size=3")
+    expected = json.loads((V1 / "expected.json").read_text())["beam3_nbest2"]
+    rows = [line.split("\t") for line in out.splitlines()]
+    assert status == 0 and [r[0] for r in rows] == ["0", "0", "1", "1"]
+    assert [r[2] for r in rows] == [t for hyps in expected[:2] for t, _ in hyps]
+    assert [float(r[1]) for r in rows] == pytest.approx([s for hyps in expected[:2] for _, s in hyps], abs=1e-4)
+    status, same, _ = _in_process(monkeypatch, capsys, V1 / "tokens", "abc\nhello\n", "--beam", "3", "--nbest", "2")
+    assert status == 0 and same == out
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--nbest", "3"], "seq2seq: error: decode.nbest=3 needs decode.strategy=beam"),
+    (["--set", "model.x=1"], "seq2seq: error: --set 'model.x=1': only decode.* keys can change here"),
+    (["--set", "model.attention=dot"], "--set 'model.attention=dot': only decode.* keys"),
+    (["--set", "decode.nope=1"], "--set 'decode.nope=1': only decode.* keys"),
+    (["--set", "decode.temperature=0"], "decode.temperature"),
+    (["--beam", "2", "--nbest", "3"], "decode.nbest (3) cannot exceed decode.beam_size (2)"),
+    (["--beam", "0"], "decode.beam_size"),
+    (["--sample", "--beam", "3"], "sampling and beam search exclude each other"),
+])
+def test_bad_decoding_flags_exit_2_with_one_line(monkeypatch, capsys, args, message):
+    status, out, err = _in_process(monkeypatch, capsys, V1 / "tokens", "abc\n", *args)
+    assert status == 2 and out == ""
+    assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_feature_models_translate_csv_lines(monkeypatch, capsys):
+    status, out, _ = _in_process(monkeypatch, capsys, V1 / "features", "1 2 3\n\n4 5 6 7\n")
+    lines = out.split("\n")
+    assert status == 0 and len(lines) == 4 and lines[1] == "" and lines[-1] == ""
+    expected = json.loads((V1 / "expected.json").read_text())["vector_outputs"]
+    assert [float(v) for v in lines[0].split()] == pytest.approx([v[0] for v in expected[0]], abs=0.01)
+    status, _, err = _in_process(monkeypatch, capsys, V1 / "features", "1 2\n", "--beam", "2")
+    assert status == 2 and "has no meaning for data.target_type=features" in err
+
+
+def test_eval_takes_the_decoding_flags(tmp_path, capsys):
+    data = tmp_path / "valid.tsv"
+    data.write_text("abc\tcba\nhello\tolleh\nzyx\txyz\n")
+    capsys.readouterr()
+    assert main(["eval", str(V1 / "tokens"), "--data", str(data), "--predictions", str(tmp_path / "g.tsv")]) == 0
+    greedy = json.loads(capsys.readouterr().out)
+    assert greedy["sentences"] == 3 and {"loss", "perplexity", "token_accuracy", "exact_match"} <= set(greedy)
+    hyps = [line.split("\t")[2] for line in (tmp_path / "g.tsv").read_text().splitlines()[1:]]
+    assert hyps == ["s", "z", "r"]
+    assert main(["eval", str(V1 / "tokens"), "--data", str(data), "--predictions", str(tmp_path / "b.tsv"),
+                 "--beam", "3", "--nbest", "2"]) == 0
+    beam = json.loads(capsys.readouterr().out)
+    assert beam["loss"] == greedy["loss"]  # teacher-forced: the decoding flags do not touch it
+    lines = (tmp_path / "b.tsv").read_text().splitlines()
+    assert len(lines) == 4 and [line.split("\t")[2] for line in lines[1:]] == ["s", "v", "r"]  # the best of beam 3
+    assert main(["eval", str(V1 / "tokens"), "--data", str(data), "--set", "model.cell=gru"]) == 2
+    assert "only decode.* keys can change here" in capsys.readouterr().err

@@ -1,0 +1,86 @@
+"""The shared RNN stack: the step path equals the sequence path, residuals, packing only when padded."""
+
+import pytest
+import torch
+
+from seq2seq.models.rnn import StackedRNN
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+@pytest.mark.parametrize("layers,residual", [(1, False), (2, False), (3, True)])
+def test_stacked_rnn_step_matches_forward(cell, layers, residual):
+    torch.manual_seed(0)
+    rnn = StackedRNN(cell, 4, 6, layers, residual=residual).eval()
+    x = torch.randn(2, 5, 4)
+    h0 = torch.randn(layers, 2, 6)
+    c0 = torch.randn(layers, 2, 6) if cell == "lstm" else None
+    out, (h, c) = rnn(x, None, (h0, c0))
+    state = (h0, c0)
+    for t in range(5):
+        o, state = rnn.step(x[:, t], state)
+        torch.testing.assert_close(o, out[:, t], atol=1e-6, rtol=1e-5)
+    torch.testing.assert_close(state[0], h, atol=1e-6, rtol=1e-5)
+    if cell == "lstm":
+        torch.testing.assert_close(state[1], c, atol=1e-6, rtol=1e-5)
+
+
+def test_residual_adds_layer_input():
+    torch.manual_seed(0)
+    rnn = StackedRNN("gru", 4, 6, 2, residual=True).eval()
+    x = torch.randn(2, 5, 4)
+    out, _ = rnn(x)
+    first, _ = rnn.layers[0](x)
+    second, _ = rnn.layers[1](first)
+    torch.testing.assert_close(out, second + first)
+
+
+def test_unknown_cell_is_refused():
+    with pytest.raises(ValueError, match="cell"):
+        StackedRNN("transformer", 4, 4)
+
+
+@pytest.mark.parametrize("bi", [False, True])
+def test_unpadded_batch_skips_packing_with_the_same_result(bi, monkeypatch):
+    import seq2seq.models.rnn as rnn_module
+
+    reference_pack = torch.nn.utils.rnn.pack_padded_sequence
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("an unpadded batch was packed")
+
+    monkeypatch.setattr(rnn_module, "pack_padded_sequence", refuse)
+    torch.manual_seed(0)
+    rnn = StackedRNN("lstm", 6, 5, num_layers=2, bidirectional=bi).eval()
+    x = torch.randn(3, 4, 6)
+    fast, (h, c) = rnn(x, torch.tensor([4, 4, 4]))
+    packed = reference_pack(x, torch.tensor([4, 4, 4]), batch_first=True)
+    ref, (h_ref, c_ref) = rnn.layers[0](packed)
+    torch.testing.assert_close(fast, torch.nn.utils.rnn.pad_packed_sequence(ref, batch_first=True)[0])
+    torch.testing.assert_close((h, c), (h_ref, c_ref))
+
+
+def test_step_needs_a_unidirectional_stack():
+    rnn = StackedRNN("gru", 4, 6, bidirectional=True)
+    with pytest.raises(ValueError, match="unidirectional"):
+        rnn.step(torch.zeros(2, 4), (torch.zeros(2, 2, 6), None))
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_padded_sequences_end_at_their_last_real_step(cell):
+    torch.manual_seed(0)
+    rnn = StackedRNN(cell, 3, 4, 2, residual=True).eval()
+    x = torch.randn(2, 5, 3)
+    lengths = torch.tensor([5, 2])
+    out, (h, _) = rnn(x, lengths)
+    assert torch.all(out[1, 2:] == 0)  # zeros at padded steps
+    alone, (h_alone, _) = rnn(x[1:, :2])
+    torch.testing.assert_close(out[1, :2], alone[0])
+    torch.testing.assert_close(h[:, 1], h_alone[:, 0])
+
+
+def test_double_precision_steps():
+    torch.manual_seed(0)
+    rnn = StackedRNN("lstm", 3, 4, 2).double()
+    out, (h, c) = rnn.step(torch.randn(2, 3, dtype=torch.float64),
+                           (torch.zeros(2, 2, 4, dtype=torch.float64), torch.zeros(2, 2, 4, dtype=torch.float64)))
+    assert out.dtype == h.dtype == c.dtype == torch.float64

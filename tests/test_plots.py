@@ -1,0 +1,54 @@
+"""Learning curves and attention heatmaps as PNG, and reading a run's metrics."""
+
+import json
+import logging
+
+import pytest
+
+from seq2seq import plots
+from seq2seq.checkpoint import CheckpointError
+from seq2seq.plots import attention_heatmap, learning_curves, read_metrics
+
+PNG = b"\x89PNG"
+
+
+def _run(path, rows):
+    path.mkdir()
+    (path / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows) + "\n")
+    return path
+
+
+def test_read_metrics_skips_blank_lines_and_names_bad_ones(tmp_path):
+    run = _run(tmp_path / "a", [{"epoch": 1, "valid_loss": 2.0}, {"epoch": 2, "valid_loss": 1.0}])
+    assert [r["epoch"] for r in read_metrics(run)] == [1, 2]
+    with pytest.raises(CheckpointError, match=r"metrics.jsonl: missing; is .* a run directory\?"):
+        read_metrics(tmp_path / "nothing")
+    (run / "metrics.jsonl").write_text('{"epoch": 1}\n{"epoch": \n')
+    with pytest.raises(CheckpointError, match=r"metrics.jsonl:2: not valid JSON"):
+        read_metrics(run)
+
+
+def test_learning_curves_of_several_runs(tmp_path):
+    a = _run(tmp_path / "a", [{"epoch": e, "valid_exact_match": e / 10, "valid_loss": 1 / e} for e in (1, 2, 3)])
+    b = _run(tmp_path / "b", [{"epoch": 1, "valid_loss": 2.0}])  # no exact match (e.g. a vector run)
+    out = learning_curves([a, b], tmp_path / "deep" / "curves.png")
+    assert out == tmp_path / "deep" / "curves.png" and out.read_bytes()[:4] == PNG
+    one = learning_curves([a], tmp_path / "one.png", metrics=("valid_loss",))
+    assert one.read_bytes()[:4] == PNG
+
+
+def test_attention_heatmap_draws_any_labels(tmp_path, caplog):
+    weights = [[0.7, 0.2, 0.1], [0.1, 0.8, 0.1], [0.3, 0.3, 0.4], [0.0, 0.0, 1.0]]
+    path = attention_heatmap(weights, ["a", " ", "c"], ["x", "y", "</s>"], tmp_path / "h.png", title="t")
+    assert path.read_bytes()[:4] == PNG  # extra rows beyond the output labels are cut, not an error
+    with caplog.at_level(logging.WARNING, logger="seq2seq"):
+        attention_heatmap([[1.0, 0.0]], ["한", "글"], ["</s>"], tmp_path / "k.png")
+    assert (tmp_path / "k.png").read_bytes()[:4] == PNG
+    if len(plots._font_family()) == 1:
+        assert "no font with Hangul glyphs" in caplog.text
+
+
+def test_hangul_detection():
+    assert plots._needs_hangul(["abc", "한"]) and plots._needs_hangul(["\u1100"]) and plots._needs_hangul(["ㄱ"])
+    assert not plots._needs_hangul(["abc", "日本", "é"])
+    assert plots._font_family()[-1] == "DejaVu Sans"

@@ -1,0 +1,153 @@
+"""Checkpoints of a training run: saved and restored exactly (weights, optimiser, RNG, progress), a killed run
+resumed to bit-identical weights, and format 1 runs refused for resuming."""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from seq2seq import build_config
+from seq2seq.bundle import assemble, load_bundle
+from seq2seq.checkpoint import CheckpointError, checkpoint_dir
+from seq2seq.data.corpus import build_sides
+from seq2seq.data.tasks import generate_splits
+from seq2seq.distributed import World
+from seq2seq.training import Progress, Trainer
+from seq2seq.training.checkpointer import METRICS_FILE, Checkpointer
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "v1"
+
+
+def _bundle(seed=0):
+    cfg = build_config(overrides={"data.task": "reverse", "model.embedding_size": 8, "model.encoder_hidden": 16,
+                                  "model.decoder_hidden": 16, "model.dropout": 0.1})
+    source, target = build_sides(cfg, generate_splits("reverse", 40, 5, 0, 1)["train"])
+    torch.manual_seed(seed)
+    return assemble(cfg, source, target)
+
+
+def _steps(bundle, optimizer, n=3):
+    src, lengths = bundle.source.pad([bundle.source.encode("abc"), bundle.source.encode("de")])
+    tgt_in, tgt_out, _ = bundle.target.pad_target([bundle.target.encode("cba"), bundle.target.encode("ed")])
+    bundle.model.train()
+    for _ in range(n):
+        optimizer.zero_grad()
+        loss, _ = bundle.model.loss(bundle.model(src, lengths, tgt_in).scores, tgt_out)
+        loss.backward()
+        optimizer.step()
+
+
+def test_save_then_restore_gives_back_weights_optimiser_rng_and_progress(tmp_path):
+    bundle = _bundle()
+    optimizer = torch.optim.Adam(bundle.model.parameters(), lr=0.01)
+    _steps(bundle, optimizer)
+    ckpt = Checkpointer(tmp_path, World(), torch.device("cpu"))
+    progress = Progress(step=3, epoch=1, batch_in_epoch=0, best=1.5, bad_evals=1, lr_scale=0.5, seconds=2.0,
+                        history=[{"step": 3, "valid_loss": 1.5}])
+    for step in (2, 3, 4):  # an evaluation after the checkpoint is dropped on restoring
+        ckpt.log_metrics({"step": step, "valid_loss": 1.0})
+    torch.manual_seed(123)
+    ckpt.save(bundle, optimizer, progress, best=True)
+    expected_draw = torch.rand(5)
+    assert checkpoint_dir(tmp_path, "last").resolve() == checkpoint_dir(tmp_path, "best").resolve()
+    assert json.loads((checkpoint_dir(tmp_path, "last") / "model.json").read_text())["step"] == 3
+
+    other = _bundle(seed=1)
+    opt2 = torch.optim.Adam(other.model.parameters(), lr=0.01)
+    torch.manual_seed(999)
+    restored = ckpt.restore(other.model, opt2)
+    assert torch.equal(torch.rand(5), expected_draw)  # the RNG continues where the saved run was
+    assert restored == progress
+    for (name, a), b in zip(bundle.model.state_dict().items(), other.model.state_dict().values()):
+        assert torch.equal(a, b), name
+    a, b = optimizer.state_dict(), opt2.state_dict()
+    assert a["param_groups"] == b["param_groups"]
+    for idx, state in a["state"].items():
+        for k, v in state.items():
+            assert torch.equal(torch.as_tensor(v), torch.as_tensor(b["state"][idx][k])), (idx, k)
+    steps = [json.loads(x)["step"] for x in (tmp_path / METRICS_FILE).read_text().splitlines()]
+    assert steps == [2, 3]
+    # both continue identically from here (the same dropout draws for each)
+    torch.manual_seed(7)
+    _steps(bundle, optimizer, 1)
+    torch.manual_seed(7)
+    _steps(other, opt2, 1)
+    for (name, a), b in zip(bundle.model.state_dict().items(), other.model.state_dict().values()):
+        assert torch.equal(a, b), name
+
+
+def test_a_checkpoint_that_is_not_the_best_moves_only_last(tmp_path):
+    bundle = _bundle()
+    optimizer = torch.optim.Adam(bundle.model.parameters())
+    ckpt = Checkpointer(tmp_path, World(), torch.device("cpu"))
+    ckpt.save(bundle, optimizer, Progress(step=1, epoch=1), best=True)
+    ckpt.save(bundle, optimizer, Progress(step=2, epoch=2), best=False)
+    assert checkpoint_dir(tmp_path, "best").resolve().name == "step-000000001"
+    assert checkpoint_dir(tmp_path, "last").resolve().name == "step-000000002"
+    files = {p.name for p in checkpoint_dir(tmp_path, "last").iterdir()}
+    assert {"model.safetensors", "model.json", "trainer.safetensors", "trainer.json", "source.vocab.json",
+            "target.vocab.json"} <= files
+    assert load_bundle(tmp_path, "last").config.to_dict() == bundle.config.to_dict()
+
+
+def test_resuming_a_format_1_run_is_refused(tmp_path):
+    run = shutil.copytree(FIXTURES / "tokens", tmp_path / "v1", symlinks=True)
+    with pytest.raises(CheckpointError, match=r"checkpoint format 1.*to train on, start a new run"):
+        Trainer(build_config(), run, resume=True, quiet=True)
+    # it still loads for translation
+    assert load_bundle(run).model is not None
+
+
+def test_resuming_a_format_1_run_from_the_command_line_is_one_line(tmp_path, capsys):
+    from seq2seq.cli import main
+
+    run = shutil.copytree(FIXTURES / "tokens", tmp_path / "v1", symlinks=True)
+    before = sorted(p.name for p in (run / "checkpoints").iterdir())
+    assert main(["train", "--out", str(run), "--resume", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("seq2seq: error: ") and "checkpoint format 1" in err and "Traceback" not in err
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == before  # nothing written
+
+
+# --- a real kill ------------------------------------------------------------------------------------------
+
+
+def _launch(out: Path, train_args) -> subprocess.Popen:
+    args = [sys.executable, "-m", "seq2seq"] + train_args(out) + [
+        "--set", "train.eval_every=5", "--set", "train.epochs=4", "--set", "train.batch_size=32"]
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    return subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+
+
+@pytest.mark.slow
+def test_killed_run_resumes_to_identical_weights(tmp_path, train_args):
+    full = _launch(tmp_path / "full", train_args)
+    assert full.wait(timeout=300) == 0, full.stderr.read().decode()
+    killed = _launch(tmp_path / "killed", train_args)
+    metrics = tmp_path / "killed" / "metrics.jsonl"
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        if metrics.exists() and len(metrics.read_text().splitlines()) >= 2 and killed.poll() is None:
+            break
+        time.sleep(0.02)
+    assert killed.poll() is None, "the run ended before it could be killed"
+    killed.send_signal(signal.SIGKILL)
+    killed.wait()
+    resumed = subprocess.run([sys.executable, "-m", "seq2seq", "train", "--out", str(tmp_path / "killed"),
+                              "--resume", "--quiet"], capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    a = load_file(str(tmp_path / "full" / "checkpoints" / "last" / "model.safetensors"))
+    b = load_file(str(tmp_path / "killed" / "checkpoints" / "last" / "model.safetensors"))
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+    steps = [json.loads(x)["step"] for x in metrics.read_text().splitlines()]
+    assert steps == sorted(set(steps))
