@@ -101,7 +101,7 @@ def test_a_checkpoint_that_is_not_the_best_moves_only_last(tmp_path):
 def test_resuming_a_format_1_run_is_refused(tmp_path):
     run = shutil.copytree(FIXTURES / "tokens", tmp_path / "v1", symlinks=True)
     with pytest.raises(CheckpointError, match=r"checkpoint format 1.*to train on, start a new run"):
-        Trainer(build_config(), run, resume=True, quiet=True)
+        Trainer(None, run, resume=True, quiet=True)
     # it still loads for translation
     assert load_bundle(run).model is not None
 
