@@ -111,25 +111,33 @@ class Model:
     def check_inputs(self, inputs: list[Any], options: DecodeConfig | None = None) -> list[Any]:
         """Each input encoded for the encoder (see `encode_input`); InputError naming the first bad one."""
         opts = options or self.config.decode
-        encoded = []
+        encoded, cut = [], 0
         for i, raw in enumerate(inputs):
             try:
-                encoded.append(self.encode_input(raw, opts))
+                steps, full = self._encode(raw, opts)
             except InputError as e:
                 raise type(e)(f"input {i}: {e}") from None
+            encoded.append(steps)
+            cut += full > len(steps)
+        if cut:
+            log.warning("%d input(s) cut to decode.max_source_length=%d steps (decode.truncate_source=true)", cut,
+                        opts.max_source_length)
         return encoded
 
     def encode_input(self, raw: Any, options: DecodeConfig | None = None) -> Any:
         """One input as the encoder reads it ([] for a blank text): a text without NUL bytes or lone surrogates
         for a token source, numbers (an array or CSV notation) for a feature source, at most
         decode.max_source_length steps (cut to that with decode.truncate_source); InputError otherwise."""
-        opts = options or self.config.decode
+        return self._encode(raw, options or self.config.decode)[0]
+
+    def _encode(self, raw: Any, opts: DecodeConfig) -> tuple[Any, int]:
+        """`encode_input`, and the input's length before any cut."""
         if isinstance(raw, str):
             problem = text_problem(raw)
             if problem is not None:
                 raise InputError(problem)
             if not raw.strip():
-                return []
+                return [], 0
         elif self.source.kind == "tokens":
             raise InputError(f"expected a text, got {type(raw).__name__}")
         try:
@@ -138,18 +146,17 @@ class Model:
             hint = (f" (the model reads sequences of {self.source.size}-value vectors: values separated by spaces, "
                     f"steps by ';')" if self.source.kind == "features" else "")
             raise InputError(f"{e}{hint}") from None
-        limit = opts.max_source_length
-        if len(encoded) > limit:
+        limit, full = opts.max_source_length, len(encoded)
+        if full > limit:
             if not opts.truncate_source:
-                raise InputTooLong(f"{len(encoded)} source steps, more than decode.max_source_length={limit}; "
+                raise InputTooLong(f"{full} source steps, more than decode.max_source_length={limit}; "
                                    f"raise it, or set decode.truncate_source=true to cut long inputs")
-            log.warning("input of %d steps cut to decode.max_source_length=%d", len(encoded), limit)
             encoded = self.source.reversal.keep_first(encoded, limit)
-        return encoded
+        return encoded, full
 
     def _translation(self, raw: Any, steps: int, h: Hypothesis) -> Translation:
         value = self.target.decode(h.output)
-        source_tokens = self.source.labels(raw)[:steps]  # a cut input (decode.truncate_source) shows its rest
+        source_tokens = self.source.labels(raw)[:steps]  # a cut input (decode.truncate_source) shows what was kept
         attention = None
         if h.attention is not None:
             attention = self.source.reversal.reading_order(h.attention[:, : len(source_tokens)]).tolist()
