@@ -24,8 +24,10 @@ def build_config(preset: str | None = None, yaml_file: str | Path | None = None,
     then `key=value` overrides; validated. Each layer is applied once. With `base` (a run's config, to resume
     it) the layers go on top of that config instead of the defaults and the task's settings."""
     raw = read_yaml(yaml_file) if yaml_file is not None else None
-    if raw is not None:
-        preset = preset or raw.get("preset")
+    if raw is not None and preset is None and raw.get("preset") is not None:
+        preset = raw["preset"]
+        if not isinstance(preset, str) or preset not in PRESETS:
+            raise ConfigError(f"{yaml_file}: unknown preset {preset!r}; presets: {', '.join(PRESETS)}")
     if preset is not None and preset not in PRESETS:
         raise ConfigError(f"unknown preset {preset!r}; presets: {', '.join(PRESETS)}")
     items = list(overrides.items() if isinstance(overrides, dict) else (split_override(o) for o in overrides or []))

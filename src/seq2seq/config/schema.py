@@ -134,8 +134,10 @@ class DecodeConfig:
     command-line flag, an API keyword or an HTTP request field overrides for one call."""
 
     strategy: str = choice("greedy", "sample", "beam", help="deterministic, probabilistic or beam search")
-    beam_size: int = option(5, "beam width (strategy=beam)", low=1)
-    nbest: int = option(1, "hypotheses returned per input (beam: <= beam_size; sample: independent draws)", low=1)
+    # Bounded: each hypothesis of a beam (or draw of nbest) costs as much as a whole greedy search.
+    beam_size: int = option(5, "beam width (strategy=beam)", low=1, high=256)
+    nbest: int = option(1, "hypotheses returned per input (beam: <= beam_size; sample: independent draws)", low=1,
+                        high=256)
     # 0: the raw log-probability ranks hypotheses, as in the textbook; Wu et al. (2016) use 0.6-1.0.
     length_penalty: float = option(0.0, "GNMT alpha (0 = raw log-prob)", low=0.0)
     min_length: int = option(0, "tokens before </s> is allowed", low=0)
@@ -143,9 +145,10 @@ class DecodeConfig:
     # A ceiling over both rules, so that no input or option runs generation unbounded (a*len+b grows with the
     # input; the attention a step reads grows with it too).
     max_output_length: int = option(1000, "hard cap on generated steps, above max_length and the relative cap",
-                                    low=1)
+                                    low=1, high=100_000)
     max_source_length: int = option(1000, "longest input translate, the API and the server take, in source steps "
-                                    "(tokens or frames); longer inputs are refused unless truncate_source", low=1)
+                                    "(tokens or frames); longer inputs are refused unless truncate_source", low=1,
+                                    high=1_000_000)
     truncate_source: bool = option(False, "cut inputs longer than max_source_length to that length (with "
                                    "a warning) instead of refusing them")
     # 2x + 10 covers every built-in task and translation; speech frames (10 ms) need far less (las: 0.5).
@@ -187,7 +190,7 @@ class Config:
         """Set `section.name` to value (strings are parsed as YAML scalars), validating it."""
         section, _, name = key.partition(".")
         if section not in SECTIONS or not name:
-            raise ConfigError(f"unknown config key '{key}': keys look like "
+            raise ConfigError(f"unknown config key {key!r}: keys look like "
                               f"{'/'.join(SECTIONS)}.<name>, e.g. model.attention")
         setattr(getattr(self, section), name, section_value(SECTIONS[section], section, name, value))
 
@@ -218,5 +221,5 @@ def section_value(cls: type, section: str, name: str, value: Any) -> Any:
     """`value` coerced for the key `section.name` of the section dataclass `cls`; ConfigError if unknown."""
     fields = {f.name: f for f in dataclasses.fields(cls)}
     if name not in fields:
-        raise ConfigError(f"unknown config key '{section}.{name}'; {section} keys are: {', '.join(fields)}")
+        raise ConfigError(f"unknown config key {section + '.' + name!r}; {section} keys are: {', '.join(fields)}")
     return coerce(f"{section}.{name}", cls, fields[name], value)

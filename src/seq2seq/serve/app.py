@@ -273,7 +273,7 @@ def create_app(model: Any, options: ServeOptions | None = None, run_dir: str | P
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, e: ApiError) -> JSONResponse:
         if e.status == 422:  # the shape of FastAPI's own validation errors
-            detail: Any = [{"type": "value_error", "loc": ["body", e.field], "msg": e.message}]
+            detail: Any = [{"type": "value_error", "loc": ["body", e.field] if e.field else ["body"], "msg": e.message}]
         else:
             detail = e.message
         return JSONResponse({"detail": detail}, status_code=e.status)
@@ -292,7 +292,8 @@ def create_app(model: Any, options: ServeOptions | None = None, run_dir: str | P
         return JSONResponse({"detail": "internal error (logged on the server)"}, status_code=500)
 
     @app.post("/v1/translate", response_model=TranslateResponse, response_model_exclude_none=True,
-              summary="Translate texts", responses={413: {"description": "a limit was exceeded (named)"},
+              summary="Translate texts", responses={400: {"description": "a body that cannot be read as JSON"},
+                                                    413: {"description": "a limit was exceeded (named)"},
                                                     422: {"description": "invalid request"}})
     async def translate(req: TranslateRequest) -> dict[str, Any]:
         start = time.perf_counter()
