@@ -63,23 +63,12 @@ def _translate(monkeypatch, capsys, run, args, data):
     assert all(line.startswith("seq2seq: error: stdin:") for line in problems)
 
 
-@settings(max_examples=40)
-@given(ARGS, STDIN)
-def test_translate_any_flags_and_stdin_tokens(monkeypatch, capsys, args, data):
-    _translate(monkeypatch, capsys, "tokens", args, data)
-
-
-@settings(max_examples=25)
-@given(ARGS, STDIN)
-def test_translate_any_flags_and_stdin_features(monkeypatch, capsys, args, data):
-    _translate(monkeypatch, capsys, "features", args, data)
-
-
-@pytest.mark.slow
-@settings(max_examples=500)
-@given(ARGS, STDIN, st.sampled_from(["tokens", "features"]))
-def test_translate_any_flags_and_stdin_many(monkeypatch, capsys, args, data, run):
-    _translate(monkeypatch, capsys, run, args, data)
+@pytest.mark.parametrize("run, examples", [("tokens", 40), ("features", 25),
+                                           pytest.param("tokens", 300, marks=pytest.mark.slow),
+                                           pytest.param("features", 200, marks=pytest.mark.slow)])
+def test_translate_any_flags_and_stdin(monkeypatch, capsys, run, examples):
+    check = given(ARGS, STDIN)(lambda args, data: _translate(monkeypatch, capsys, run, args, data))
+    settings(max_examples=examples)(check)()
 
 
 @settings(max_examples=40)

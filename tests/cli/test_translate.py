@@ -179,7 +179,8 @@ def test_attention_needs_a_model_with_attention(monkeypatch, capsys, tmp_path):
     status, out, err = _in_process(monkeypatch, capsys, tmp_path / "run", "abc\n", "--attention",
                                    str(tmp_path / "a.png"))
     assert status == 2 and out == ""
-    assert err == f"seq2seq: error: --attention {tmp_path / 'a.png'}: the model has no attention (model.attention=none)\n"
+    assert err == (f"seq2seq: error: --attention {tmp_path / 'a.png'}: the model has no attention "
+                   f"(model.attention=none)\n")
     status, out, _ = _in_process(monkeypatch, capsys, V1 / "features", "1 2 3\n", "--attention",
                                  str(tmp_path / "f.png"))
     assert status == 0 and (tmp_path / "f.png").read_bytes()[:4] == b"\x89PNG"  # feature models draw theirs

@@ -17,7 +17,8 @@ from seq2seq.config.yaml_io import to_yaml
 from seq2seq.decoding import greedy
 
 KEYS = {section: [f.name for f in dataclasses.fields(cls)] for section, cls in SECTIONS.items()}
-CHOICES = sorted({c for cls in SECTIONS.values() for f in dataclasses.fields(cls) for c in f.metadata.get("choices", ())})
+CHOICES = sorted({c for cls in SECTIONS.values() for f in dataclasses.fields(cls)
+                  for c in f.metadata.get("choices", ())})
 
 SCALARS = (st.none() | st.booleans() | st.integers() | st.integers(-3, 300) | st.floats()
            | st.sampled_from([float("nan"), float("inf"), -0.0, 1e-300, 1e300]) | st.text(max_size=12)
@@ -61,17 +62,9 @@ def _yaml_document(document, tmp_path_factory):
     assert build_config(yaml_file=path).to_dict() == cfg.to_dict()
 
 
-@settings(max_examples=60)
-@given(DOCUMENT)
-def test_any_yaml_document_is_a_config_or_a_config_error(tmp_path_factory, document):
-    _yaml_document(document, tmp_path_factory)
-
-
-@pytest.mark.slow
-@settings(max_examples=1500)
-@given(DOCUMENT)
-def test_any_yaml_document_is_a_config_or_a_config_error_many(tmp_path_factory, document):
-    _yaml_document(document, tmp_path_factory)
+@pytest.mark.parametrize("examples", [60, pytest.param(1500, marks=pytest.mark.slow)])
+def test_any_yaml_document_is_a_config_or_a_config_error(tmp_path_factory, examples):
+    settings(max_examples=examples)(given(DOCUMENT)(lambda document: _yaml_document(document, tmp_path_factory)))()
 
 
 @settings(max_examples=40)
@@ -146,14 +139,6 @@ def _model_runs(values):
         assert len(hyp.output) <= cfg.decode.max_output_length
 
 
-@settings(max_examples=40)
-@given(MODEL)
-def test_every_model_config_validation_accepts_runs(values):
-    _model_runs(values)
-
-
-@pytest.mark.slow
-@settings(max_examples=600)
-@given(MODEL)
-def test_every_model_config_validation_accepts_runs_many(values):
-    _model_runs(values)
+@pytest.mark.parametrize("examples", [40, pytest.param(600, marks=pytest.mark.slow)])
+def test_every_model_config_validation_accepts_runs(examples):
+    settings(max_examples=examples)(given(MODEL)(_model_runs))()

@@ -42,14 +42,7 @@ VECTORS = st.lists(st.text(alphabet="0123456789 .;-naife", max_size=20)
                    | st.sampled_from(["1 2 3", "", "1;2", "nan", "abc", "1 2; 3", None]), max_size=4)
 
 
-@pytest.fixture(scope="module")
-def tokens():
-    return seq2seq.load(V1 / "tokens")
-
-
-@pytest.fixture(scope="module")
-def vectors():
-    return seq2seq.load(V1 / "features")
+MODELS = {run: seq2seq.load(V1 / run) for run in ("tokens", "features")}
 
 
 def _translate(model, inputs, overrides):
@@ -68,27 +61,10 @@ def _translate(model, inputs, overrides):
             assert h.values is None or np.isfinite(h.values).all()
 
 
-@settings(max_examples=60)
-@given(TEXTS, OVERRIDES)
-def test_token_model_gives_capped_outputs_or_a_clean_refusal(tokens, inputs, overrides):
-    _translate(tokens, inputs, overrides)
-
-
-@settings(max_examples=40)
-@given(VECTORS, OVERRIDES)
-def test_feature_model_gives_capped_outputs_or_a_clean_refusal(vectors, inputs, overrides):
-    _translate(vectors, inputs, overrides)
-
-
-@pytest.mark.slow
-@settings(max_examples=800)
-@given(TEXTS, OVERRIDES)
-def test_token_model_gives_capped_outputs_or_a_clean_refusal_many(tokens, inputs, overrides):
-    _translate(tokens, inputs, overrides)
-
-
-@pytest.mark.slow
-@settings(max_examples=500)
-@given(VECTORS, OVERRIDES)
-def test_feature_model_gives_capped_outputs_or_a_clean_refusal_many(vectors, inputs, overrides):
-    _translate(vectors, inputs, overrides)
+@pytest.mark.parametrize("run, inputs, examples", [
+    ("tokens", TEXTS, 60), ("features", VECTORS, 40),
+    pytest.param("tokens", TEXTS, 800, marks=pytest.mark.slow),
+    pytest.param("features", VECTORS, 500, marks=pytest.mark.slow)])
+def test_any_options_and_inputs_give_capped_outputs_or_a_clean_refusal(run, inputs, examples):
+    model = MODELS[run]
+    settings(max_examples=examples)(given(inputs, OVERRIDES)(lambda i, o: _translate(model, i, o)))()

@@ -59,8 +59,8 @@ FIELD = st.sampled_from(["inputs", "beam", "nbest", "max_length", "sample", "ret
 BODY = st.one_of(
     st.dictionaries(FIELD, JSON, max_size=4),
     st.fixed_dictionaries({"inputs": st.lists(st.text(max_size=12) | ODD, max_size=3)},
-                          optional={"sample": st.dictionaries(st.sampled_from(["temperature", "top_k", "top_p", "seed"]),
-                                                              ODD, max_size=3),
+                          optional={"sample": st.dictionaries(
+                                        st.sampled_from(["temperature", "top_k", "top_p", "seed"]), ODD, max_size=3),
                                     "return_attention": JSON, "beam": ODD, "nbest": ODD, "max_length": ODD}),
     JSON)
 
@@ -83,14 +83,6 @@ def _post(client, body):
         assert len(r.content) < 2000 and "Traceback" not in r.text
 
 
-@settings(max_examples=60)
-@given(BODY)
-def test_any_json_body_gets_an_answer_or_a_short_4xx(client, body):
-    _post(client, body)
-
-
-@pytest.mark.slow
-@settings(max_examples=1000)
-@given(BODY)
-def test_any_json_body_gets_an_answer_or_a_short_4xx_many(client, body):
-    _post(client, body)
+@pytest.mark.parametrize("examples", [60, pytest.param(1000, marks=pytest.mark.slow)])
+def test_any_json_body_gets_an_answer_or_a_short_4xx(client, examples):
+    settings(max_examples=examples)(given(BODY)(lambda body: _post(client, body)))()

@@ -49,7 +49,8 @@ def test_an_edited_config_yaml_is_checked_against_the_checkpoint(tmp_path):
     assert resume_config(run, None).train.epochs == 9
     saved["model"]["decoder_hidden"] = 32
     (run / "config.yaml").write_text(yaml.safe_dump(saved))
-    with pytest.raises(ConfigError, match=r"--resume cannot change model.decoder_hidden \(the run has 16, asked for 32\)"):
+    with pytest.raises(ConfigError, match=r"--resume cannot change model.decoder_hidden \(the run has 16, asked "
+                                          r"for 32\)"):
         resume_config(run, None)
 
 

@@ -22,7 +22,8 @@ def generate(model: torch.nn.Module, source_side: Any, sources: Sequence[Any], o
              *, keep_attention: bool = False) -> list[list[Hypothesis]]:
     """Per source (encoded: ids or an (L, D) array), its hypotheses, best first: decode.nbest of them for
     beam search and sampling (independent draws, the i-th with seed decode.seed + i; a fresh seed when it is
-    null), one for greedy. Sources are padded by their side (`source_side.pad`) in batches of decode.batch_size, longest first."""
+    null), one for greedy. Sources are padded by their side (`source_side.pad`) in batches of decode.batch_size,
+    longest first."""
     options = with_seed(options)
     weights = next(model.parameters())
     device = weights.device
