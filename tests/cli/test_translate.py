@@ -213,3 +213,15 @@ def test_eval_takes_the_decoding_flags(tmp_path, capsys):
     assert len(lines) == 4 and [line.split("\t")[2] for line in lines[1:]] == ["s", "v", "r"]  # the best of beam 3
     assert main(["eval", str(V1 / "tokens"), "--data", str(data), "--set", "model.cell=gru"]) == 2
     assert "only decode.* keys can change here" in capsys.readouterr().err
+
+
+def test_eval_leaves_out_pairs_beyond_the_generation_bounds(tmp_path, capsys, caplog):
+    data = tmp_path / "valid.tsv"
+    data.write_text("abc\tcba\n" + "ab" * 800 + "\tx\nhello\tolleh\n")
+    caplog.set_level("WARNING", logger="seq2seq")
+    capsys.readouterr()
+    assert main(["eval", str(V1 / "tokens"), "--data", str(data), "--predictions", str(tmp_path / "p.tsv")]) == 0
+    assert json.loads(capsys.readouterr().out)["sentences"] == 2
+    assert caplog.messages == [f"{data}: dropped 1 of 3 pairs longer than decode.max_source_length=1000 or "
+                               f"decode.max_output_length=1000"]
+    assert [line.split("\t")[0] for line in (tmp_path / "p.tsv").read_text().splitlines()[1:]] == ["abc", "hello"]

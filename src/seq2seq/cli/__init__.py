@@ -12,8 +12,7 @@ from ..audio import AudioError
 from ..checkpoint import CheckpointError
 from ..config import ConfigError
 from ..data.datasets import DataError
-from ..training import TrainingError
-from ..training.interrupt import TrainingInterrupted
+from ..training import TrainingError, TrainingInterrupted
 from .parser import build_parser
 
 __all__ = ["build_parser", "main"]

@@ -260,7 +260,7 @@ class Trainer:
 
 def train(cfg: Config | None, out_dir: str | Path, resume: bool = False, quiet: bool = False) -> dict[str, float]:
     """Train a model as configured into `out_dir` (to resume: cfg None = as the run's config.yaml says); returns
-    the last validation metrics."""
+    the last validation metrics. Ctrl-C / SIGTERM: TrainingInterrupted once a checkpoint is written."""
     trainer = Trainer(cfg, out_dir, resume=resume, quiet=quiet)
     try:
         return trainer.run()
