@@ -64,8 +64,8 @@ def _translate(monkeypatch, capsys, run, args, data):
 
 
 @pytest.mark.parametrize("run, examples", [("tokens", 40), ("features", 25),
-                                           pytest.param("tokens", 300, marks=pytest.mark.slow),
-                                           pytest.param("features", 200, marks=pytest.mark.slow)])
+                                           pytest.param("tokens", 150, marks=pytest.mark.slow),
+                                           pytest.param("features", 100, marks=pytest.mark.slow)])
 def test_translate_any_flags_and_stdin(monkeypatch, capsys, run, examples):
     check = given(ARGS, STDIN)(lambda args, data: _translate(monkeypatch, capsys, run, args, data))
     settings(max_examples=examples)(check)()

@@ -62,7 +62,7 @@ def _yaml_document(document, tmp_path_factory):
     assert build_config(yaml_file=path).to_dict() == cfg.to_dict()
 
 
-@pytest.mark.parametrize("examples", [60, pytest.param(1500, marks=pytest.mark.slow)])
+@pytest.mark.parametrize("examples", [60, pytest.param(600, marks=pytest.mark.slow)])
 def test_any_yaml_document_is_a_config_or_a_config_error(tmp_path_factory, examples):
     settings(max_examples=examples)(given(DOCUMENT)(lambda document: _yaml_document(document, tmp_path_factory)))()
 
@@ -139,6 +139,6 @@ def _model_runs(values):
         assert len(hyp.output) <= cfg.decode.max_output_length
 
 
-@pytest.mark.parametrize("examples", [40, pytest.param(600, marks=pytest.mark.slow)])
+@pytest.mark.parametrize("examples", [40, pytest.param(300, marks=pytest.mark.slow)])
 def test_every_model_config_validation_accepts_runs(examples):
     settings(max_examples=examples)(given(MODEL)(_model_runs))()

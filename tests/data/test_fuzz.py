@@ -51,7 +51,7 @@ def _read(tmp_path_factory, content, fmt, skip):
         assert len(result.pairs) <= _lines(content)
 
 
-@pytest.mark.parametrize("examples", [80, pytest.param(1500, marks=pytest.mark.slow)])
+@pytest.mark.parametrize("examples", [80, pytest.param(600, marks=pytest.mark.slow)])
 def test_any_file_gives_pairs_or_a_data_error_naming_a_real_line(tmp_path_factory, examples):
     check = given(CONTENT, st.sampled_from(FORMATS), st.booleans())(lambda c, f, k: _read(tmp_path_factory, c, f, k))
     settings(max_examples=examples)(check)()
@@ -70,7 +70,7 @@ def _read_features(tmp_path_factory, content, target_type, skip):
     assert len(dims) == 1 and all(p[0].dtype.kind == "f" and len(p[0]) for p in pairs)
 
 
-@pytest.mark.parametrize("examples", [60, pytest.param(1000, marks=pytest.mark.slow)])
+@pytest.mark.parametrize("examples", [60, pytest.param(400, marks=pytest.mark.slow)])
 def test_any_csv_gives_sequences_or_a_data_error(tmp_path_factory, examples):
     check = given(CONTENT, st.sampled_from(["features", "tokens"]), st.booleans())(
         lambda c, t, k: _read_features(tmp_path_factory, c, t, k))

@@ -43,7 +43,7 @@ def test_no_generated_request_gets_a_5xx_and_every_answer_matches_the_schema(cas
 
 
 @pytest.mark.slow
-@_schema(400).parametrize()
+@_schema(200).parametrize()
 def test_no_generated_request_gets_a_5xx_and_every_answer_matches_the_schema_many(case):
     case.call_and_validate(checks=CHECKS)
 
@@ -83,6 +83,6 @@ def _post(client, body):
         assert len(r.content) < 2000 and "Traceback" not in r.text
 
 
-@pytest.mark.parametrize("examples", [60, pytest.param(1000, marks=pytest.mark.slow)])
+@pytest.mark.parametrize("examples", [60, pytest.param(400, marks=pytest.mark.slow)])
 def test_any_json_body_gets_an_answer_or_a_short_4xx(client, examples):
     settings(max_examples=examples)(given(BODY)(lambda body: _post(client, body)))()

@@ -12,7 +12,7 @@ from seq2seq.checkpoint import checkpoint_dir
 from seq2seq.training.interrupt import StopSignals
 
 @pytest.mark.slow
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_a_stopped_run_checkpoints_says_how_to_resume_and_resumes_exactly(tmp_path, launch, full_run, signum,
                                                                         wait_for_evaluations, same_weights):
     run = tmp_path / "stopped"
