@@ -1,126 +1,50 @@
-"""The Python API: `seq2seq.load(DIR)` and `Model.translate(...)`."""
+"""The Python API of the PyTorch engine: `Model` over a run directory's checkpoint (`seq2seq.load` picks the
+engine; see `loading`)."""
 
 from __future__ import annotations
 
-import logging
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from .bundle import Bundle, load_bundle
 from .config import DecodeConfig
-from .decoding import Hypothesis, decode_options, generate
+from .decoding import Hypothesis, generate
+from .translation import InputTooLong, Translation, Translator
 
-log = logging.getLogger("seq2seq")
-
-
-class InputTooLong(ValueError):
-    """An input longer than the model's data.max_source_length, refused in strict mode."""
+__all__ = ["InputTooLong", "Model", "Translation", "load"]
 
 
-@dataclass
-class Translation:
-    """One output: its text (CSV notation for vectors), its steps' labels (tokens), summed log-probability,
-    the source's labels, attention (output steps x source steps) and, for vector targets, the values."""
+class Model(Translator):
+    """A trained model on PyTorch; `seq2seq.load(run_dir)` returns one."""
 
-    text: str
-    tokens: list[str]
-    score: float
-    source_tokens: list[str]
-    attention: list[list[float]] | None = None
-    values: np.ndarray | None = None
-
-    def to_dict(self, attention: bool = True) -> dict[str, Any]:
-        """JSON-ready dict (attention only when asked for)."""
-        out: dict[str, Any] = {"text": self.text, "tokens": self.tokens, "score": self.score}
-        if attention:
-            out["source_tokens"] = self.source_tokens
-            out["attention"] = self.attention
-        return out
-
-
-class Model:
-    """A trained model ready to use; `seq2seq.load(run_dir)` returns one."""
+    engine = "torch"
 
     def __init__(self, bundle: Bundle):
+        super().__init__(bundle.config, bundle.source, bundle.target)
         self.bundle = bundle
-        self.config = bundle.config
         self.net = bundle.model
-        self.source = bundle.source
-        self.target = bundle.target
 
     @property
     def device(self) -> torch.device:
         """Where the weights live."""
         return next(self.net.parameters()).device
 
+    @property
+    def parameter_count(self) -> int:
+        """The model's number of weights."""
+        return sum(p.numel() for p in self.net.parameters())
+
     def to(self, device: str | torch.device) -> Model:
         """Move the weights (e.g. to "cuda"); returns self."""
         self.net.to(device)
         return self
 
-    def encode(self, inputs: list[Any]) -> list[Any]:
-        """Raw inputs to what the encoder reads (reversed if the model was trained so)."""
-        return [self.source.encode(x) for x in inputs]
-
-    def decode(self, output: Any) -> Any:
-        """A generated output to a raw value (text, or vectors in the original units)."""
-        return self.target.decode(output)
-
-    def decode_options(self, options: DecodeConfig | None = None, **overrides: Any) -> DecodeConfig:
-        """The run's decoding defaults (or `options`) with `overrides` applied and checked (see
-        `decoding.decode_options` for the names: DecodeConfig's fields, beam, sample, alpha)."""
-        return decode_options(options or self.config.decode, self.config.data.target_type, **overrides)
-
-    def translate(self, inputs: Any, options: DecodeConfig | None = None, *, strict: bool = False,
-                  **overrides: Any) -> list[list[Translation]]:
-        """Per input, its outputs best first (decode.nbest of them for beam search and sampling).
-
-        Inputs are texts for a token source, (steps, dim) arrays or CSV notation for a feature source.
-        The run's decoding defaults apply unless `options` or keyword overrides change them, e.g.
-        `beam=5, nbest=2`, `sample=True, temperature=0.8, seed=1`, `alpha=0.6`, `max_length=50`.
-        """
-        batch = [inputs] if isinstance(inputs, str) else list(inputs)
-        opts = self.decode_options(options, **overrides)
-        sources = [self._source(x, strict) for x in batch]
-        todo = [i for i, s in enumerate(sources) if len(s) > 0]
-        hyps = generate(self.net, self.source, [sources[i] for i in todo], opts, keep_attention=True)
-        results: list[list[Translation]] = [[Translation("", [], 0.0, [], [])] * opts.nbest for _ in batch]
-        for i, hs in zip(todo, hyps):
-            results[i] = [self._translation(batch[i], h) for h in hs]
-        return results
-
-    def predict(self, inputs: list[Any], options: DecodeConfig | None = None, **overrides: Any) -> list[Any]:
-        """The best output of each input as a raw value: a text, or a (steps, dim) array in the original units
-        (for a vector target its length follows decode.feature_length)."""
-        return [t[0].text if t[0].values is None else t[0].values
-                for t in self.translate(list(inputs), options, **overrides)]
-
-    def _source(self, raw: Any, strict: bool) -> Any:
-        if isinstance(raw, str) and not raw.strip():
-            return []
-        encoded = self.source.encode(raw)
-        limit = self.config.data.max_source_length
-        if limit and len(encoded) > limit:
-            if strict:
-                shown = raw[:60] if isinstance(raw, str) else f"{len(raw)} steps"
-                raise InputTooLong(f"input of {len(encoded)} steps is longer than the model's "
-                                   f"data.max_source_length={limit}: {shown!r}")
-            log.warning("input of %d steps truncated to data.max_source_length=%d", len(encoded), limit)
-            encoded = self.source.reversal.keep_first(encoded, limit)
-        return encoded
-
-    def _translation(self, raw: Any, h: Hypothesis) -> Translation:
-        value = self.target.decode(h.output)
-        source_tokens = self.source.labels(raw)
-        attention = None
-        if h.attention is not None:
-            attention = self.source.reversal.reading_order(h.attention[:, : len(source_tokens)]).tolist()
-        return Translation(self.target.format(value), self.target.output_labels(h.output), h.score, source_tokens,
-                           attention, None if isinstance(value, str) else value)
+    def generate(self, sources: Sequence[Any], options: DecodeConfig) -> list[list[Hypothesis]]:
+        """Per encoded source, its hypotheses best first, with attention."""
+        return generate(self.net, self.source, sources, options, keep_attention=True)
 
 
 def load(run_dir: str | Path, which: str = "best", device: str | torch.device = "cpu") -> Model:

@@ -6,7 +6,7 @@ import logging
 import sys
 
 from ..audio import AudioError
-from ..checkpoint import CheckpointError
+from ..rundir import CheckpointError
 from ..config import ConfigError
 from ..data.datasets import DataError
 from .parser import build_parser

@@ -13,7 +13,7 @@ from seq2seq.data.batching import sort_for_inference
 
 from .beam import beam_search
 from .greedy import greedy
-from .hypothesis import Hypothesis
+from ..hypothesis import Hypothesis
 from .sampling import sample
 
 

@@ -1,0 +1,47 @@
+"""Run directories: where a checkpoint lives and how its JSON is read - without torch, so that commands and the
+ONNX engine can tell a run directory from an exported one in a process that has no torch."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+# 2: the output head's weights live under decoder.head (format 1 checkpoints are renamed on loading).
+CHECKPOINT_VERSION = 2
+MODEL_FILE = "model.safetensors"
+MODEL_JSON = "model.json"
+TRAINER_FILE = "trainer.safetensors"
+TRAINER_JSON = "trainer.json"
+
+
+class CheckpointError(RuntimeError):
+    """A run directory or checkpoint that cannot be used; the message names the file."""
+
+
+def checkpoint_dir(run_dir: str | Path, which: str = "best") -> Path:
+    """The directory of `checkpoints/<which>` in a run directory, checked to exist."""
+    run = Path(run_dir)
+    if not run.is_dir():
+        raise CheckpointError(f"{run}: no such run directory")
+    path = run / "checkpoints" / which
+    if not (path / MODEL_JSON).is_file():
+        other = run / "checkpoints" / ("last" if which == "best" else "best")
+        if which == "best" and (other / MODEL_JSON).is_file():
+            return other
+        raise CheckpointError(f"{run}: not a run directory (no checkpoints/{which}/{MODEL_JSON}); "
+                              f"pass the DIR given to `seq2seq train --out DIR`")
+    return path
+
+
+def read_json(path: Path) -> dict[str, Any]:
+    """Read a JSON object, naming the file on any failure."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise CheckpointError(f"{path}: missing") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise CheckpointError(f"{path}: not valid JSON ({e})") from None
+    if not isinstance(data, dict):
+        raise CheckpointError(f"{path}: expected a JSON object")
+    return data

@@ -1,0 +1,127 @@
+"""What both engines share in front of generation: raw inputs -> encoded sources (checked, truncated) ->
+the engine's `generate` -> Translations (texts, tokens, scores, attention in reading order).
+
+`Translator` is that front; `api.Model` (PyTorch) and `engine.OnnxModel` (onnxruntime) supply `generate`
+and `parameter_count`, so a run and its exported copy answer `translate` and `predict` the same way.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+
+from .config import Config, DecodeConfig
+from .config.overrides import decode_options
+from .data.sides import Side
+from .hypothesis import Hypothesis
+
+log = logging.getLogger("seq2seq")
+
+
+class InputTooLong(ValueError):
+    """An input longer than the model's data.max_source_length, refused in strict mode."""
+
+
+@dataclass
+class Translation:
+    """One output: its text (CSV notation for vectors), its steps' labels (tokens), summed log-probability,
+    the source's labels, attention (output steps x source steps) and, for vector targets, the values."""
+
+    text: str
+    tokens: list[str]
+    score: float
+    source_tokens: list[str]
+    attention: list[list[float]] | None = None
+    values: np.ndarray | None = None
+
+    def to_dict(self, attention: bool = True) -> dict[str, Any]:
+        """JSON-ready dict (attention only when asked for)."""
+        out: dict[str, Any] = {"text": self.text, "tokens": self.tokens, "score": self.score}
+        if attention:
+            out["source_tokens"] = self.source_tokens
+            out["attention"] = self.attention
+        return out
+
+
+class Translator:
+    """A trained model ready to use, whichever engine runs it: `config`, both sides and `generate`."""
+
+    engine: ClassVar[str] = ""
+
+    def __init__(self, config: Config, source: Side, target: Side):
+        self.config = config
+        self.source = source
+        self.target = target
+
+    @property
+    def parameter_count(self) -> int:
+        """The model's number of weights."""
+        raise NotImplementedError
+
+    def generate(self, sources: Sequence[Any], options: DecodeConfig) -> list[list[Hypothesis]]:
+        """Per encoded source, its hypotheses best first, with attention (what the engine does)."""
+        raise NotImplementedError
+
+    def encode(self, inputs: list[Any]) -> list[Any]:
+        """Raw inputs to what the encoder reads (reversed if the model was trained so)."""
+        return [self.source.encode(x) for x in inputs]
+
+    def decode(self, output: Any) -> Any:
+        """A generated output to a raw value (text, or vectors in the original units)."""
+        return self.target.decode(output)
+
+    def decode_options(self, options: DecodeConfig | None = None, **overrides: Any) -> DecodeConfig:
+        """The run's decoding defaults (or `options`) with `overrides` applied and checked (see
+        `config.overrides.decode_options` for the names: DecodeConfig's fields, beam, sample, alpha)."""
+        return decode_options(options or self.config.decode, self.config.data.target_type, **overrides)
+
+    def translate(self, inputs: Any, options: DecodeConfig | None = None, *, strict: bool = False,
+                  **overrides: Any) -> list[list[Translation]]:
+        """Per input, its outputs best first (decode.nbest of them for beam search and sampling).
+
+        Inputs are texts for a token source, (steps, dim) arrays or CSV notation for a feature source.
+        The run's decoding defaults apply unless `options` or keyword overrides change them, e.g.
+        `beam=5, nbest=2`, `sample=True, temperature=0.8, seed=1`, `alpha=0.6`, `max_length=50`.
+        """
+        batch = [inputs] if isinstance(inputs, str) else list(inputs)
+        opts = self.decode_options(options, **overrides)
+        sources = [self._source(x, strict) for x in batch]
+        todo = [i for i, s in enumerate(sources) if len(s) > 0]
+        hyps = self.generate([sources[i] for i in todo], opts)
+        results: list[list[Translation]] = [[Translation("", [], 0.0, [], [])] * opts.nbest for _ in batch]
+        for i, hs in zip(todo, hyps):
+            results[i] = [self._translation(batch[i], h) for h in hs]
+        return results
+
+    def predict(self, inputs: list[Any], options: DecodeConfig | None = None, **overrides: Any) -> list[Any]:
+        """The best output of each input as a raw value: a text, or a (steps, dim) array in the original units
+        (for a vector target its length follows decode.feature_length)."""
+        return [t[0].text if t[0].values is None else t[0].values
+                for t in self.translate(list(inputs), options, **overrides)]
+
+    def _source(self, raw: Any, strict: bool) -> Any:
+        if isinstance(raw, str) and not raw.strip():
+            return []
+        encoded = self.source.encode(raw)
+        limit = self.config.data.max_source_length
+        if limit and len(encoded) > limit:
+            if strict:
+                shown = raw[:60] if isinstance(raw, str) else f"{len(raw)} steps"
+                raise InputTooLong(f"input of {len(encoded)} steps is longer than the model's "
+                                   f"data.max_source_length={limit}: {shown!r}")
+            log.warning("input of %d steps truncated to data.max_source_length=%d", len(encoded), limit)
+            encoded = self.source.reversal.keep_first(encoded, limit)
+        return encoded
+
+    def _translation(self, raw: Any, h: Hypothesis) -> Translation:
+        value = self.target.decode(h.output)
+        source_tokens = self.source.labels(raw)
+        attention = None
+        if h.attention is not None:
+            attention = self.source.reversal.reading_order(h.attention[:, : len(source_tokens)]).tolist()
+        return Translation(self.target.format(value), self.target.output_labels(h.output), h.score, source_tokens,
+                           attention, None if isinstance(value, str) else value)
