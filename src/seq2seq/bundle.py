@@ -12,7 +12,7 @@ import torch
 from .checkpoint import (CHECKPOINT_VERSION, MODEL_FILE, MODEL_JSON, CheckpointError, checkpoint_dir,
                          load_state_into, read_json, save_tensors)
 from .config import Config, ConfigError
-from .configure import build_config
+from .configure import config_from_dict
 from .data.corpus import load_sides
 from .data.sides import Side
 from .models import Seq2Seq, build_model
@@ -78,10 +78,9 @@ def load_bundle(run_dir: str | Path, which: str = "best", device: str | torch.de
     meta = read_json(ckpt / MODEL_JSON)
     version = checkpoint_version(ckpt, meta)
     try:
-        cfg = build_config(overrides=_flatten(meta["config"]))
-    except (KeyError, TypeError, ConfigError) as e:
+        cfg = config_from_dict(meta["config"])
+    except (KeyError, TypeError, AttributeError, ConfigError) as e:
         raise CheckpointError(f"{ckpt / MODEL_JSON}: invalid config ({e})") from None
-    cfg.preset = meta["config"].get("preset")
     try:
         source, target = load_sides(cfg, ckpt)
     except (OSError, ValueError) as e:
@@ -95,11 +94,3 @@ def load_bundle(run_dir: str | Path, which: str = "best", device: str | torch.de
     load_state_into(bundle.model, ckpt / MODEL_FILE, upgrade_v1 if version == 1 else None)
     bundle.model.to(device).eval()
     return bundle
-
-
-def _flatten(config: dict[str, Any]) -> dict[str, Any]:
-    out = {}
-    for section, values in config.items():
-        if isinstance(values, dict):
-            out.update({f"{section}.{k}": v for k, v in values.items()})
-    return out

@@ -1,0 +1,70 @@
+"""`OnnxModel`: a directory written by `seq2seq export` ready to translate, on onnxruntime and numpy (no torch)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from ..config import ConfigError, DecodeConfig
+from ..configure import config_from_dict
+from ..data.corpus import load_sides
+from ..hypothesis import Hypothesis
+from ..loading import EXPORT_JSON
+from ..rundir import CheckpointError, read_json
+from ..translation import Translator
+from .generate import generate
+from .graphs import Graphs
+from .heads import rules_for
+
+FORMAT_VERSION = 1  # the newest export.json this engine reads
+
+
+class OnnxModel(Translator):
+    """An exported model: the same `translate`, `predict` and `decode_options` as `seq2seq.Model`."""
+
+    engine = "onnx"
+
+    def __init__(self, directory: Path, manifest: dict[str, Any], threads: int | None = None):
+        path = directory / EXPORT_JSON
+        if manifest.get("format") != "seq2seq-onnx":
+            raise CheckpointError(f"{path}: not a seq2seq ONNX export (format {manifest.get('format')!r})")
+        version = manifest.get("format_version")
+        if not isinstance(version, int) or isinstance(version, bool) or version > FORMAT_VERSION:
+            raise CheckpointError(f"{path}: export format version {version!r} is newer than this seq2seq "
+                                  f"understands ({FORMAT_VERSION}); upgrade seq2seq")
+        try:
+            config = config_from_dict(manifest["config"])
+        except (KeyError, TypeError, AttributeError, ConfigError) as e:
+            raise CheckpointError(f"{path}: invalid config ({e})") from None
+        try:
+            source, target = load_sides(config, directory)
+        except (OSError, ValueError) as e:
+            raise CheckpointError(f"{directory}: cannot load vocabulary/tokenizer ({e})") from None
+        for side, name in ((source, "source"), (target, "target")):
+            if side.size != manifest.get(f"{name}_size"):
+                raise CheckpointError(f"{directory}: the {name} side has {side.size} entries but {EXPORT_JSON} "
+                                      f"says {manifest.get(f'{name}_size')}: the files do not belong together")
+        super().__init__(config, source, target)
+        self.directory = directory
+        self.manifest = manifest
+        try:
+            self.graphs = Graphs(directory, manifest, threads)
+        except Exception as e:  # onnxruntime raises its own exception types for a missing or broken graph
+            raise CheckpointError(f"{directory}: cannot load the ONNX graphs ({e})") from None
+        self.rules = rules_for(config, target.size)
+
+    @property
+    def parameter_count(self) -> int:
+        """The model's number of weights (as exported)."""
+        return int(self.manifest.get("parameters", 0))
+
+    def generate(self, sources: Sequence[Any], options: DecodeConfig) -> list[list[Hypothesis]]:
+        """Per encoded source, its hypotheses best first, with attention."""
+        return generate(self.graphs, self.rules, self.source, sources, options, keep_attention=True)
+
+
+def load_exported(directory: str | Path, threads: int | None = None) -> OnnxModel:
+    """An exported model from its directory; `threads`: onnxruntime's intra-op threads (None: its default)."""
+    directory = Path(directory)
+    return OnnxModel(directory, read_json(directory / EXPORT_JSON), threads)
