@@ -10,16 +10,10 @@ import tempfile
 from pathlib import Path
 
 from .config import ConfigError
-from .rundir import CheckpointError
+from .rundir import CheckpointError, is_exported
 from .translation import Translator
 
 ENGINES = ("auto", "torch", "onnx")
-EXPORT_JSON = "export.json"  # what marks a directory written by `seq2seq export`
-
-
-def is_exported(path: str | Path) -> bool:
-    """Whether `path` is a directory written by `seq2seq export` (rather than a run directory)."""
-    return (Path(path) / EXPORT_JSON).is_file()
 
 
 def load(path: str | Path, which: str = "best", device: str = "cpu", engine: str = "auto",

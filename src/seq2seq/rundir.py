@@ -1,5 +1,5 @@
-"""Run directories: where a checkpoint lives and how its JSON is read - without torch, so that commands and the
-ONNX engine can tell a run directory from an exported one in a process that has no torch."""
+"""Run directories and exported directories: where a checkpoint lives, what marks an export, and how their JSON
+is read - without torch, so that commands and the ONNX engine can tell them apart in a process that has none."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ MODEL_FILE = "model.safetensors"
 MODEL_JSON = "model.json"
 TRAINER_FILE = "trainer.safetensors"
 TRAINER_JSON = "trainer.json"
+EXPORT_JSON = "export.json"  # what marks a directory written by `seq2seq export`
 
 
 class CheckpointError(RuntimeError):
@@ -45,3 +46,8 @@ def read_json(path: Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise CheckpointError(f"{path}: expected a JSON object")
     return data
+
+
+def is_exported(path: str | Path) -> bool:
+    """Whether `path` is a directory written by `seq2seq export` (rather than a run directory)."""
+    return (Path(path) / EXPORT_JSON).is_file()

@@ -65,9 +65,9 @@ def eval_command(args: argparse.Namespace) -> int:
 
 def translate_command(args: argparse.Namespace) -> int:
     """`seq2seq translate`: one output line per input line (index, score and text per line with --nbest)."""
-    from ..api import load
+    from ..loading import load
 
-    model = load(args.dir)
+    model = load(args.dir, engine=args.engine)
     options = options_from(args, model.config.decode, model.config.data.target_type)
     source = open(args.input, encoding="utf-8") if args.input else sys.stdin
     lines = [ln.rstrip("\n").rstrip("\r") for ln in source]
@@ -82,7 +82,10 @@ def translate_command(args: argparse.Namespace) -> int:
             sink.write(hyps[0].text + "\n")
     sink.flush()
     if args.attention and results:
-        from ..plots import attention_heatmap
+        try:
+            from ..plots import attention_heatmap
+        except ImportError as e:
+            raise ConfigError(f"--attention needs matplotlib ({e}); pip install 'seq2seq[torch]'") from None
 
         first = next((r[0] for r in results if r[0].attention), None)
         if first is None:
@@ -106,7 +109,21 @@ def serve_command(args: argparse.Namespace) -> int:
     except ValueError as e:
         raise ConfigError(str(e)) from None
     serve(args.dir, host=args.host, port=args.port, options=options, which=args.checkpoint, log_level=args.log_level,
-          decode=lambda base, target_type: options_from(args, base, target_type))
+          decode=lambda base, target_type: options_from(args, base, target_type), engine=args.engine)
+    return 0
+
+
+def export_command(args: argparse.Namespace) -> int:
+    """`seq2seq export`: a run's model as ONNX graphs and JSON/safetensors files in --out."""
+    try:
+        from ..export import ExportError, export_onnx
+    except ImportError as e:
+        raise ConfigError(f"exporting needs torch, onnx and onnxruntime ({e}); pip install 'seq2seq[export]'") from None
+    try:
+        out = export_onnx(args.dir, args.out, which=args.checkpoint)
+    except ExportError as e:
+        raise ConfigError(str(e)) from None
+    print(f"exported {args.dir} to {out} (translate, serve or seq2seq.load it with the onnx engine)")
     return 0
 
 

@@ -10,8 +10,7 @@ from ..config import ConfigError, DecodeConfig
 from ..configure import config_from_dict
 from ..data.corpus import load_sides
 from ..hypothesis import Hypothesis
-from ..loading import EXPORT_JSON
-from ..rundir import CheckpointError, read_json
+from ..rundir import EXPORT_JSON, CheckpointError, read_json
 from ..translation import Translator
 from .generate import generate
 from .graphs import Graphs

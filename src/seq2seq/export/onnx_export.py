@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from ..bundle import Bundle, load_bundle
-from ..loading import EXPORT_JSON
+from ..rundir import EXPORT_JSON
 from .graphs import BATCH, EncoderGraph, StepGraph, example_source, probe
 from .rnn_symbolic import OPSET, register
 
