@@ -80,8 +80,8 @@ def _check(directory: Path, model: nn.Module, names: dict[str, list[str]], state
         if a.shape != tuple(b.shape):
             raise ExportError(f"an exported graph gives shape {a.shape} where PyTorch gives {tuple(b.shape)}")
         if a.dtype != np.bool_:
-            worst = max(worst, float(np.abs(a.astype(np.float64) - b.double().numpy()).max(initial=0.0)))
-        elif not np.array_equal(a, b.numpy()):
+            worst = max(worst, float(np.abs(a.astype(np.float64) - b.detach().double().numpy()).max(initial=0.0)))
+        elif not np.array_equal(a, b.detach().numpy()):
             worst = float("inf")
     return worst
 
