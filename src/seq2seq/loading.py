@@ -34,8 +34,11 @@ def load(path: str | Path, which: str = "best", device: str = "cpu", engine: str
         if exported:
             raise CheckpointError(f"{path}: an exported directory holds ONNX graphs, not PyTorch weights; "
                                   f"load it with engine='onnx' (--engine onnx)")
-        import torch
-
+        try:
+            import torch
+        except ImportError:
+            raise ConfigError(f"{path}: the PyTorch engine needs torch: pip install 'seq2seq[torch]' (or export "
+                              f"the model where torch is installed and load the export with engine='onnx')") from None
         from .api import load as load_torch
 
         if threads:
