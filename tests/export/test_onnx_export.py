@@ -86,8 +86,8 @@ def test_export_directory_holds_graphs_json_and_sides_but_no_pickle(tiny_export)
     assert manifest["config"]["decode"] == bundle.config.to_dict()["decode"]
     assert manifest["batch_axis"] == {"state.hidden": 1, "state.cell": 1, "state.feed": 0, "memory.outputs": 0,
                                       "memory.mask": 0, "memory.keys": 0}
-    assert manifest["step"]["outputs"] == ["scores", "next.state.hidden", "next.state.cell", "next.state.feed",
-                                           "attention"]
+    assert manifest["step"]["outputs"] == ["scores", "top_scores", "top_tokens", "next.state.hidden",
+                                           "next.state.cell", "next.state.feed", "attention"]
     assert manifest["check_max_abs_diff"] < 1e-5
     assert manifest["opset"] == 17
 
@@ -114,7 +114,7 @@ def test_encoder_layers_are_onnx_rnn_nodes_with_sequence_lengths(tiny_bundle, tm
 def test_step_without_attention_reads_no_encoder_outputs(tiny_bundle, tmp_path):
     out = export_onnx(tiny_bundle("baseline"), tmp_path / "x")
     manifest = json.loads((out / "export.json").read_text())
-    assert manifest["step"]["inputs"] == ["prev", "state.hidden", "state.cell"]
+    assert manifest["step"]["inputs"] == ["prev", "state.hidden", "state.cell", "candidates"]
     assert "attention" not in manifest["step"]["outputs"]
 
 

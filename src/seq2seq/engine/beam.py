@@ -22,21 +22,14 @@ def _ranked(scores: np.ndarray, lengths: np.ndarray, alpha: float) -> np.ndarray
     return scores / length_penalty(lengths, alpha) if alpha > 0 else scores
 
 
-def _top(values: np.ndarray, k: int) -> np.ndarray:
-    """Indices of the k largest values of each row, largest first. (N, M) -> (N, k)"""
-    part = np.argpartition(-values, k - 1, axis=1)[:, :k] if k < values.shape[1] else np.tile(
-        np.arange(values.shape[1]), (len(values), 1))
-    order = np.argsort(-np.take_along_axis(values, part, 1), axis=1, kind="stable")
-    return np.take_along_axis(part, order, 1)
-
-
 class _Search:
     """The search's arrays for the sentences still searched (n of them, k beams each, rows n*k)."""
 
     def __init__(self, graphs: Graphs, src: np.ndarray, src_lengths: np.ndarray, caps: np.ndarray, k: int,
-                 keep_attention: bool):
+                 keep_attention: bool, vocab_size: int):
         batch = len(src)
         self.graphs = graphs
+        self.candidates = min(k + 1, vocab_size)
         start, state, memory = graphs.encode(src, src_lengths)
         expand = np.repeat(np.arange(batch), k)
         self.state, self.memory = graphs.take(state, expand), graphs.take(memory, expand)
@@ -54,18 +47,20 @@ class _Search:
     def advance(self, step: int, k: int, min_length: int) -> None:
         """One step: every beam extended by every token, the k best of each sentence kept."""
         n = len(self.alive)
-        logp, state, attention = self.graphs.step(self.prev, self.state, self.memory)
+        # The k best of a sentence's k * V extensions are among its beams' k + 1 best each (k + 1: one may be
+        # a barred </s>), which the step graph selects: only (rows, k + 1) arrays leave it.
+        (logp, tokens), state, attention = self.graphs.step(self.prev, self.state, self.memory, self.candidates)
         if step < min_length:
-            logp[:, EOS] = -np.inf
+            logp[tokens == EOS] = -np.inf
         # A finished hypothesis may only continue with <pad>, at no cost.
-        pad_logp = np.where(self.finished, np.float32(0.0), logp[:, PAD])
         logp[self.finished] = -np.inf
-        logp[:, PAD] = pad_logp
-        vocab = logp.shape[-1]
-        total = (self.scores.reshape(-1, 1) + logp).reshape(n, k * vocab)
-        top_idx = _top(total, k)
-        origin = ((np.arange(n) * k)[:, None] + top_idx // vocab).reshape(-1)
-        token = (top_idx % vocab).reshape(-1)
+        logp[self.finished, 0] = 0.0
+        tokens[self.finished, 0] = PAD
+        width = logp.shape[-1]
+        total = (self.scores.reshape(-1, 1) + logp).reshape(n, k * width)
+        top_idx = np.argsort(-total, axis=1, kind="stable")[:, :k]
+        origin = ((np.arange(n) * k)[:, None] + top_idx // width).reshape(-1)
+        token = np.take_along_axis(tokens.reshape(n, k * width), top_idx, 1).reshape(-1)
         self.scores = np.take_along_axis(total, top_idx, 1)
         self.state = self.graphs.take(state, origin)
         self.finished = self.finished[origin]
@@ -108,7 +103,7 @@ def beam_search(graphs: Graphs, rules: TokenRules, src: np.ndarray, src_lengths:
     `decoding.beam.beam_search`)."""
     k, nbest, alpha = options.beam_size, options.nbest, options.length_penalty
     caps, _ = rules.caps(src_lengths, options)
-    search = _Search(graphs, src, src_lengths, caps, k, keep_attention)
+    search = _Search(graphs, src, src_lengths, caps, k, keep_attention, rules.vocab_size)
     done = []
     for step in range(int(caps.max())):
         search.advance(step, k, options.min_length)

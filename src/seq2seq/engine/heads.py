@@ -41,15 +41,21 @@ def barred(logp: np.ndarray, step: int, options: DecodeConfig) -> np.ndarray:
 
 
 class TokenRules:
-    """Token targets: the step graph gives log-probabilities (B, V)."""
+    """Token targets: the step graph gives log-probabilities (B, V), or each row's best few."""
 
     kind = "tokens"
+    best = 2  # the candidates greedy search asks the step graph for: the best, and the next if it is </s>
 
-    def choose(self, logp: np.ndarray, step: int, options: DecodeConfig) -> Choice:
-        """Greedy: the most likely token; </s> is barred before decode.min_length tokens."""
-        logp = barred(logp, step, options)
-        token = logp.argmax(-1)
-        return Choice(token, token, logp[np.arange(len(token)), token], token == EOS)
+    def __init__(self, vocab_size: int):
+        self.vocab_size = vocab_size
+
+    def choose(self, scores: tuple[np.ndarray, np.ndarray], step: int, options: DecodeConfig) -> Choice:
+        """Greedy: the most likely token; </s> is barred before decode.min_length tokens. scores: each row's two
+        best (log-probabilities, tokens), largest first."""
+        values, tokens = scores
+        first = ~((tokens[:, 0] == EOS) & (step < options.min_length))
+        token = np.where(first, tokens[:, 0], tokens[:, 1])
+        return Choice(token, token, np.where(first, values[:, 0], values[:, 1]), token == EOS)
 
     def blank(self, batch: int, like: np.ndarray) -> np.ndarray:
         """What a finished row emits: <pad>. (B,)"""
@@ -69,6 +75,7 @@ class VectorRules:
     """Vector targets: the step graph gives the vector (B, D), then the stop flag's logit if the model has one."""
 
     kind = "features"
+    best = 0  # greedy reads the whole output
 
     def __init__(self, dim: int, stop_flag: bool, target_length: int | None):
         self.dim = dim
@@ -104,5 +111,5 @@ class VectorRules:
 def rules_for(config: Config, target_size: int) -> TokenRules | VectorRules:
     """The rules of the model's target side."""
     if config.data.target_type == "tokens":
-        return TokenRules()
+        return TokenRules(target_size)
     return VectorRules(target_size, config.model.stop_flag, config.data.target_length)

@@ -17,10 +17,11 @@ Pick = Callable[[np.ndarray, int], Choice]
 
 
 def run_steps(graphs: Graphs, rules: TokenRules | VectorRules, src: np.ndarray, src_lengths: np.ndarray,
-              caps: np.ndarray, use_stop: bool, pick: Pick, *, compact: bool,
+              caps: np.ndarray, use_stop: bool, pick: Pick, *, compact: bool, best: int = 0,
               keep_attention: bool = False) -> list[Hypothesis]:
     """Generate for a batch one step at a time (see `decoding.stepping.run_steps`): `pick` turns a step's scores
-    into a Choice; a row ends at its choice (if `use_stop`) or its cap; with `compact` ended rows leave the batch."""
+    (each row's `best` candidates if best > 0) into a Choice; a row ends at its choice (if `use_stop`) or its
+    cap; with `compact` ended rows leave the batch."""
     prev, state, memory = graphs.encode(src, src_lengths)
     batch = len(src)
     alive = np.arange(batch)  # rows still generated, in state/memory order
@@ -29,7 +30,7 @@ def run_steps(graphs: Graphs, rules: TokenRules | VectorRules, src: np.ndarray, 
     scores = np.zeros(batch, dtype=np.float32)
     steps, attns = [], []
     for t in range(int(caps.max())):
-        out, state, attention = graphs.step(prev, state, memory)
+        out, state, attention = graphs.step(prev, state, memory, best)
         choice = pick(out, t)
         emitted, score = choice.output, choice.score.astype(np.float32)
         stop = choice.ended if use_stop else np.zeros_like(choice.ended)
@@ -75,7 +76,7 @@ def greedy(graphs: Graphs, rules: TokenRules | VectorRules, src: np.ndarray, src
     caps, use_stop = rules.caps(src_lengths, options)
     return run_steps(graphs, rules, src, src_lengths, caps, use_stop,
                      lambda scores, step: rules.choose(scores, step, options), compact=True,
-                     keep_attention=keep_attention)
+                     best=min(rules.best, getattr(rules, "vocab_size", 0)), keep_attention=keep_attention)
 
 
 def filter_logits(logits: np.ndarray, top_k: int, top_p: float) -> np.ndarray:

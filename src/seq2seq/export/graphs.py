@@ -4,7 +4,9 @@ and a `head`:
 - encoder: (src, src_lengths) -> start (the first decoder input), state.* (the initial decoder state) and
   memory.* (what every step reads, attention keys included);
 - step: (prev, state.*, memory.*) -> scores (log-probabilities for a token head, the vectors for a vector
-  head), state.* (the new state) and attention (when the model attends).
+  head), state.* (the new state) and attention (when the model attends); a token head's step also takes
+  `candidates` and gives each row's best len(candidates) log-probabilities and tokens (`top_scores`,
+  `top_tokens`), so that greedy and beam search never copy a (B, V) array out of the graph.
 
 The decoder state and memory are dataclasses of tensors; each field that is not None becomes one named graph
 input or output (`state.hidden`, `memory.keys`, ...). Which axis of each is the batch and which the source
@@ -21,7 +23,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-BATCH, SOURCE, MEMORY = "batch", "source_steps", "memory_steps"
+BATCH, SOURCE, MEMORY, CANDIDATES = "batch", "source_steps", "memory_steps", "candidates"
 
 
 def flatten(prefix: str, value: Any) -> dict[str, Tensor]:
@@ -75,7 +77,12 @@ class StepGraph(nn.Module):
         # Token scores leave the graph as log-probabilities: every search reads those, and onnxruntime's fused
         # LogSoftmax is cheaper than numpy's.
         scores = out.scores.float().log_softmax(-1) if self.log_probs else out.scores
-        found = {"scores": scores, **flatten("state", out.state)}
+        found = {"scores": scores}
+        if self.log_probs:
+            # ONNX's TopK takes its K at run time, but the tracer follows sizes, not values: K is the length of
+            # the `candidates` input (its values are never read).
+            found["top_scores"], found["top_tokens"] = scores.topk(tensors["candidates"].size(0), -1)
+        found.update(flatten("state", out.state))
         if out.attention is not None:
             found["attention"] = out.attention
         return found
@@ -129,14 +136,20 @@ def probe(model: nn.Module, reduction: int) -> Probe:
         src, lengths = example_source(model, batch, steps)
         enc, state_cls, memory_cls = run_encoder(model, src, lengths)
         step_in = {"prev": enc["start"], **{k: v for k, v in enc.items() if k != "start"}}
+        if model.head.kind == "tokens":
+            step_in["candidates"] = torch.zeros(2)
         out = StepGraph(model, state_cls, memory_cls, [], []).outputs(step_in["prev"], step_in)
         runs[key] = ((src, lengths), enc, step_in, out, state_cls, memory_cls)
-    axes: dict[str, dict[int, str]] = {"src": {0: BATCH, 1: SOURCE}, "src_lengths": {0: BATCH}}
+    axes: dict[str, dict[int, str]] = {"src": {0: BATCH, 1: SOURCE}, "src_lengths": {0: BATCH},
+                                       "candidates": {0: CANDIDATES}}
     base = runs["base"]
     for key, label in (("batch", BATCH), ("source", MEMORY)):
         other = runs[key]
         for part in (1, 2, 3):  # encoder outputs, step inputs, step outputs
             _changed(base[part], other[part], label, axes)
+    for name in ("top_scores", "top_tokens"):
+        if name in base[3]:
+            axes[name][1] = CANDIDATES
     step_inputs = list(base[2])
     # The largest example is traced, so that no dimension of it is 1 (the tracer might fold a size-1 axis).
     traced = runs["source"]
