@@ -7,6 +7,11 @@ import json
 from pathlib import Path
 from typing import Any
 
+from .config import Config, ConfigError
+from .configure import config_from_dict
+from .data.corpus import load_sides
+from .data.sides import Side
+
 # 2: the output head's weights live under decoder.head (format 1 checkpoints are renamed on loading).
 CHECKPOINT_VERSION = 2
 MODEL_FILE = "model.safetensors"
@@ -51,3 +56,22 @@ def read_json(path: Path) -> dict[str, Any]:
 def is_exported(path: str | Path) -> bool:
     """Whether `path` is a directory written by `seq2seq export` (rather than a run directory)."""
     return (Path(path) / EXPORT_JSON).is_file()
+
+
+def load_config_and_sides(directory: Path, meta: dict[str, Any], meta_file: str) -> tuple[Config, Side, Side]:
+    """The config and both sides a checkpoint or an export directory holds, checked against the side sizes its
+    `meta_file` (model.json, export.json), read as `meta`, records."""
+    try:
+        cfg = config_from_dict(meta["config"])
+    except (KeyError, TypeError, AttributeError, ConfigError) as e:
+        raise CheckpointError(f"{directory / meta_file}: invalid config ({e})") from None
+    try:
+        source, target = load_sides(cfg, directory)
+    except (OSError, ValueError) as e:
+        raise CheckpointError(f"{directory}: cannot load vocabulary/tokenizer ({e})") from None
+    for side, name in ((source, "source"), (target, "target")):
+        saved = meta.get(f"{name}_size", meta.get(f"{name}_vocab_size"))
+        if side.size != saved:
+            raise CheckpointError(f"{directory}: the {name} side has {side.size} entries but {meta_file} says "
+                                  f"{saved}: the vocabulary does not match the weights")
+    return cfg, source, target

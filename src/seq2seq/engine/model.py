@@ -6,11 +6,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ..config import ConfigError, DecodeConfig
-from ..configure import config_from_dict
-from ..data.corpus import load_sides
+from ..config import DecodeConfig
 from ..hypothesis import Hypothesis
-from ..rundir import EXPORT_JSON, CheckpointError, read_json
+from ..rundir import EXPORT_JSON, CheckpointError, load_config_and_sides, read_json
 from ..translation import Translator
 from .generate import generate
 from .graphs import Graphs
@@ -32,18 +30,7 @@ class OnnxModel(Translator):
         if not isinstance(version, int) or isinstance(version, bool) or version > FORMAT_VERSION:
             raise CheckpointError(f"{path}: export format version {version!r} is newer than this seq2seq "
                                   f"understands ({FORMAT_VERSION}); upgrade seq2seq")
-        try:
-            config = config_from_dict(manifest["config"])
-        except (KeyError, TypeError, AttributeError, ConfigError) as e:
-            raise CheckpointError(f"{path}: invalid config ({e})") from None
-        try:
-            source, target = load_sides(config, directory)
-        except (OSError, ValueError) as e:
-            raise CheckpointError(f"{directory}: cannot load vocabulary/tokenizer ({e})") from None
-        for side, name in ((source, "source"), (target, "target")):
-            if side.size != manifest.get(f"{name}_size"):
-                raise CheckpointError(f"{directory}: the {name} side has {side.size} entries but {EXPORT_JSON} "
-                                      f"says {manifest.get(f'{name}_size')}: the files do not belong together")
+        config, source, target = load_config_and_sides(directory, manifest, EXPORT_JSON)
         super().__init__(config, source, target)
         self.directory = directory
         self.manifest = manifest
