@@ -34,6 +34,7 @@ class OnnxModel(Translator):
         super().__init__(config, source, target)
         self.directory = directory
         self.manifest = manifest
+        self.scratch: Any = None  # a temporary export directory this model owns (a run loaded with engine="onnx")
         try:
             self.graphs = Graphs(directory, manifest, threads)
         except Exception as e:  # onnxruntime raises its own exception types for a missing or broken graph
