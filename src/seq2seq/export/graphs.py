@@ -9,9 +9,10 @@ and a `head`:
   `top_tokens`), so that greedy and beam search never copy a (B, V) array out of the graph.
 
 The decoder state and memory are dataclasses of tensors; each field that is not None becomes one named graph
-input or output (`state.hidden`, `memory.keys`, ...). Which axis of each is the batch and which the source
-length is found by running the model on batches that differ in one of them (`probe`), so a new architecture
-exports without telling the exporter its tensors' layout.
+input or output (`state.hidden`, `memory.keys`, ...). Which axis of each is the batch, which the source length
+and which grows with every step is found by running the model on batches that differ in one of them and
+comparing a step's state before and after (`probe`), so a new architecture exports without telling the
+exporter its tensors' layout.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-BATCH, SOURCE, MEMORY, CANDIDATES = "batch", "source_steps", "memory_steps", "candidates"
+BATCH, SOURCE, MEMORY, CANDIDATES, GROWING = "batch", "source_steps", "memory_steps", "candidates", "decoder_steps"
 
 
 def flatten(prefix: str, value: Any) -> dict[str, Tensor]:
@@ -150,6 +151,12 @@ def probe(model: nn.Module, reduction: int) -> Probe:
     for name in ("top_scores", "top_tokens"):
         if name in base[3]:
             axes[name][1] = CANDIDATES
+    # A state axis that a step lengthens (a cache of past steps, as a Transformer decoder keeps) is dynamic too.
+    for name, before in base[2].items():
+        after = base[3].get(name)
+        for axis, (x, y) in enumerate(zip(before.shape, after.shape) if after is not None else ()):
+            if x != y:
+                axes.setdefault(name, {})[axis] = GROWING
     step_inputs = list(base[2])
     # The largest example is traced, so that no dimension of it is 1 (the tracer might fold a size-1 axis).
     traced = runs["source"]
