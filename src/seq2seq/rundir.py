@@ -19,6 +19,7 @@ MODEL_JSON = "model.json"
 TRAINER_FILE = "trainer.safetensors"
 TRAINER_JSON = "trainer.json"
 EXPORT_JSON = "export.json"  # what marks a directory written by `seq2seq export`
+NEXT = "next."  # an exported step graph's new state is `next.state.*` (an output may not share an input's name)
 
 
 class CheckpointError(RuntimeError):

@@ -12,8 +12,9 @@ from typing import Any
 import numpy as np
 import onnxruntime as ort
 
+from ..rundir import NEXT
+
 Tensors = dict[str, np.ndarray]  # "state.hidden", "memory.keys", ... -> array
-NEXT = "next."  # the step graph's new state: next.state.*
 
 
 def session_options(threads: int | None) -> ort.SessionOptions:

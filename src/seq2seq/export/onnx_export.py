@@ -24,13 +24,12 @@ import torch
 from torch import nn
 
 from ..bundle import Bundle, load_bundle
-from ..rundir import EXPORT_JSON
+from ..rundir import EXPORT_JSON, NEXT
 from .graphs import BATCH, EncoderGraph, StepGraph, example_source, probe
 from .rnn_symbolic import OPSET, register
 
 FORMAT_VERSION = 1
 ENCODER_FILE, STEP_FILE = "encoder.onnx", "step.onnx"
-NEXT = "next."  # prefix of the step graph's new-state outputs
 TOLERANCE = 1e-4  # largest difference to PyTorch an export may show on its check batch
 
 
@@ -105,7 +104,6 @@ def export_onnx(source: str | Path | Bundle, out: str | Path, which: str = "best
     try:
         found = probe(model, 2 ** bundle.config.model.pyramid_layers)
         step = StepGraph(model, found.state_cls, found.memory_cls, found.step_inputs, found.step_outputs).eval()
-        # A graph's output may not share a name with an input: the new state is `next.state.*`.
         outputs = [NEXT + n if n.startswith("state.") else n for n in found.step_outputs]
         axes = {**found.axes, **{NEXT + n: found.axes[n] for n in found.step_outputs if n.startswith("state.")}}
         _export(step, found.step_example, tmp / STEP_FILE, found.step_inputs, outputs, axes)
