@@ -257,6 +257,13 @@ def measure(args) -> dict:
                        "by_part_fraction": {k: v / sum(parts.values()) for k, v in parts.items()},
                        "achieved_gflops": train_flops / tr["seconds"] / 1e9, "matmul_gflops": mm,
                        "fraction_of_peak": train_flops / tr["seconds"] / 1e9 / max(mm.values())}
+    if args.save_run:
+        # A run directory of the model just trained, for the ONNX engine's row of peers/run.py.
+        from seq2seq.bundle import Bundle
+        from seq2seq.checkpoint import write_checkpoint
+
+        write_checkpoint(Path(args.save_run), args.steps, Bundle(cfg, model.eval(), src, tgt).save_into,
+                         ("best", "last"))
     if args.checkpoint:
         from seq2seq.api import load
 
@@ -411,6 +418,7 @@ def main() -> None:
     p.add_argument("--pin", help="taskset CPU list for the measurement, e.g. 0")
     p.add_argument("--log-every", type=int, default=0)
     p.add_argument("--hyps-dir", help="write decoded test outputs here")
+    p.add_argument("--save-run", help="write the trained model here as a run directory")
     p.add_argument("--out", default="runs/speed")
     p.add_argument("--compare", nargs=2, metavar=("A", "B"))
     p.add_argument("--rounds", type=int, default=3)

@@ -49,3 +49,44 @@ def beam_run(tmp_path_factory):
             "--set", "decode.strategy=beam", "--set", "decode.nbest=2"]
     assert main(args) == 0
     return out
+
+
+def _tiny_bundle(preset=None, overrides=(), seed=0):
+    """A tiny randomly initialised model (Bundle) of any preset and overrides, with sides that fit its config:
+    characters `a`-`j` for tokens, 3-d normalised vectors for features."""
+    import numpy as np
+
+    from seq2seq import build_config
+    from seq2seq.bundle import assemble
+    from seq2seq.data.reversal import InputReversal
+    from seq2seq.data.sides import FeatureSide, TokenSide
+    from seq2seq.data.tokenizers import build_tokenizer
+    from seq2seq.data.vocab import Vocab
+
+    sizes = ["model.embedding_size=8", "model.encoder_hidden=6", "model.decoder_hidden=6"]
+    cfg = build_config(preset, None, sizes + list(overrides))
+
+    def side(kind, reversal):
+        if kind == "tokens":
+            return TokenSide(build_tokenizer("char"), Vocab.build([list("abcdefghij")]), reversal)
+        return FeatureSide(3, np.array([0.5, -1.0, 2.0], np.float32), np.array([2.0, 0.5, 1.0], np.float32), reversal)
+
+    torch.manual_seed(seed)
+    return assemble(cfg, side(cfg.data.source_type, InputReversal(cfg.data.reverse_source)),
+                    side(cfg.data.target_type, InputReversal()))
+
+
+@pytest.fixture
+def tiny_bundle():
+    """Factory: `tiny_bundle(preset=None, overrides=(), seed=0)` -> a Bundle of a tiny random model."""
+    return _tiny_bundle
+
+
+@pytest.fixture(scope="session")
+def tiny_export(tmp_path_factory):
+    """A tiny random `luong` model (Bundle) and its export directory, made once per session."""
+    from seq2seq.export import export_onnx
+
+    bundle = _tiny_bundle("luong", ["model.decoder_hidden=12"])
+    out = export_onnx(bundle, tmp_path_factory.mktemp("export") / "luong")
+    return bundle, out

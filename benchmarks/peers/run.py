@@ -16,6 +16,10 @@ of its shape; parameter counts are printed.
 
     bash benchmarks/peers/install.sh            # once: peer venvs under benchmarks/peers/.venvs/
     python benchmarks/peers/run.py --steps 300 --pin 0
+
+`ours-onnx` is `ours-128x2`'s trained model exported to ONNX and decoded by the ONNX engine (onnxruntime +
+numpy, one thread): its training columns are `ours-128x2`'s, since it is the same model (run it after
+`ours-128x2`).
 """
 
 from __future__ import annotations
@@ -91,7 +95,7 @@ def run_ours(data: Path, work: Path, args, enc_hidden: int) -> dict:
            "--train", str(data / "train"), "--valid", str(data / "val"), "--test", str(data / "test"),
            "--no-multi30k", "--preset", "luong", "--steps", str(args.steps - args.report_every),
            "--warmup", str(args.report_every), "--threads", "1", "--seed", "1", "--max-length", str(MAX_LEN),
-           "--hyps-dir", str(work), "--log-every", str(args.report_every)]
+           "--hyps-dir", str(work), "--log-every", str(args.report_every), "--save-run", str(work / "run")]
     for s in ("data.format=pair", "data.source_suffix=.en", "data.target_suffix=.de", "data.tokenizer=word",
               "data.word_split=whitespace", "data.min_freq=2", "model.embedding_size=256",
               f"model.encoder_hidden={enc_hidden}", "model.decoder_hidden=256"):
@@ -104,6 +108,22 @@ def run_ours(data: Path, work: Path, args, enc_hidden: int) -> dict:
             "bleu_greedy": bleu(work / "greedy.txt", data / "test.de"),
             "bleu_beam5": bleu(work / "beam5.txt", data / "test.de"),
             "fraction_of_peak": r["flops"]["fraction_of_peak"]}
+
+
+def run_ours_onnx(data: Path, work: Path, args, trained: dict) -> dict:
+    """ours-128x2's model (saved by its run) exported and decoded on the ONNX engine."""
+    run = work.parent / "ours-128x2" / "run"
+    if not (run / "checkpoints" / "best").exists():
+        raise RuntimeError("run ours-128x2 first (its trained model is what ours-onnx decodes)")
+    work.mkdir(parents=True, exist_ok=True)
+    cmd = [sys.executable, str(ROOT / "benchmarks" / "onnx_engine.py"), "--checkpoint", str(run), "--decode-only",
+           str(data / "test.en"), "--hyps-dir", str(work), "--max-length", str(MAX_LEN), "--batch", "64"]
+    sh(cmd, work / "log.txt", pin=args.pin)
+    r = json.loads((work / "log.txt").read_text().strip().splitlines()[-1])
+    return {"params": r["parameters"], "train_tgt_tok_s": trained.get("train_tgt_tok_s", float("nan")),
+            "greedy_sent_s": r["greedy_sent_s"], "beam5_sent_s": r["beam5_sent_s"],
+            "bleu_greedy": bleu(work / "greedy.txt", data / "test.de"),
+            "bleu_beam5": bleu(work / "beam5.txt", data / "test.de")}
 
 
 # -- OpenNMT-py --
@@ -205,7 +225,7 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=300)
     p.add_argument("--report-every", type=int, default=50, help="logging interval; the first is warm-up")
     p.add_argument("--pin", default="0", help="taskset CPU list ('' = no pinning)")
-    p.add_argument("--systems", default="ours-128x2,opennmt,ours-256x2,joeynmt")
+    p.add_argument("--systems", default="ours-128x2,ours-onnx,opennmt,ours-256x2,joeynmt")
     p.add_argument("--out", default="runs/peers")
     args = p.parse_args()
     args.pin = args.pin or None
@@ -216,7 +236,9 @@ def main() -> None:
         print(f"== {system}", file=sys.stderr, flush=True)
         start = time.perf_counter()
         try:
-            if system.startswith("ours-"):
+            if system == "ours-onnx":
+                rows[system] = run_ours_onnx(data, out / system, args, rows.get("ours-128x2", {}))
+            elif system.startswith("ours-"):
                 rows[system] = run_ours(data, out / system, args, int(system.split("-")[1].split("x")[0]))
             else:
                 if not (VENVS / system / ".installed").exists():
@@ -236,7 +258,8 @@ def main() -> None:
     for name, r in rows.items():
         lines.append(f"| {name} | {r['params'] / 1e6:.2f}M | {r['train_tgt_tok_s']:.0f} | {r['greedy_sent_s']:.1f} | "
                      f"{r['beam5_sent_s']:.1f} | {r['bleu_greedy']:.2f} | {r['bleu_beam5']:.2f} |")
-    for ours, peer in (("ours-128x2", "opennmt"), ("ours-256x2", "joeynmt")):
+    for ours, peer in (("ours-128x2", "opennmt"), ("ours-onnx", "opennmt"), ("ours-onnx", "ours-128x2"),
+                       ("ours-256x2", "joeynmt")):
         if ours in rows and peer in rows:
             a, b = rows[ours], rows[peer]
             lines.append(f"\n{ours} / {peer}: training {a['train_tgt_tok_s'] / b['train_tgt_tok_s']:.2f}x, greedy "

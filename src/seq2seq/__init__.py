@@ -1,11 +1,29 @@
 """seq2seq: encoder-decoder RNN models, from the fixed context vector to attention."""
 
-from .api import Model, Translation, load
+from typing import Any
+
 from .config import PRESETS, Config, ConfigError, DecodeConfig
 from .configure import build_config
-from .models import Seq2Seq, build_model
-from .training import train
+from .loading import load
+from .translation import Translation
 
 __version__ = "0.1.0"
 __all__ = ["PRESETS", "Config", "ConfigError", "DecodeConfig", "Model", "Seq2Seq", "Translation", "build_config",
            "build_model", "load", "train"]
+
+
+def __getattr__(name: str) -> Any:
+    """The PyTorch parts load on first use, so that `import seq2seq` and the ONNX engine work without torch."""
+    if name == "Model":
+        from .api import Model
+
+        return Model
+    if name in ("Seq2Seq", "build_model"):
+        from . import models
+
+        return getattr(models, name)
+    if name == "train":
+        from .training import train
+
+        return train
+    raise AttributeError(f"module 'seq2seq' has no attribute {name!r}")

@@ -12,10 +12,10 @@ import torch
 from .checkpoint import (CHECKPOINT_VERSION, MODEL_FILE, MODEL_JSON, CheckpointError, checkpoint_dir,
                          load_state_into, read_json, save_tensors)
 from .config import Config, ConfigError
-from .configure import build_config
-from .data.corpus import load_sides
+from .configure import config_from_dict
 from .data.sides import Side
 from .models import Seq2Seq, build_model
+from .rundir import load_config_and_sides
 
 
 @dataclass
@@ -77,16 +77,7 @@ def load_bundle(run_dir: str | Path, which: str = "best", device: str | torch.de
     ckpt = checkpoint_dir(run_dir, which)
     meta = read_json(ckpt / MODEL_JSON)
     version = checkpoint_version(ckpt, meta)
-    cfg = checkpoint_config(ckpt, meta)
-    try:
-        source, target = load_sides(cfg, ckpt)
-    except (OSError, ValueError) as e:
-        raise CheckpointError(f"{ckpt}: cannot load vocabulary/tokenizer ({e})") from None
-    for side, name in ((source, "source"), (target, "target")):
-        saved = meta.get(f"{name}_size", meta.get(f"{name}_vocab_size"))
-        if side.size != saved:
-            raise CheckpointError(f"{ckpt}: the {name} side has {side.size} entries but {MODEL_JSON} says "
-                                  f"{saved}: the vocabulary does not match the weights")
+    cfg, source, target = load_config_and_sides(ckpt, meta, MODEL_JSON)
     bundle = assemble(cfg, source, target)
     load_state_into(bundle.model, ckpt / MODEL_FILE, upgrade_v1 if version == 1 else None)
     bundle.model.to(device).eval()
@@ -97,16 +88,6 @@ def checkpoint_config(ckpt: Path, meta: dict[str, Any] | None = None) -> Config:
     """The config a checkpoint was written with (its model.json, read here unless given as `meta`)."""
     meta = read_json(ckpt / MODEL_JSON) if meta is None else meta
     try:
-        cfg = build_config(overrides=_flatten(meta["config"]))
-        cfg.preset = meta["config"].get("preset")
+        return config_from_dict(meta["config"])
     except (KeyError, TypeError, AttributeError, ConfigError) as e:
         raise CheckpointError(f"{ckpt / MODEL_JSON}: invalid config ({e})") from None
-    return cfg
-
-
-def _flatten(config: dict[str, Any]) -> dict[str, Any]:
-    out = {}
-    for section, values in config.items():
-        if isinstance(values, dict):
-            out.update({f"{section}.{k}": v for k, v in values.items()})
-    return out

@@ -2,58 +2,20 @@
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-from collections.abc import Callable
 
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-# 2: the output head's weights live under decoder.head (format 1 checkpoints are renamed on loading).
-CHECKPOINT_VERSION = 2
-MODEL_FILE = "model.safetensors"
-MODEL_JSON = "model.json"
-TRAINER_FILE = "trainer.safetensors"
-TRAINER_JSON = "trainer.json"
-
-
-class CheckpointError(RuntimeError):
-    """A run directory or checkpoint that cannot be used; the message names the file."""
-
-
-def checkpoint_dir(run_dir: str | Path, which: str = "best") -> Path:
-    """The directory of `checkpoints/<which>` in a run directory, checked to exist and to lie inside the run
-    directory (`best` falls back to `last` when a run has no best yet)."""
-    run = Path(run_dir)
-    if not run.is_dir():
-        raise CheckpointError(f"{run}: no such run directory")
-    path = run / "checkpoints" / which
-    if path.is_symlink() and not path.exists():
-        raise CheckpointError(f"{path}: dangling link (to {os.readlink(path)}, which does not exist); the run "
-                              f"directory is damaged" + ("; try the last checkpoint" if which == "best" else ""))
-    if not (path / MODEL_JSON).is_file():
-        other = run / "checkpoints" / ("last" if which == "best" else "best")
-        if which == "best" and not path.is_symlink() and (other / MODEL_JSON).is_file():
-            return checkpoint_dir(run, "last")
-        raise CheckpointError(f"{run}: not a run directory (no checkpoints/{which}/{MODEL_JSON}); "
-                              f"pass the DIR given to `seq2seq train --out DIR`")
-    _check_inside(run, path)
-    return path
-
-
-def _check_inside(run: Path, path: Path) -> None:
-    """Refuse a checkpoint (or a file in it) that resolves outside the run directory: weights are read, and
-    resumed runs write, only where the run directory is."""
-    root = run.resolve()
-    for item in (path, *path.iterdir()):
-        if not item.resolve().is_relative_to(root):
-            raise CheckpointError(f"{item}: resolves to {item.resolve()}, outside the run directory {run}; "
-                                  f"refusing to follow it")
+# Re-exported: what a run directory is and how its JSON is read need no torch (see rundir).
+from .rundir import (CHECKPOINT_VERSION, MODEL_FILE, MODEL_JSON, TRAINER_FILE, TRAINER_JSON,  # noqa: F401
+                     CheckpointError, checkpoint_dir, read_json)
 
 
 def has_checkpoint(run_dir: str | Path) -> bool:
@@ -123,19 +85,6 @@ def _fsync(path: Path) -> None:
 def save_tensors(tensors: dict[str, torch.Tensor], path: Path) -> None:
     """Write tensors as safetensors (contiguous CPU copies; shared storage is split)."""
     save_file({k: v.detach().cpu().contiguous().clone() for k, v in tensors.items()}, str(path))
-
-
-def read_json(path: Path) -> dict[str, Any]:
-    """Read a JSON object, naming the file on any failure."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise CheckpointError(f"{path}: missing") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise CheckpointError(f"{path}: not valid JSON ({e})") from None
-    if not isinstance(data, dict):
-        raise CheckpointError(f"{path}: expected a JSON object")
-    return data
 
 
 def read_tensors(path: Path) -> dict[str, torch.Tensor]:

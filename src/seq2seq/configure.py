@@ -1,4 +1,5 @@
-"""A run's config: the layers of `seq2seq.config` with a built-in task's own settings underneath them."""
+"""A run's config: the layers of `seq2seq.config` with a built-in task's own settings underneath them, and a saved
+config read back."""
 
 from __future__ import annotations
 
@@ -15,3 +16,11 @@ def build_config(preset: str | None = None, yaml_file: str | Path | None = None,
     """Defaults, then a built-in task's own settings, then a preset, then a YAML file, then `key=value`
     overrides; validated. With `base` the layers go on top of that config (a run's, to resume it)."""
     return layered(preset, yaml_file, overrides, task_defaults=task_defaults, base=base)
+
+
+def config_from_dict(saved: dict[str, Any]) -> Config:
+    """A config written by `Config.to_dict` (a checkpoint's or an exported model's), rebuilt and validated."""
+    cfg = build_config(overrides={f"{section}.{key}": value for section, values in saved.items()
+                                  if isinstance(values, dict) for key, value in values.items()})
+    cfg.preset = saved.get("preset")
+    return cfg

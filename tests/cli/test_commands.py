@@ -88,7 +88,7 @@ def test_user_errors_are_one_line(tmp_path, capsys):
 
 def test_every_subcommand_has_help(capsys):
     parser = build_parser()
-    for command in ("train", "eval", "translate", "serve", "plot", "demo", "config", "tasks", "presets"):
+    for command in ("train", "eval", "translate", "serve", "export", "plot", "demo", "config", "tasks", "presets"):
         with pytest.raises(SystemExit) as exit_info:
             parser.parse_args([command, "--help"])
         assert exit_info.value.code == 0

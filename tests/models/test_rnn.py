@@ -1,4 +1,5 @@
-"""The shared RNN stack: the step path equals the sequence path, residuals, packing only when padded."""
+"""The shared RNN stack: the step path and the masked path equal the sequence path, residuals, packing only when
+padded."""
 
 import pytest
 import torch
@@ -84,3 +85,35 @@ def test_double_precision_steps():
     out, (h, c) = rnn.step(torch.randn(2, 3, dtype=torch.float64),
                            (torch.zeros(2, 2, 4, dtype=torch.float64), torch.zeros(2, 2, 4, dtype=torch.float64)))
     assert out.dtype == h.dtype == c.dtype == torch.float64
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+@pytest.mark.parametrize("layers,bidirectional,residual", [(1, False, False), (1, True, False), (2, True, False),
+                                                           (3, True, True), (2, False, True)])
+def test_masked_path_equals_packed_path(cell, layers, bidirectional, residual):
+    torch.manual_seed(0)
+    rnn = StackedRNN(cell, 4, 6, layers, bidirectional=bidirectional, residual=residual).eval()
+    x = torch.randn(4, 7, 4)
+    lengths = torch.tensor([7, 1, 4, 6])
+    x[torch.arange(7).unsqueeze(0) >= lengths.unsqueeze(1)] = 3.0  # padding must not matter, whatever it holds
+    packed, (h, c) = rnn(x, lengths)
+    masked, (hm, cm) = rnn.forward_masked(x, lengths)
+    torch.testing.assert_close(masked, packed, atol=1e-6, rtol=1e-5)
+    torch.testing.assert_close(hm, h, atol=1e-6, rtol=1e-5)
+    if cell == "lstm":
+        torch.testing.assert_close(cm, c, atol=1e-6, rtol=1e-5)
+    else:
+        assert cm is None
+    assert bool((masked[1, 1:] == 0).all()) and bool((masked[2, 4:] == 0).all())
+
+
+def test_masked_path_takes_an_initial_state():
+    torch.manual_seed(0)
+    rnn = StackedRNN("lstm", 4, 6, 2, bidirectional=True).eval()
+    x, lengths = torch.randn(3, 5, 4), torch.tensor([5, 2, 3])
+    state = (torch.randn(4, 3, 6), torch.randn(4, 3, 6))
+    packed, (h, c) = rnn(x, lengths, state)
+    masked, (hm, cm) = rnn.forward_masked(x, lengths, state)
+    torch.testing.assert_close(masked, packed, atol=1e-6, rtol=1e-5)
+    torch.testing.assert_close((hm, cm), (h, c), atol=1e-6, rtol=1e-5)
+

@@ -436,3 +436,21 @@ def test_real_server_answers_200_concurrent_requests(reverse_run, model, tmp_pat
             proc.wait()
         log.close()
     assert proc.returncode is not None
+
+
+def test_an_exported_model_serves_as_its_pytorch_original(tiny_export):
+    from seq2seq.api import Model
+    from seq2seq.engine import load_exported
+
+    bundle, out = tiny_export
+    request = {"inputs": ["abc", "hello"], "beam": 3, "nbest": 2, "return_attention": True}
+    answers = []
+    for model in (Model(bundle), load_exported(out)):
+        with TestClient(create_app(model, LIMITS, out)) as client:
+            assert client.get("/v1/model").json()["engine"] == model.engine
+            response = client.post("/v1/translate", json=request)
+            assert response.status_code == 200
+            answers.append(response.json()["outputs"])
+    for a, b in zip(*answers):
+        assert [h["text"] for h in a] == [h["text"] for h in b]
+        assert [h["score"] for h in a] == pytest.approx([h["score"] for h in b], abs=1e-4)

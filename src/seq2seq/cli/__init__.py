@@ -7,12 +7,12 @@ import logging
 import signal
 import sys
 
-from ..api import InputError
 from ..audio import AudioError
-from ..checkpoint import CheckpointError
+from ..rundir import CheckpointError
 from ..config import ConfigError
 from ..data.datasets import DataError
-from ..training import TrainingError, TrainingInterrupted
+from ..stopping import TrainingError, TrainingInterrupted
+from ..translation import InputError
 from .parser import build_parser
 
 __all__ = ["build_parser", "main"]
@@ -30,6 +30,12 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except BrokenPipeError:
         return 0
+    except ModuleNotFoundError as e:
+        if (e.name or "").split(".")[0] != "torch":
+            raise
+        print(f"seq2seq: error: `seq2seq {args.command}` needs PyTorch: pip install 'seq2seq[torch]' (exported "
+              f"models run without it: seq2seq translate/serve EXPORTED_DIR)", file=sys.stderr)
+        return 2
     except TrainingInterrupted as e:
         print(f"seq2seq: {e}", file=sys.stderr)
         return 128 + e.signum

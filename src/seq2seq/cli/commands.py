@@ -12,7 +12,7 @@ from pathlib import Path
 
 from ..config import PRESETS, ConfigError, DecodeConfig, commented_yaml
 from ..configure import build_config
-from ..decoding import with_seed
+from ..config.overrides import with_seed
 from .decode_flags import options_from
 from .line_io import one_line, open_output, read_input
 
@@ -76,10 +76,11 @@ def eval_command(args: argparse.Namespace) -> int:
 def translate_command(args: argparse.Namespace) -> int:
     """`seq2seq translate`: one output line per input line (index, score and text per line with --nbest); a line
     that cannot be translated gets an empty output, its reason on stderr, and the command exits 1."""
-    from ..api import InputError, load
+    from ..loading import load
+    from ..translation import InputError
     from ..data.datasets import DataError, decode_line
 
-    model = load(args.dir)
+    model = load(args.dir, engine=args.engine)
     options = _seeded(options_from(args, model.config.decode, model.config.data.target_type))
     if args.attention and model.config.model.attention == "none":
         raise ConfigError(f"--attention {args.attention}: the model has no attention (model.attention=none)")
@@ -103,7 +104,10 @@ def translate_command(args: argparse.Namespace) -> int:
             sink.write(one_line(hyps[0].text) + "\n")
     sink.flush()
     if args.attention and results:
-        from ..plots import attention_heatmap
+        try:
+            from ..plots import attention_heatmap
+        except ImportError as e:
+            raise ConfigError(f"--attention needs matplotlib ({e}); pip install 'seq2seq[torch]'") from None
 
         first = next((r[0] for r in results if r[0].attention), None)
         if first is None:
@@ -142,7 +146,21 @@ def serve_command(args: argparse.Namespace) -> int:
     except ValueError as e:
         raise ConfigError(str(e)) from None
     serve(args.dir, host=args.host, port=args.port, options=options, which=args.checkpoint, log_level=args.log_level,
-          decode=lambda base, target_type: options_from(args, base, target_type))
+          decode=lambda base, target_type: options_from(args, base, target_type), engine=args.engine)
+    return 0
+
+
+def export_command(args: argparse.Namespace) -> int:
+    """`seq2seq export`: a run's model as ONNX graphs and JSON/safetensors files in --out."""
+    try:
+        from ..export import ExportError, export_onnx
+    except ImportError as e:
+        raise ConfigError(f"exporting needs torch, onnx and onnxruntime ({e}); pip install 'seq2seq[export]'") from None
+    try:
+        out = export_onnx(args.dir, args.out, which=args.checkpoint)
+    except ExportError as e:
+        raise ConfigError(str(e)) from None
+    print(f"exported {args.dir} to {out} (translate, serve or seq2seq.load it with the onnx engine)")
     return 0
 
 

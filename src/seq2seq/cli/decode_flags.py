@@ -7,8 +7,8 @@ from typing import Any
 
 from ..config import ConfigError
 from ..config.layering import split_override
+from ..config.overrides import decode_options
 from ..config.schema import DecodeConfig
-from ..decoding import decode_options
 
 # flag dest -> the keyword `decode_options` takes
 FLAGS = {"beam": "beam", "nbest": "nbest", "sample": "sample", "temperature": "temperature", "top_k": "top_k",

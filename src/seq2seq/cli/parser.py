@@ -44,6 +44,7 @@ def _use(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--input")
     r.add_argument("--output")
     r.add_argument("--attention", metavar="PNG", help="attention heatmap of the first input")
+    _engine_flag(r)
     add_decode_flags(r)
     r.set_defaults(func=c.translate_command)
 
@@ -61,11 +62,25 @@ def _use(sub: argparse._SubParsersAction) -> None:
     sv.add_argument("--batch-wait-ms", type=float, default=5.0,
                     help="how long to gather concurrent requests into one batch")
     sv.add_argument("--max-batch", type=int, default=64, help="inputs per batch (1 = no batching)")
-    sv.add_argument("--threads", type=int, default=1, help="torch threads of the one inference thread")
+    sv.add_argument("--threads", type=int, default=1, help="intra-op threads of the one inference thread")
     sv.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"],
                     help="uvicorn's log level (debug also logs every request)")
+    _engine_flag(sv)
     add_decode_flags(sv)
     sv.set_defaults(func=c.serve_command)
+
+    ex = sub.add_parser("export", help="a run's model as ONNX graphs for the onnx engine (no torch needed to run)")
+    ex.add_argument("dir", help="run directory")
+    ex.add_argument("--format", default="onnx", choices=["onnx"], help="only onnx (README: Export and deployment)")
+    ex.add_argument("--out", required=True, help="directory to write (replaced whole if it exists)")
+    ex.add_argument("--checkpoint", default="best", choices=["best", "last"])
+    ex.set_defaults(func=c.export_command)
+
+
+def _engine_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--engine", default="auto", choices=["auto", "torch", "onnx"],
+                   help="torch (a run directory) or onnx (an exported directory, or a run exported on the fly); "
+                        "auto: onnx for an exported directory, else torch")
 
 
 def _tools(sub: argparse._SubParsersAction) -> None:

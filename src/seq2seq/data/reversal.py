@@ -30,5 +30,8 @@ class InputReversal:
         return encoded[-limit:] if self.enabled else encoded[:limit]  # type: ignore[return-value]
 
     def reading_order(self, attention: Any) -> Any:
-        """Attention weights (..., S) over encoder steps -> over source positions in reading order."""
-        return attention.flip(-1) if self.enabled else attention
+        """Attention weights (..., S) over encoder steps (a torch tensor or a numpy array) -> over source positions
+        in reading order."""
+        if not self.enabled:
+            return attention
+        return attention.flip(-1) if hasattr(attention, "flip") else attention[..., ::-1]

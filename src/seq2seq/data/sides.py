@@ -14,16 +14,18 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import numpy as np
-import torch
 from safetensors.numpy import load_file, save_file
 
 from .feature_files import check_sequence, format_sequence, parse_sequence
 from .reversal import InputReversal
 from .tokenizers import Tokenizer, load_tokenizer, save_tokenizer
 from .vocab import BOS, EOS, PAD, Vocab
+
+if TYPE_CHECKING:
+    import torch
 
 
 class Side(Protocol):
@@ -57,8 +59,11 @@ class Side(Protocol):
     def show(self, raw: Any) -> str:
         """A raw value for a person reading a predictions file (long vector sequences summarised)."""
 
+    def pad_arrays(self, rows: Sequence[Any]) -> tuple[np.ndarray, np.ndarray]:
+        """Encoded sources -> a padded batch (B, S[, D]) and lengths (B,) (an empty row counts 1), as numpy."""
+
     def pad(self, rows: Sequence[Any]) -> tuple[torch.Tensor, torch.Tensor]:
-        """Encoded sources -> a padded batch (B, S[, D]) and lengths (B,) (an empty row counts 1)."""
+        """`pad_arrays` as torch tensors."""
 
     def pad_target(self, rows: Sequence[Any]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Encoded targets -> decoder inputs, gold outputs (B, T[, D]) and real steps (B,)."""
@@ -70,8 +75,16 @@ class Side(Protocol):
         """Write what is needed to rebuild the side into `directory` (JSON, safetensors)."""
 
 
-def _pad_ids(rows: Sequence[Sequence[int]], width: int) -> torch.Tensor:
-    return torch.tensor([list(r) + [PAD] * (width - len(r)) for r in rows], dtype=torch.long)
+def _pad_ids(rows: Sequence[Sequence[int]], width: int) -> np.ndarray:
+    return np.array([list(r) + [PAD] * (width - len(r)) for r in rows], dtype=np.int64).reshape(len(rows), width)
+
+
+def _tensors(*arrays: np.ndarray) -> tuple[torch.Tensor, ...]:
+    """numpy batches -> torch tensors (sharing memory). torch is imported here, not with the module, so that the
+    sides' text handling works without it (the ONNX engine pads with `pad_arrays`)."""
+    import torch
+
+    return tuple(torch.from_numpy(a) for a in arrays)
 
 
 @dataclass
@@ -116,16 +129,20 @@ class TokenSide:
         """The text itself."""
         return raw
 
-    def pad(self, rows: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+    def pad_arrays(self, rows: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray]:
         """(B, S) ids padded with <pad>, and lengths (B,)."""
         lengths = [max(len(r), 1) for r in rows]
-        return _pad_ids(rows, max(lengths)), torch.tensor(lengths, dtype=torch.long)
+        return _pad_ids(rows, max(lengths)), np.array(lengths, dtype=np.int64)
+
+    def pad(self, rows: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+        """`pad_arrays` as torch tensors."""
+        return _tensors(*self.pad_arrays(rows))
 
     def pad_target(self, rows: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """tgt_in = <s> + ids, tgt_out = ids + </s>, both (B, T) padded; lengths count </s>."""
         width = max(len(r) for r in rows) + 1
-        return (_pad_ids([[BOS, *r] for r in rows], width), _pad_ids([[*r, EOS] for r in rows], width),
-                torch.tensor([len(r) + 1 for r in rows], dtype=torch.long))
+        return _tensors(_pad_ids([[BOS, *r] for r in rows], width), _pad_ids([[*r, EOS] for r in rows], width),
+                        np.array([len(r) + 1 for r in rows], dtype=np.int64))
 
     def steps(self, encoded: Sequence[int]) -> int:
         """The tokens and the closing </s>."""
@@ -142,10 +159,10 @@ class TokenSide:
         return cls(load_tokenizer(directory, name), Vocab.load(directory / f"{name}.vocab.json"), reversal)
 
 
-def _pad_vectors(rows: Sequence[np.ndarray], width: int, dim: int, fill: float = 0.0) -> torch.Tensor:
-    out = torch.full((len(rows), width, dim), fill, dtype=torch.float32)
+def _pad_vectors(rows: Sequence[np.ndarray], width: int, dim: int, fill: float = 0.0) -> np.ndarray:
+    out = np.full((len(rows), width, dim), fill, dtype=np.float32)
     for i, row in enumerate(rows):
-        out[i, : len(row)] = torch.from_numpy(np.asarray(row, dtype=np.float32))
+        out[i, : len(row)] = np.asarray(row, dtype=np.float32).reshape(len(row), dim)
     return out
 
 
@@ -188,7 +205,8 @@ class FeatureSide:
 
     def decode(self, encoded: Any) -> np.ndarray:
         """Model outputs (L, D) -> the original units."""
-        arr = encoded.detach().float().cpu().numpy() if isinstance(encoded, torch.Tensor) else np.asarray(encoded)
+        # A torch tensor from the PyTorch engine (told apart without importing torch), else an array.
+        arr = encoded.detach().float().cpu().numpy() if hasattr(encoded, "detach") else np.asarray(encoded)
         return arr * self.std + self.mean if self.mean is not None else arr
 
     def labels(self, raw: Any) -> list[str]:
@@ -211,18 +229,22 @@ class FeatureSide:
         """CSV notation, or `(N frames)` past 50 steps (a speech source runs to thousands of numbers)."""
         return self.format(raw) if len(raw) <= 50 else f"({len(raw)} frames)"
 
-    def pad(self, rows: Sequence[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
+    def pad_arrays(self, rows: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """(B, S, D) zero-padded, and lengths (B,)."""
         lengths = [max(len(r), 1) for r in rows]
-        return _pad_vectors(rows, max(lengths), self.dim), torch.tensor(lengths, dtype=torch.long)
+        return _pad_vectors(rows, max(lengths), self.dim), np.array(lengths, dtype=np.int64)
+
+    def pad(self, rows: Sequence[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
+        """`pad_arrays` as torch tensors."""
+        return _tensors(*self.pad_arrays(rows))
 
     def pad_target(self, rows: Sequence[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """tgt_out (B, T, D) with NaN at padded steps (the loss reads its mask from them); tgt_in: zeros at
         step 0 (where the model reads its learned start vector), then tgt_out shifted right by one step."""
         tgt_out = _pad_vectors(rows, max(len(r) for r in rows), self.dim, float("nan"))
-        tgt_in = torch.zeros_like(tgt_out)
-        tgt_in[:, 1:] = tgt_out[:, :-1].nan_to_num(0.0)
-        return tgt_in, tgt_out, torch.tensor([len(r) for r in rows], dtype=torch.long)
+        tgt_in = np.zeros_like(tgt_out)
+        tgt_in[:, 1:] = np.nan_to_num(tgt_out[:, :-1], nan=0.0)
+        return _tensors(tgt_in, tgt_out, np.array([len(r) for r in rows], dtype=np.int64))
 
     def steps(self, encoded: Any) -> int:
         """The vectors."""

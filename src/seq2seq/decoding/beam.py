@@ -8,7 +8,7 @@ from torch import Tensor
 from seq2seq.config import DecodeConfig
 from seq2seq.data.vocab import BOS, EOS, PAD
 
-from .hypothesis import Hypothesis
+from ..hypothesis import Hypothesis
 
 
 def length_penalty(length: Tensor, alpha: float) -> Tensor:

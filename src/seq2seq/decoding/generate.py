@@ -13,8 +13,8 @@ from seq2seq.data.batching import sort_for_inference
 
 from .beam import beam_search
 from .greedy import greedy
-from .hypothesis import Hypothesis
-from .options import with_seed
+from ..config.overrides import with_seed
+from ..hypothesis import Hypothesis
 from .sampling import sample
 
 

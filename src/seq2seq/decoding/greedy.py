@@ -7,7 +7,7 @@ from torch import Tensor
 
 from seq2seq.config import DecodeConfig
 
-from .hypothesis import Hypothesis
+from ..hypothesis import Hypothesis
 from .stepping import run_steps
 
 

@@ -9,7 +9,7 @@ from seq2seq.config import DecodeConfig
 from seq2seq.data.vocab import EOS
 from seq2seq.models.heads import Choice
 
-from .hypothesis import Hypothesis
+from ..hypothesis import Hypothesis
 from .stepping import run_steps
 
 

@@ -9,7 +9,7 @@ from torch import Tensor
 
 from seq2seq.models.heads import Choice
 
-from .hypothesis import Hypothesis
+from ..hypothesis import Hypothesis
 
 # (scores of the rows still generated, step) -> the Choice for those rows
 Pick = Callable[[Tensor, int], Choice]

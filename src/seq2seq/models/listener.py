@@ -17,9 +17,8 @@ def halve(x: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
     """
     b, s, i = x.shape
     mask = torch.arange(s, device=x.device).unsqueeze(0) < lengths.to(x.device).unsqueeze(1)
-    x = x * mask.unsqueeze(-1).to(x.dtype)
-    if s % 2:
-        x = F.pad(x, (0, 0, 0, 1))
+    # Padded by s % 2 steps, not under an `if`: an exported graph then pairs odd and even lengths alike.
+    x = F.pad(x * mask.unsqueeze(-1).to(x.dtype), (0, 0, 0, s % 2))
     return x.reshape(b, (s + 1) // 2, 2 * i), torch.div(lengths + 1, 2, rounding_mode="floor")
 
 

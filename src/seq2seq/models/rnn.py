@@ -1,12 +1,17 @@
 """A stack of recurrent layers (RNN, LSTM or GRU), optionally bidirectional and residual.
 
-Shared by the encoder and the decoder. Two entry points over the same weights:
+Shared by the encoder and the decoder. Three entry points over the same weights:
 `forward` runs whole (optionally packed) sequences, `step` advances one time step of a
 unidirectional stack with the fused cell functions (`torch.lstm_cell` & co.), which measured
-1.3-2x faster per step than calling `nn.LSTM` on a length-1 sequence (batch 64, hidden 256, CPU).
+1.3-2x faster per step than calling `nn.LSTM` on a length-1 sequence (batch 64, hidden 256, CPU),
+and `forward_masked` gives `forward`'s results on padded sequences without packing, one
+`seq2seq::masked_rnn` operator per layer, which is what the ONNX exporter traces (packing's batch
+sizes depend on the data, so a packed sequence cannot be part of a graph).
 """
 
 from __future__ import annotations
+
+from typing import Optional
 
 import torch
 import torch.nn.functional as F
@@ -20,6 +25,47 @@ _CELL_FNS = {"rnn": torch.rnn_tanh_cell, "lstm": torch.lstm_cell, "gru": torch.g
 
 # (hidden, cell): each (layers * directions, B, H), in PyTorch's layout; cell is None unless LSTM.
 RecurrentState = tuple[Tensor, "Tensor | None"]
+
+
+@torch.library.custom_op("seq2seq::masked_rnn", mutates_args=())
+def masked_rnn(x: Tensor, lengths: Tensor, h0: Tensor, c0: Optional[Tensor], weights: list[Tensor],
+               cell: str) -> tuple[Tensor, Tensor]:
+    """One recurrent layer, one or both directions, over padded sequences: a row's state stops changing
+    after its last real step, so each direction sees exactly what a packed sequence shows it.
+
+    x: (B, S, I); lengths: (B,) in [1, S]; h0, c0: (D, B, H) initial states (c0 None unless LSTM);
+    weights: weight_ih, weight_hh, bias_ih, bias_hh for each of the D directions (forward, then backward).
+    Returns the outputs (B, S, D*H), zeros at padded steps, and the final states: (D, B, H) hidden, with
+    the (D, B, H) cell states after them for LSTM, so (2D, B, H).
+    """
+    fn = _CELL_FNS[cell]
+    real = (torch.arange(x.size(1), device=x.device).unsqueeze(0) < lengths.unsqueeze(1)).unsqueeze(-1)
+    outputs, hs, cs = [], [], []
+    for d in range(len(weights) // 4):
+        w = weights[4 * d: 4 * d + 4]
+        h, c = h0[d], None if c0 is None else c0[d]
+        out = x.new_zeros(x.size(0), x.size(1), h.size(-1))
+        for t in range(x.size(1) - 1, -1, -1) if d else range(x.size(1)):
+            keep = real[:, t]
+            if c is not None:
+                h_new, c_new = fn(x[:, t], (h, c), *w)
+                c = torch.where(keep, c_new, c)
+            else:
+                h_new = fn(x[:, t], h, *w)
+            h = torch.where(keep, h_new, h)
+            out[:, t] = h_new * keep
+        outputs.append(out)
+        hs.append(h)
+        cs.append(c)
+    final = torch.stack(hs + (cs if c0 is not None else []))
+    return torch.cat(outputs, -1), final
+
+
+@masked_rnn.register_fake
+def _(x: Tensor, lengths: Tensor, h0: Tensor, c0: Optional[Tensor], weights: list[Tensor],
+      cell: str) -> tuple[Tensor, Tensor]:
+    states = h0.size(0) * (1 if c0 is None else 2)
+    return x.new_empty(x.size(0), x.size(1), h0.size(0) * h0.size(2)), h0.new_empty(states, *h0.shape[1:])
 
 
 def _map(seq: Tensor | PackedSequence, fn) -> Tensor | PackedSequence:
@@ -67,7 +113,7 @@ class StackedRNN(nn.Module):
             self.layers = nn.ModuleList([rnn(input_size, hidden_size, num_layers, batch_first=True,
                                              dropout=dropout if num_layers > 1 else 0.0,
                                              bidirectional=bidirectional)])
-        # (module, parameter-name suffix) per layer, for the step path; looked up by name on every
+        # (module, parameter-name suffix) per layer, for the step and masked paths; looked up by name on every
         # call so .to()/.double() and weight loading are always seen.
         self._step_weights = [(i, "_l0") if self.residual else (0, f"_l{i}") for i in range(num_layers)]
 
@@ -94,6 +140,8 @@ class StackedRNN(nn.Module):
 
     def _forward(self, x: Tensor, lengths: Tensor | None,
                  state: RecurrentState | None) -> tuple[Tensor, RecurrentState]:
+        if lengths is not None and torch.onnx.is_in_onnx_export():
+            return self.forward_masked(x, lengths, state)
         seq: Tensor | PackedSequence = x
         if lengths is not None and bool((lengths == x.size(1)).all()):
             lengths = None  # no padding: packing would only cost time (1.35x on a small LSTM)
@@ -125,6 +173,30 @@ class StackedRNN(nn.Module):
         if lengths is not None:
             seq = pad_packed_sequence(seq, batch_first=True, total_length=x.size(1))[0]
         return seq, (h, c)
+
+    def forward_masked(self, x: Tensor, lengths: Tensor,
+                       state: RecurrentState | None = None) -> tuple[Tensor, RecurrentState]:
+        """`forward` on padded sequences without packing: the same outputs and final states, each layer one
+        `masked_rnn` operator (an exporter maps it to ONNX's RNN/GRU/LSTM with `sequence_lens`).
+
+        x: (B, T, I); lengths: (B,); state: (h0, c0) each (L*D, B, H) or None for zeros.
+        """
+        d, batch = self.directions, x.size(0)
+        h0 = state[0] if state is not None else x.new_zeros(self.num_layers * d, batch, self.hidden_size)
+        c0 = (state[1] if state is not None else torch.zeros_like(h0)) if self.is_lstm else None
+        seq, hs, cs = x, [], []
+        for i, (m, suffix) in enumerate(self._step_weights):
+            mod = self.layers[m]
+            weights = [getattr(mod, f"{name}{suffix}{rev}") for rev in ("", "_reverse")[:d]
+                       for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+            inp = F.dropout(seq, self.dropout, self.training) if i > 0 and self.dropout > 0 else seq
+            rows = slice(i * d, (i + 1) * d)
+            out, final = masked_rnn(inp, lengths.to(x.device), h0[rows], None if c0 is None else c0[rows],
+                                    weights, self.cell)
+            seq = out + seq if (self.residual and i > 0) else out
+            hs.append(final[:d])
+            cs.append(final[d:])
+        return seq, (torch.cat(hs), torch.cat(cs) if self.is_lstm else None)
 
     def step(self, x: Tensor, state: RecurrentState) -> tuple[Tensor, RecurrentState]:
         """One time step of a unidirectional stack, same weights as `forward`.

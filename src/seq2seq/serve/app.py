@@ -13,7 +13,6 @@ from pathlib import Path
 from collections.abc import Callable
 from typing import Any
 
-import torch
 import uvicorn
 
 from fastapi import FastAPI, Request
@@ -22,8 +21,9 @@ from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..api import InputError, InputTooLong, load
 from ..config import ConfigError, DecodeConfig
+from ..loading import load
+from ..translation import InputError, InputTooLong
 from .batcher import Batcher
 
 log = logging.getLogger("seq2seq")
@@ -42,7 +42,7 @@ class ServeOptions:
     max_output_length: int = 1000
     batch_wait_ms: float = 5.0
     max_batch: int = 64
-    threads: int = 1  # torch intra-op threads; more rarely helps small RNNs and competes with the event loop
+    threads: int = 1  # the engine's intra-op threads; more rarely helps small RNNs and competes with the event loop
 
     def __post_init__(self) -> None:
         if self.max_nbest is None:
@@ -180,7 +180,8 @@ def model_info(model: Any, run_dir: str | Path | None, decode: DecodeConfig | No
         # A side's size: its vocabulary for tokens, its vector dimension for features.
         "source": {"type": cfg.data.source_type, "size": model.source.size},
         "target": {"type": cfg.data.target_type, "size": model.target.size},
-        "parameters": sum(p.numel() for p in model.net.parameters()),
+        "parameters": model.parameter_count,
+        "engine": model.engine,
         "decode": dataclasses.asdict(decode or cfg.decode),
         "training": None,
         "test": None,
@@ -321,12 +322,12 @@ def create_app(model: Any, options: ServeOptions | None = None, run_dir: str | P
 
 def serve(run_dir: str | Path, host: str = "127.0.0.1", port: int = 8000, options: ServeOptions | None = None,
           which: str = "best", log_level: str = "info",
-          decode: Callable[[DecodeConfig, str], DecodeConfig] | None = None) -> None:
-    """Load the run's model and serve it until interrupted; `decode(run's decode section, target type)` gives
-    the server's decoding defaults (the command line's decoding flags)."""
+          decode: Callable[[DecodeConfig, str], DecodeConfig] | None = None, engine: str = "auto") -> None:
+    """Load the run's (or an exported) model on `engine` (see `seq2seq.load`) and serve it until interrupted;
+    `decode(run's decode section, target type)` gives the server's decoding defaults (the command line's
+    decoding flags)."""
     opts = options or ServeOptions()
-    torch.set_num_threads(opts.threads)
-    model = load(run_dir, which=which)
+    model = load(run_dir, which=which, engine=engine, threads=opts.threads)
     defaults = decode(model.config.decode, model.config.data.target_type) if decode is not None else None
     app = create_app(model, opts, run_dir, defaults)
     shown = f"[{host}]" if ":" in host else host

@@ -1,7 +1,7 @@
 """Training: run preparation, the loop, schedules and checkpoints (see each module)."""
 
-from .interrupt import TrainingInterrupted
-from .loop import Trainer, TrainingError, train
+from ..stopping import TrainingError, TrainingInterrupted
+from .loop import Trainer, train
 from .runtime import pick_device
 from .schedule import Progress
 

@@ -8,16 +8,8 @@ import threading
 from types import FrameType, TracebackType
 from typing import Any
 
+
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
-
-
-class TrainingInterrupted(Exception):
-    """Training stopped on a signal after writing a checkpoint; `signum` is the signal, the message says how to
-    resume."""
-
-    def __init__(self, signum: int, message: str):
-        super().__init__(message)
-        self.signum = signum
 
 
 class StopSignals:

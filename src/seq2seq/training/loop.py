@@ -21,17 +21,14 @@ from ..data.batching import collate, make_batches
 from ..distributed import all_sum, broadcast_object, shard, shutdown
 from ..evaluation import evaluate, metric_names
 from .checkpointer import METRICS_FILE, Checkpointer
-from .interrupt import StopSignals, TrainingInterrupted
+from ..stopping import TrainingError, TrainingInterrupted
+from .interrupt import StopSignals
 from .prepare import prepare
 from .resume import resume_config
 from .runtime import start_runtime
 from .schedule import Progress, lr_factor
 
 log = logging.getLogger("seq2seq")
-
-
-class TrainingError(RuntimeError):
-    """Training cannot go on (e.g. a non-finite loss); the last good checkpoint is intact."""
 
 
 class Trainer:

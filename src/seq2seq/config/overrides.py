@@ -1,4 +1,5 @@
-"""Decoding options for one call: the run's `decode` section with a caller's overrides, validated once."""
+"""Decoding options for one call: the run's `decode` section with a caller's overrides, validated once (what the
+CLI flags, API keywords and HTTP fields of both engines go through)."""
 
 from __future__ import annotations
 
@@ -6,8 +7,9 @@ import dataclasses
 import random
 from typing import Any
 
-from seq2seq.config import ConfigError, DecodeConfig, check_decode
-from seq2seq.config.schema import section_value
+from .fields import ConfigError
+from .schema import DecodeConfig, section_value
+from .validation import check_decode
 
 # Short names the command line, the API and HTTP requests use, beside DecodeConfig's own field names.
 ALIASES = {"alpha": "length_penalty"}

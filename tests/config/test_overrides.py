@@ -6,7 +6,7 @@ import re
 import pytest
 
 from seq2seq.config import ConfigError, DecodeConfig
-from seq2seq.decoding import decode_options
+from seq2seq.config.overrides import decode_options
 
 BASE = DecodeConfig(strategy="beam", beam_size=4, nbest=2, length_penalty=0.6, seed=3)
 

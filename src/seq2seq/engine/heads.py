@@ -1,0 +1,115 @@
+"""The output heads' generation rules in numpy: the twins of `TokenHead` and `VectorHead`'s `choose`, `blank`,
+`caps` and `finish` (models/heads.py), for the ONNX engine. Tests hold each equal to its torch original."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..config import Config, DecodeConfig
+from ..data.vocab import EOS, PAD
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One step's decision per row: what to feed back, what to emit, its log-probability (B,), whether the row
+    ends (B,) bool."""
+
+    feed: np.ndarray
+    output: np.ndarray
+    score: np.ndarray
+    ended: np.ndarray
+
+
+def length_caps(src_lengths: np.ndarray, options: DecodeConfig) -> np.ndarray:
+    """Per-row output cap: decode.max_length if set, else max_length_a * source length + max_length_b. (B,)"""
+    if options.max_length > 0:
+        return np.full_like(src_lengths, options.max_length)
+    caps = src_lengths.astype(np.float32) * np.float32(options.max_length_a) + np.float32(options.max_length_b)
+    return np.maximum(caps.astype(np.int64), 1)
+
+
+def barred(logp: np.ndarray, step: int, options: DecodeConfig) -> np.ndarray:
+    """Log-probabilities with </s> barred before decode.min_length tokens (a copy only then)."""
+    if step >= options.min_length:
+        return logp
+    logp = logp.copy()
+    logp[:, EOS] = -np.inf
+    return logp
+
+
+class TokenRules:
+    """Token targets: the step graph gives log-probabilities (B, V), or each row's best few."""
+
+    kind = "tokens"
+    best = 2  # the candidates greedy search asks the step graph for: the best, and the next if it is </s>
+
+    def __init__(self, vocab_size: int):
+        self.vocab_size = vocab_size
+
+    def choose(self, scores: tuple[np.ndarray, np.ndarray], step: int, options: DecodeConfig) -> Choice:
+        """Greedy: the most likely token; </s> is barred before decode.min_length tokens. scores: each row's two
+        best (log-probabilities, tokens), largest first."""
+        values, tokens = scores
+        first = ~((tokens[:, 0] == EOS) & (step < options.min_length))
+        token = np.where(first, tokens[:, 0], tokens[:, 1])
+        return Choice(token, token, np.where(first, values[:, 0], values[:, 1]), token == EOS)
+
+    def blank(self, batch: int, like: np.ndarray) -> np.ndarray:
+        """What a finished row emits: <pad>. (B,)"""
+        return np.full(batch, PAD, dtype=np.int64)
+
+    def caps(self, src_lengths: np.ndarray, options: DecodeConfig) -> tuple[np.ndarray, bool]:
+        """Per-row step cap (B,) and whether a row may end on its own (at </s>: always)."""
+        return length_caps(src_lengths, options), True
+
+    def finish(self, steps: np.ndarray) -> list[int]:
+        """One row's emitted steps (L,) -> its output ids, without the closing </s>."""
+        ids = steps.tolist()
+        return ids[:-1] if ids and ids[-1] == EOS else ids
+
+
+class VectorRules:
+    """Vector targets: the step graph gives the vector (B, D), then the stop flag's logit if the model has one."""
+
+    kind = "features"
+    best = 0  # greedy reads the whole output
+
+    def __init__(self, dim: int, stop_flag: bool, target_length: int | None):
+        self.dim = dim
+        self.stop_flag = stop_flag
+        self.target_length = target_length
+
+    def choose(self, scores: np.ndarray, step: int, options: DecodeConfig) -> Choice:
+        """The predicted vector is emitted and fed back; with a stop flag a row ends where it fires."""
+        value = scores[:, : self.dim]
+        ended = scores[:, self.dim] > 0 if self.stop_flag else np.zeros(len(value), dtype=bool)
+        return Choice(value, value, np.zeros(len(value), dtype=np.float32), ended)
+
+    def blank(self, batch: int, like: np.ndarray) -> np.ndarray:
+        """What a finished row emits: zeros. (B, D)"""
+        return np.zeros((batch, self.dim), dtype=like.dtype)
+
+    def caps(self, src_lengths: np.ndarray, options: DecodeConfig) -> tuple[np.ndarray, bool]:
+        """How many vectors per row (B,), and whether the stop flag may end a row earlier (see VectorHead.caps)."""
+        mode = options.feature_length
+        if mode == "auto":
+            mode = "fixed" if self.target_length else "stop" if self.stop_flag else "source"
+        if mode == "fixed":
+            return np.full_like(src_lengths, int(self.target_length or 1)), False
+        if mode == "source":
+            return src_lengths.copy(), False
+        return length_caps(src_lengths, options), True
+
+    def finish(self, steps: np.ndarray) -> Any:
+        """One row's emitted vectors (L, D), as they are."""
+        return steps
+
+
+def rules_for(config: Config, target_size: int) -> TokenRules | VectorRules:
+    """The rules of the model's target side."""
+    if config.data.target_type == "tokens":
+        return TokenRules(target_size)
+    return VectorRules(target_size, config.model.stop_flag, config.data.target_length)

@@ -1,0 +1,58 @@
+"""`OnnxModel`: a directory written by `seq2seq export` ready to translate, on onnxruntime and numpy (no torch)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from ..config import DecodeConfig
+from ..hypothesis import Hypothesis
+from ..rundir import EXPORT_JSON, CheckpointError, load_config_and_sides, read_json
+from ..translation import Translator
+from .generate import generate
+from .graphs import Graphs
+from .heads import rules_for
+
+FORMAT_VERSION = 1  # the newest export.json this engine reads
+
+
+class OnnxModel(Translator):
+    """An exported model: the same `translate`, `predict` and `decode_options` as `seq2seq.Model`."""
+
+    engine = "onnx"
+
+    def __init__(self, directory: Path, manifest: dict[str, Any], threads: int | None = None):
+        path = directory / EXPORT_JSON
+        if manifest.get("format") != "seq2seq-onnx":
+            raise CheckpointError(f"{path}: not a seq2seq ONNX export (format {manifest.get('format')!r})")
+        version = manifest.get("format_version")
+        if not isinstance(version, int) or isinstance(version, bool) or version > FORMAT_VERSION:
+            raise CheckpointError(f"{path}: export format version {version!r} is newer than this seq2seq "
+                                  f"understands ({FORMAT_VERSION}); upgrade seq2seq")
+        config, source, target = load_config_and_sides(directory, manifest, EXPORT_JSON)
+        super().__init__(config, source, target)
+        self.directory = directory
+        self.manifest = manifest
+        self.scratch: Any = None  # a temporary export directory this model owns (a run loaded with engine="onnx")
+        try:
+            self.graphs = Graphs(directory, manifest, threads)
+        except Exception as e:  # onnxruntime raises its own exception types for a missing or broken graph
+            raise CheckpointError(f"{directory}: cannot load the ONNX graphs ({e})") from None
+        self.rules = rules_for(config, target.size)
+
+    @property
+    def parameter_count(self) -> int:
+        """The model's number of weights (as exported)."""
+        return int(self.manifest.get("parameters", 0))
+
+    def generate(self, sources: Sequence[Any], options: DecodeConfig,
+                 keep_attention: bool = False) -> list[list[Hypothesis]]:
+        """Per encoded source, its hypotheses best first, with attention."""
+        return generate(self.graphs, self.rules, self.source, sources, options, keep_attention=keep_attention)
+
+
+def load_exported(directory: str | Path, threads: int | None = None) -> OnnxModel:
+    """An exported model from its directory; `threads`: onnxruntime's intra-op threads (None: its default)."""
+    directory = Path(directory)
+    return OnnxModel(directory, read_json(directory / EXPORT_JSON), threads)
