@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import platform
+import sys
+from importlib.metadata import version
+from typing import Any
 
 from ..config import PRESETS
 from . import commands as c
@@ -111,10 +115,24 @@ def _tools(sub: argparse._SubParsersAction) -> None:
     w.set_defaults(func=c.wav2fbank_command)
 
 
+class _Version(argparse.Action):
+    """`--version`: this package's, torch's and Python's versions (torch imported only when asked)."""
+
+    def __init__(self, option_strings: list[str], dest: str = argparse.SUPPRESS, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: Any) -> None:
+        import torch
+
+        print(f"seq2seq {version('seq2seq')} (torch {torch.__version__}, Python {platform.python_version()})")
+        sys.exit(0)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     p = argparse.ArgumentParser(prog="seq2seq", description="Train, compare and serve RNN encoder-decoder "
                                 "models (context vector, reverse, peeky, attention).")
+    p.add_argument("--version", action=_Version, help="show the versions of seq2seq, torch and Python")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _train(sub)
     _use(sub)
