@@ -76,7 +76,7 @@ class Model:
         return decode_options(options or self.config.decode, self.config.data.target_type, **overrides)
 
     def translate(self, inputs: Any, options: DecodeConfig | None = None, *, strict: bool = False,
-                  **overrides: Any) -> list[list[Translation]]:
+                  tokenized: bool = False, **overrides: Any) -> list[list[Translation]]:
         """Per input, its outputs best first (decode.nbest of them for beam search and sampling).
 
         Inputs are texts for a token source, (steps, dim) arrays or CSV notation for a feature source.
@@ -90,7 +90,7 @@ class Model:
         hyps = generate(self.net, self.source, [sources[i] for i in todo], opts, keep_attention=True)
         results: list[list[Translation]] = [[Translation("", [], 0.0, [], [])] * opts.nbest for _ in batch]
         for i, hs in zip(todo, hyps):
-            results[i] = [self._translation(batch[i], h) for h in hs]
+            results[i] = [self._translation(batch[i], h, tokenized) for h in hs]
         return results
 
     def predict(self, inputs: list[Any], options: DecodeConfig | None = None, **overrides: Any) -> list[Any]:
@@ -113,14 +113,14 @@ class Model:
             encoded = self.source.reversal.keep_first(encoded, limit)
         return encoded
 
-    def _translation(self, raw: Any, h: Hypothesis) -> Translation:
+    def _translation(self, raw: Any, h: Hypothesis, tokenized: bool) -> Translation:
         value = self.target.decode(h.output)
         source_tokens = self.source.labels(raw)
         attention = None
         if h.attention is not None:
             attention = self.source.reversal.reading_order(h.attention[:, : len(source_tokens)]).tolist()
-        return Translation(self.target.format(value), self.target.output_labels(h.output), h.score, source_tokens,
-                           attention, None if isinstance(value, str) else value)
+        return Translation(self.target.format(value, tokenized), self.target.output_labels(h.output), h.score,
+                           source_tokens, attention, None if isinstance(value, str) else value)
 
 
 def load(run_dir: str | Path, which: str = "best", device: str | torch.device = "cpu") -> Model:

@@ -72,7 +72,7 @@ def translate_command(args: argparse.Namespace) -> int:
     source = open(args.input, encoding="utf-8") if args.input else sys.stdin
     lines = [ln.rstrip("\n").rstrip("\r") for ln in source]
     inputs = [model.source.parse(ln) if ln.strip() else ln for ln in lines]
-    results = model.translate(inputs, options, strict=args.strict)
+    results = model.translate(inputs, options, strict=args.strict, tokenized=args.tokenized)
     sink = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout
     for i, hyps in enumerate(results):
         if options.nbest > 1:

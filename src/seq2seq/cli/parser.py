@@ -49,6 +49,8 @@ def _use(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--output")
     r.add_argument("--attention", metavar="PNG", help="attention heatmap of the first input")
     r.add_argument("--strict", action="store_true", help="refuse inputs longer than the model's limit")
+    r.add_argument("--tokenized", action="store_true",
+                   help="word-level outputs as spaced tokens (`a man ' s hat .`) instead of text (`A man's hat.`)")
     add_decode_flags(r)
     r.set_defaults(func=c.translate_command)
 
