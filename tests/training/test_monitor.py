@@ -163,3 +163,18 @@ def test_train_from_python_shows_progress_without_any_logging_set_up(tmp_path):
     assert [ln.split(" | ")[0] for ln in lines if " batch " in ln] == ["epoch 1/1 batch 4/10 step 4",
                                                                       "epoch 1/1 batch 8/10 step 8"]
     assert any(ln.startswith("epoch 1.00 step 10 | ") for ln in lines)
+
+
+def test_on_a_terminal_a_bar_replaces_the_lines_and_shows_the_tracked_metric(tmp_path, caplog, capsys, monkeypatch):
+    import sys
+
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    cfg = build_config("las", overrides={"train.log_every": 1, "train.epochs": 3})
+    mon, p = Monitor(cfg, tmp_path, show=True, main=True, resumed_at=None), Progress()
+    with caplog.at_level(logging.INFO, logger="seq2seq"):
+        mon.start_epoch(0, 10, 0)
+        _steps(mon, p, 3)
+        mon.end_epoch()
+    assert _lines(caplog) == [] and mon.bar is None
+    bar = capsys.readouterr().err
+    assert "epoch 1/3" in bar and "3/10" in bar and "valid_cer=-" in bar and "loss=2.000" in bar

@@ -110,7 +110,8 @@ class Monitor:
         t = self.cfg.train
         if self.bar is not None:
             self.bar.update(size)
-            self.bar.set_postfix(loss=f"{loss / max(n_tgt, 1):.3f}", tok_s=f"{w['words'] / max(w['seconds'], 1e-9):.0f}",
+            speed = w["words"] / max(w["seconds"], 1e-9)
+            self.bar.set_postfix(loss=f"{loss / max(n_tgt, 1):.3f}", tok_s=f"{speed:.0f}",
                                  **{p.tracked(t): "-" if p.best is None else f"{p.best:.4f}"})
         now = time.monotonic()
         due = t.log_every and p.step % t.log_every == 0
