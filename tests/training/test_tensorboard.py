@@ -72,3 +72,13 @@ def test_without_the_package_the_error_says_what_to_install(monkeypatch):
     with pytest.raises(ConfigError, match=r"train.tensorboard=true needs the tensorboard package: "
                                           r"pip install 'seq2seq\[tensorboard\]'"):
         check_available()
+
+
+def test_a_run_asking_for_tensorboard_without_it_stops_before_reading_data(tmp_path, monkeypatch):
+    from seq2seq.training import Trainer
+
+    monkeypatch.setitem(sys.modules, "tensorboard", None)
+    cfg = build_config(overrides={**SMALL, "train.tensorboard": True})
+    with pytest.raises(ConfigError, match="train.tensorboard=true needs the tensorboard package"):
+        Trainer(cfg, tmp_path / "run", quiet=True)
+    assert not (tmp_path / "run").exists()

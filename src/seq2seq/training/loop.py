@@ -24,6 +24,7 @@ from .monitor import Monitor, visible_logging
 from .prepare import prepare
 from .runtime import start_runtime
 from .schedule import Progress, lr_factor
+from .tensorboard import check_available
 
 log = logging.getLogger("seq2seq")
 
@@ -43,6 +44,8 @@ class Trainer:
             raise ConfigError(f"{self.out}: already holds a run; pass --resume to continue it or choose "
                               f"another --out")
         self.cfg = cfg
+        if cfg.train.tensorboard:
+            check_available()  # before minutes of data preparation, not after
         self.runtime = start_runtime(cfg)
         self.device, self.world = self.runtime.device, self.runtime.world
         self.quiet = quiet or not self.world.is_main
