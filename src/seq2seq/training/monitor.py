@@ -81,9 +81,9 @@ class Monitor:
             return
         t = self.cfg.train
         params = sum(p.numel() for p in model.parameters())
-        log.info("model: %s, %s parameters | source %s (%s %d) -> target %s (%s %d)",
-                 self.cfg.preset or "custom", f"{params:,}", source.kind, SIZE_NAMES[source.kind], source.size,
-                 target.kind, SIZE_NAMES[target.kind], target.size)
+        sides = [f"{side.kind} ({SIZE_NAMES.get(side.kind, 'size')} {side.size})" for side in (source, target)]
+        log.info("model: %s, %s parameters | source %s -> target %s", self.cfg.preset or "custom", f"{params:,}",
+                 *sides)
         log.info("data: %s training pairs (%d batches/epoch of %d %s), %s validation, %s test",
                  f"{pairs['train']:,}", batches, t.batch_size, t.batch_by, f"{pairs['valid']:,}",
                  f"{pairs['test']:,}")
