@@ -2,8 +2,16 @@
 
 import pytest
 import torch
+from hypothesis import HealthCheck, settings
 
 from seq2seq.cli import main
+
+# Property tests draw their examples from a fixed seed (the suite stays deterministic) and keep no example
+# database; each test sets its own number of examples (a few dozen in the fast tier, more in the slow one).
+# No deadline: the bounds a property checks are counted in steps and bytes, not in seconds of a busy machine.
+settings.register_profile("seq2seq", derandomize=True, database=None, deadline=None, print_blob=False,
+                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+settings.load_profile("seq2seq")
 
 REVERSE = ["--task", "reverse", "--preset", "attention", "--epochs", "6", "--quiet",
            "--set", "data.train_size=3000", "--set", "data.valid_size=200", "--set", "data.test_size=50",

@@ -12,7 +12,7 @@ import torch
 
 import seq2seq
 from seq2seq import ConfigError, DecodeConfig
-from seq2seq.api import InputTooLong, Translation
+from seq2seq.api import InputError, InputTooLong, Translation
 from seq2seq.cli import main
 
 V1 = Path(__file__).resolve().parent / "fixtures" / "v1"
@@ -34,7 +34,7 @@ def _texts(results):
 def test_load_and_translate_held_out_inputs(reverse_run):
     model = seq2seq.load(reverse_run)
     inputs = _held_out()
-    out = model.translate(inputs)
+    out = model.translate(inputs, attention=True)
     assert len(out) == len(inputs) and all(len(h) == 1 for h in out)
     right = sum(h[0].text == s[::-1] for s, h in zip(inputs, out))
     assert right / len(inputs) >= 0.85
@@ -46,6 +46,7 @@ def test_load_and_translate_held_out_inputs(reverse_run):
     assert all(len(row) == len(inputs[0]) for row in first.attention)
     assert first.values is None and first.source_tokens == list(inputs[0])
     assert model.predict(inputs[:5]) == [h[0].text for h in out[:5]]
+    assert model.translate(inputs[:2])[0][0].attention is None  # kept only when asked for
 
 
 @pytest.mark.slow
@@ -64,15 +65,11 @@ def test_beam_nbest_sampling_and_empty_inputs(reverse_run):
 
 
 @pytest.mark.slow
-def test_encode_decode_and_strict_length(reverse_run):
+def test_encode_decode(reverse_run):
     model = seq2seq.load(reverse_run)
     assert model.source.vocab.decode(model.encode(["abc"])[0]) == ["a", "b", "c"]
     hyp = model.translate(["abc"])[0][0]
     assert model.decode(model.target.vocab.encode(hyp.tokens)) == hyp.text
-    model.config.data.max_source_length = 4
-    with pytest.raises(InputTooLong, match="longer than the model's data.max_source_length=4"):
-        model.translate(["abcdefgh"], strict=True)
-    assert len(model.translate(["abcdefgh"])[0][0].text) > 0
 
 
 @pytest.mark.slow
@@ -167,7 +164,7 @@ def test_keyword_overrides_and_explicit_options(tokens):
 
 
 def test_translate_works_for_vector_models(vectors):
-    t = vectors.translate(["1 2 3"])[0][0]
+    t = vectors.translate(["1 2 3"], attention=True)[0][0]
     assert isinstance(t.values, np.ndarray) and t.values.ndim == 2 and t.values.shape[1] == 1
     assert t.text == vectors.target.format(t.values)
     assert t.tokens == [str(i) for i in range(len(t.values))]
@@ -193,6 +190,53 @@ def test_a_feature_model_in_float64_predicts_what_it_does_in_float32():
     assert [len(a) for a in after] == [len(b) for b in before]
     for a, b in zip(after, before):
         assert np.allclose(a, b, atol=1e-4)
+
+
+# --- the boundary: inputs and bounds -------------------------------------------------------------------
+
+
+def test_inputs_are_checked_before_any_is_translated(tokens, vectors):
+    for bad, message in ((["abc", "a\x00b"], r"^input 1: NUL byte at column 2"),
+                         (["a\ud800"], r"^input 0: lone surrogate U\+D800 at column 2"),
+                         ([None], r"^input 0: expected a text, got NoneType"),
+                         ([3], r"^input 0: expected a text, got int")):
+        with pytest.raises(InputError, match=message):
+            tokens.translate(bad)
+    for bad, message in ((["1 2", "abc"], r"^input 1: not a number \('abc'\) \(the model reads sequences of "
+                                          r"1-value vectors"),
+                         (["nan"], r"^input 0: non-finite value \(nan\) at step 0"),
+                         ([np.zeros((2, 3))], r"^input 0: vector size 3, expected 1 \(the model reads")):
+        with pytest.raises(InputError, match=message):
+            vectors.translate(bad)
+    assert vectors.translate(["", "  "])[0][0].text == ""  # a blank input gives an empty output
+
+
+def test_inputs_longer_than_the_source_limit_are_refused_or_cut(tokens):
+    long = "abcde" * 20_000  # 100,000 characters: refused at once, nothing is generated
+    with pytest.raises(InputTooLong, match=r"^input 1: 100000 source steps, more than "
+                                           r"decode.max_source_length=1000; raise it, or set decode.truncate_source"):
+        tokens.translate(["abc", long])
+    with pytest.raises(InputTooLong, match="more than decode.max_source_length=4"):
+        tokens.translate(["abcdefgh"], max_source_length=4)
+    cut = tokens.translate(["abcdefgh"], max_source_length=4, truncate_source=True, attention=True)[0][0]
+    assert cut.source_tokens == list("abcd") and all(len(row) == 4 for row in cut.attention)
+    assert _texts([[cut]]) == _texts(tokens.translate(["abcd"]))
+
+
+def test_outputs_never_exceed_the_hard_cap(tokens):
+    capped = tokens.translate(["abcdefgh"], max_length_a=1e30, max_output_length=7, min_length=50)
+    assert len(capped[0][0].tokens) == 7  # min_length bars </s>; the hard cap still ends it
+    with pytest.raises(ConfigError, match=r"decode.max_length \(2000\) exceeds decode.max_output_length \(1000\)"):
+        tokens.translate(["abc"], max_length=2000)
+
+
+def test_sampling_without_a_seed_differs_between_calls(tokens):
+    inputs = ["abcdefgh"] * 4
+    draws = {tuple(_texts(tokens.translate(inputs, sample=True, temperature=3.0))[i][0] for i in range(4))
+             for _ in range(4)}
+    assert len(draws) > 1
+    seeded = _texts(tokens.translate(inputs, sample=True, temperature=3.0, seed=9))
+    assert seeded == _texts(tokens.translate(inputs, sample=True, temperature=3.0, seed=9))
 
 
 @pytest.mark.slow

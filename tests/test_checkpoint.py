@@ -5,8 +5,8 @@ import stat
 import pytest
 import torch
 
-from seq2seq.checkpoint import (CheckpointError, checkpoint_dir, optimizer_tensors, read_json, read_tensors,
-                                restore_optimizer, save_tensors, write_checkpoint)
+from seq2seq.checkpoint import (CheckpointError, checkpoint_dir, has_checkpoint, make_run_dir, optimizer_tensors,
+                                read_json, read_tensors, restore_optimizer, save_tensors, write_checkpoint)
 
 
 def _write(name: str, text: str):
@@ -24,6 +24,48 @@ def test_links_point_at_latest_and_old_dirs_are_removed(tmp_path):
     assert checkpoint_dir(tmp_path, "last").resolve().name == "step-000000003"
     assert checkpoint_dir(tmp_path, "best").resolve().name == "step-000000001"
     assert sorted(p.name for p in root.iterdir() if not p.is_symlink()) == ["step-000000001", "step-000000003"]
+
+
+def test_links_and_files_that_leave_the_run_directory_are_refused(tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    write_checkpoint(elsewhere, 7, _write("x", "{}"), ("last",))
+    run = tmp_path / "run"
+    write_checkpoint(run, 1, _write("a", "{}"), ("last", "best"))
+    best = run / "checkpoints" / "best"
+    best.unlink()
+    best.symlink_to(elsewhere / "checkpoints" / "step-000000007")
+    with pytest.raises(CheckpointError, match=r"checkpoints/best: resolves to .*elsewhere/checkpoints/step-000000007, "
+                                              r"outside the run directory .*run; refusing to follow it"):
+        checkpoint_dir(run, "best")
+    assert checkpoint_dir(run, "last").name == "last"
+    weights = run / "checkpoints" / "step-000000001" / "model.safetensors"
+    weights.unlink()
+    weights.symlink_to(elsewhere / "checkpoints" / "step-000000007" / "model.safetensors")
+    with pytest.raises(CheckpointError, match=r"checkpoints/last/model.safetensors: resolves to .*, outside the run"):
+        checkpoint_dir(run, "last")
+
+
+def test_a_dangling_link_is_named_as_such(tmp_path):
+    write_checkpoint(tmp_path, 1, _write("a", "{}"), ("last", "best"))
+    write_checkpoint(tmp_path, 2, _write("b", "{}"), ("last",))
+    (tmp_path / "checkpoints" / "step-000000001" / "model.json").unlink()
+    (tmp_path / "checkpoints" / "step-000000001" / "model.safetensors").unlink()
+    (tmp_path / "checkpoints" / "step-000000001").rmdir()
+    with pytest.raises(CheckpointError, match=r"checkpoints/best: dangling link \(to step-000000001, which does not "
+                                              r"exist\); the run directory is damaged; try the last checkpoint"):
+        checkpoint_dir(tmp_path, "best")
+    assert has_checkpoint(tmp_path)
+    (tmp_path / "checkpoints" / "last").unlink()
+    assert not has_checkpoint(tmp_path)
+
+
+def test_a_run_directory_that_cannot_be_made_is_named(tmp_path):
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(CheckpointError, match=r"file/run/deeper: cannot create it, .*/file is a file, not a directory"):
+        make_run_dir(tmp_path / "file" / "run" / "deeper")
+    with pytest.raises(CheckpointError, match=r"file: is a file, not a run directory"):
+        make_run_dir(tmp_path / "file")
+    assert make_run_dir(tmp_path / "a" / "b").is_dir()
 
 
 def test_failed_write_leaves_previous_checkpoint(tmp_path):
@@ -97,7 +139,8 @@ def test_load_state_into_names_missing_unexpected_and_misshaped_weights(tmp_path
     with pytest.raises(CheckpointError, match=r"missing: \['bias'\], unexpected: \['extra'\]"):
         load_state_into(model, path)
     save_tensors({"weight": torch.ones(4, 3), "bias": torch.zeros(2)}, path)
-    with pytest.raises(CheckpointError, match=r"tensor 'weight' has shape \(4, 3\) but .* need \(2, 3\)"):
+    with pytest.raises(CheckpointError, match=r"tensor 'weight' has shape \(4, 3\) but the config in model.json "
+                                              r"builds \(2, 3\): the config was changed"):
         load_state_into(model, path)
     # an upgrade renames the stored weights before they are matched
     save_tensors({"old.weight": torch.full((2, 3), 2.0), "old.bias": torch.ones(2)}, path)

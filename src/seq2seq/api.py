@@ -12,13 +12,19 @@ import torch
 
 from .bundle import Bundle, load_bundle
 from .config import DecodeConfig
+from .data.text_checks import text_problem
 from .decoding import Hypothesis, decode_options, generate
 
 log = logging.getLogger("seq2seq")
 
 
-class InputTooLong(ValueError):
-    """An input longer than the model's data.max_source_length, refused in strict mode."""
+class InputError(ValueError):
+    """An input the model cannot take (not text or numbers as its source reads them, a NUL byte, too long);
+    the message says why, and `Model.translate` prefixes it with the input's index."""
+
+
+class InputTooLong(InputError):
+    """An input longer than decode.max_source_length (refused unless decode.truncate_source)."""
 
 
 @dataclass
@@ -75,22 +81,25 @@ class Model:
         `decoding.decode_options` for the names: DecodeConfig's fields, beam, sample, alpha)."""
         return decode_options(options or self.config.decode, self.config.data.target_type, **overrides)
 
-    def translate(self, inputs: Any, options: DecodeConfig | None = None, *, strict: bool = False,
+    def translate(self, inputs: Any, options: DecodeConfig | None = None, *, attention: bool = False,
                   tokenized: bool = False, **overrides: Any) -> list[list[Translation]]:
         """Per input, its outputs best first (decode.nbest of them for beam search and sampling).
 
         Inputs are texts for a token source, (steps, dim) arrays or CSV notation for a feature source.
         The run's decoding defaults apply unless `options` or keyword overrides change them, e.g.
         `beam=5, nbest=2`, `sample=True, temperature=0.8, seed=1`, `alpha=0.6`, `max_length=50`.
+        Every input is checked before any is translated (InputError naming the first bad one); attention
+        weights are kept only with `attention=True` (they take outputs x source steps of memory each).
         """
         batch = [inputs] if isinstance(inputs, str) else list(inputs)
         opts = self.decode_options(options, **overrides)
-        sources = [self._source(x, strict) for x in batch]
+        sources = self.check_inputs(batch, opts)
         todo = [i for i, s in enumerate(sources) if len(s) > 0]
-        hyps = generate(self.net, self.source, [sources[i] for i in todo], opts, keep_attention=True)
-        results: list[list[Translation]] = [[Translation("", [], 0.0, [], [])] * opts.nbest for _ in batch]
+        hyps = generate(self.net, self.source, [sources[i] for i in todo], opts, keep_attention=attention)
+        results: list[list[Translation]] = [[Translation("", [], 0.0, [], [] if attention else None)] * opts.nbest
+                                            for _ in batch]
         for i, hs in zip(todo, hyps):
-            results[i] = [self._translation(batch[i], h, tokenized) for h in hs]
+            results[i] = [self._translation(batch[i], len(sources[i]), h, tokenized) for h in hs]
         return results
 
     def predict(self, inputs: list[Any], options: DecodeConfig | None = None, **overrides: Any) -> list[Any]:
@@ -99,23 +108,55 @@ class Model:
         return [t[0].text if t[0].values is None else t[0].values
                 for t in self.translate(list(inputs), options, **overrides)]
 
-    def _source(self, raw: Any, strict: bool) -> Any:
-        if isinstance(raw, str) and not raw.strip():
-            return []
-        encoded = self.source.encode(raw)
-        limit = self.config.data.max_source_length
-        if limit and len(encoded) > limit:
-            if strict:
-                shown = raw[:60] if isinstance(raw, str) else f"{len(raw)} steps"
-                raise InputTooLong(f"input of {len(encoded)} steps is longer than the model's "
-                                   f"data.max_source_length={limit}: {shown!r}")
-            log.warning("input of %d steps truncated to data.max_source_length=%d", len(encoded), limit)
-            encoded = self.source.reversal.keep_first(encoded, limit)
+    def check_inputs(self, inputs: list[Any], options: DecodeConfig | None = None) -> list[Any]:
+        """Each input encoded for the encoder (see `encode_input`); InputError naming the first bad one."""
+        opts = options or self.config.decode
+        encoded, cut = [], 0
+        for i, raw in enumerate(inputs):
+            try:
+                steps, full = self._encode(raw, opts)
+            except InputError as e:
+                raise type(e)(f"input {i}: {e}") from None
+            encoded.append(steps)
+            cut += full > len(steps)
+        if cut:
+            log.warning("%d input(s) cut to decode.max_source_length=%d steps (decode.truncate_source=true)", cut,
+                        opts.max_source_length)
         return encoded
 
-    def _translation(self, raw: Any, h: Hypothesis, tokenized: bool) -> Translation:
+    def encode_input(self, raw: Any, options: DecodeConfig | None = None) -> Any:
+        """One input as the encoder reads it ([] for a blank text): a text without NUL bytes or lone surrogates
+        for a token source, numbers (an array or CSV notation) for a feature source, at most
+        decode.max_source_length steps (cut to that with decode.truncate_source); InputError otherwise."""
+        return self._encode(raw, options or self.config.decode)[0]
+
+    def _encode(self, raw: Any, opts: DecodeConfig) -> tuple[Any, int]:
+        """`encode_input`, and the input's length before any cut."""
+        if isinstance(raw, str):
+            problem = text_problem(raw)
+            if problem is not None:
+                raise InputError(problem)
+            if not raw.strip():
+                return [], 0
+        elif self.source.kind == "tokens":
+            raise InputError(f"expected a text, got {type(raw).__name__}")
+        try:
+            encoded = self.source.encode(raw)
+        except (ValueError, TypeError) as e:
+            hint = (f" (the model reads sequences of {self.source.size}-value vectors: values separated by spaces, "
+                    f"steps by ';')" if self.source.kind == "features" else "")
+            raise InputError(f"{e}{hint}") from None
+        limit, full = opts.max_source_length, len(encoded)
+        if full > limit:
+            if not opts.truncate_source:
+                raise InputTooLong(f"{full} source steps, more than decode.max_source_length={limit}; "
+                                   f"raise it, or set decode.truncate_source=true to cut long inputs")
+            encoded = self.source.reversal.keep_first(encoded, limit)
+        return encoded, full
+
+    def _translation(self, raw: Any, steps: int, h: Hypothesis, tokenized: bool) -> Translation:
         value = self.target.decode(h.output)
-        source_tokens = self.source.labels(raw)
+        source_tokens = self.source.labels(raw)[:steps]  # a cut input (decode.truncate_source) shows what was kept
         attention = None
         if h.attention is not None:
             attention = self.source.reversal.reading_order(h.attention[:, : len(source_tokens)]).tolist()

@@ -31,7 +31,9 @@ def read_wav(path: str | Path) -> tuple[np.ndarray, int]:
     except FileNotFoundError:
         raise AudioError(f"{path}: file not found") from None
     except (wave.Error, EOFError) as e:
-        raise AudioError(f"{path}: not a PCM WAV file ({e})") from None
+        raise AudioError(f"{path}: not a PCM WAV file ({str(e) or 'empty or cut short'})") from None
+    except IsADirectoryError:
+        raise AudioError(f"{path}: is a directory, not a WAV file") from None
     except OSError as e:
         raise AudioError(f"{path}: cannot read ({e.strerror or e})") from None
     samples = np.frombuffer(raw, dtype="<i2").astype(np.float32) / 32768.0

@@ -77,11 +77,7 @@ def load_bundle(run_dir: str | Path, which: str = "best", device: str | torch.de
     ckpt = checkpoint_dir(run_dir, which)
     meta = read_json(ckpt / MODEL_JSON)
     version = checkpoint_version(ckpt, meta)
-    try:
-        cfg = build_config(overrides=_flatten(meta["config"]))
-    except (KeyError, TypeError, ConfigError) as e:
-        raise CheckpointError(f"{ckpt / MODEL_JSON}: invalid config ({e})") from None
-    cfg.preset = meta["config"].get("preset")
+    cfg = checkpoint_config(ckpt, meta)
     try:
         source, target = load_sides(cfg, ckpt)
     except (OSError, ValueError) as e:
@@ -95,6 +91,17 @@ def load_bundle(run_dir: str | Path, which: str = "best", device: str | torch.de
     load_state_into(bundle.model, ckpt / MODEL_FILE, upgrade_v1 if version == 1 else None)
     bundle.model.to(device).eval()
     return bundle
+
+
+def checkpoint_config(ckpt: Path, meta: dict[str, Any] | None = None) -> Config:
+    """The config a checkpoint was written with (its model.json, read here unless given as `meta`)."""
+    meta = read_json(ckpt / MODEL_JSON) if meta is None else meta
+    try:
+        cfg = build_config(overrides=_flatten(meta["config"]))
+        cfg.preset = meta["config"].get("preset")
+    except (KeyError, TypeError, AttributeError, ConfigError) as e:
+        raise CheckpointError(f"{ckpt / MODEL_JSON}: invalid config ({e})") from None
+    return cfg
 
 
 def _flatten(config: dict[str, Any]) -> dict[str, Any]:

@@ -27,18 +27,54 @@ class CheckpointError(RuntimeError):
 
 
 def checkpoint_dir(run_dir: str | Path, which: str = "best") -> Path:
-    """The directory of `checkpoints/<which>` in a run directory, checked to exist."""
+    """The directory of `checkpoints/<which>` in a run directory, checked to exist and to lie inside the run
+    directory (`best` falls back to `last` when a run has no best yet)."""
     run = Path(run_dir)
     if not run.is_dir():
         raise CheckpointError(f"{run}: no such run directory")
     path = run / "checkpoints" / which
+    if path.is_symlink() and not path.exists():
+        raise CheckpointError(f"{path}: dangling link (to {os.readlink(path)}, which does not exist); the run "
+                              f"directory is damaged" + ("; try the last checkpoint" if which == "best" else ""))
     if not (path / MODEL_JSON).is_file():
         other = run / "checkpoints" / ("last" if which == "best" else "best")
-        if which == "best" and (other / MODEL_JSON).is_file():
-            return other
+        if which == "best" and not path.is_symlink() and (other / MODEL_JSON).is_file():
+            return checkpoint_dir(run, "last")
         raise CheckpointError(f"{run}: not a run directory (no checkpoints/{which}/{MODEL_JSON}); "
                               f"pass the DIR given to `seq2seq train --out DIR`")
+    _check_inside(run, path)
     return path
+
+
+def _check_inside(run: Path, path: Path) -> None:
+    """Refuse a checkpoint (or a file in it) that resolves outside the run directory: weights are read, and
+    resumed runs write, only where the run directory is."""
+    root = run.resolve()
+    for item in (path, *path.iterdir()):
+        if not item.resolve().is_relative_to(root):
+            raise CheckpointError(f"{item}: resolves to {item.resolve()}, outside the run directory {run}; "
+                                  f"refusing to follow it")
+
+
+def has_checkpoint(run_dir: str | Path) -> bool:
+    """Whether a run directory holds a checkpoint to resume from (`checkpoints/last`, even a damaged one)."""
+    last = Path(run_dir) / "checkpoints" / "last"
+    return last.is_symlink() or last.exists()
+
+
+def make_run_dir(run_dir: str | Path) -> Path:
+    """Create a run directory (and its parents); CheckpointError naming the path when it cannot be."""
+    run = Path(run_dir)
+    if run.exists() and not run.is_dir():
+        raise CheckpointError(f"{run}: is a file, not a run directory; choose another --out")
+    blocking = next((p for p in run.parents if p.exists() and not p.is_dir()), None)
+    if blocking is not None:
+        raise CheckpointError(f"{run}: cannot create it, {blocking} is a file, not a directory")
+    try:
+        run.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise CheckpointError(f"{run}: cannot create the run directory ({e.strerror or e})") from None
+    return run
 
 
 def write_checkpoint(run_dir: Path, step: int, write: Callable[[Path], None], links: tuple[str, ...]) -> Path:
@@ -148,8 +184,9 @@ def load_state_into(module: torch.nn.Module, path: Path,
                               f"(missing: {missing[:5]}, unexpected: {extra[:5]})")
     for k, v in tensors.items():
         if v.shape != own[k].shape:
-            raise CheckpointError(f"{path}: tensor '{k}' has shape {tuple(v.shape)} but the architecture "
-                                  f"and vocabularies need {tuple(own[k].shape)} (does the vocab match?)")
+            raise CheckpointError(f"{path}: tensor '{k}' has shape {tuple(v.shape)} but the config in "
+                                  f"{MODEL_JSON} builds {tuple(own[k].shape)}: the config was changed after these "
+                                  f"weights were written (or the vocabulary files were replaced)")
     module.load_state_dict(tensors)
 
 

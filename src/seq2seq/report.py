@@ -72,7 +72,7 @@ def write_report(out: Path, experiments: Sequence[Any], wall_seconds: float) -> 
         model = load(task_runs[0])
         if model.config.model.attention != "none":
             for i, (src, _, _) in enumerate(triples[:3]):
-                hyp = model.translate([src])[0][0]
+                hyp = model.translate([src], attention=True)[0][0]
                 path = attention_heatmap(hyp.attention, hyp.source_tokens, hyp.tokens + ["</s>"],
                                          out / f"{task}_attention_{i + 1}.png", title=src)
                 parts.append(f"![attention for {src}]({path.name})\n")

@@ -38,6 +38,28 @@ def test_data_inspect(tmp_path, capsys):
     assert "pairs: 2" in out and "invalid lines: 1" in out and "format tsv" in out
 
 
+def test_data_inspect_reads_two_file_corpora(tmp_path, capsys):
+    (tmp_path / "c.de").write_text("Hallo\nDanke\n")
+    (tmp_path / "c.en").write_text("Hello\nThanks\n")
+    assert main(["data", "inspect", str(tmp_path / "c"), "--format", "pair", "--source-suffix", ".de",
+                 "--target-suffix", ".en"]) == 0
+    assert "pairs: 2" in capsys.readouterr().out
+    assert main(["data", "inspect", str(tmp_path / "c"), "--format", "pair"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("seq2seq: error: format pair reads two files") and len(err.splitlines()) == 1
+    assert main(["data", "inspect", str(tmp_path / "nope.tsv")]) == 2
+    assert capsys.readouterr().err == f"seq2seq: error: {tmp_path / 'nope.tsv'}: file not found\n"
+
+
+def test_an_interrupted_command_says_so_without_a_traceback(monkeypatch, capsys):
+    def interrupted(_):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("seq2seq.cli.commands.tasks_command", interrupted)
+    assert main(["tasks"]) == 130
+    assert capsys.readouterr().err == "seq2seq: interrupted\n"
+
+
 def test_user_errors_are_one_line(tmp_path, capsys):
     assert main(["train", "--task", "addition", "--set", "model.cell=transformer", "--out", str(tmp_path)]) == 2
     assert capsys.readouterr().err.strip() == \
@@ -54,6 +76,14 @@ def test_user_errors_are_one_line(tmp_path, capsys):
     assert "decode.strategy=beam has no meaning for data.target_type=features" in capsys.readouterr().err
     assert main(["plot", str(tmp_path / "nowhere"), "--output", str(tmp_path / "c.png")]) == 2
     assert "metrics.jsonl: missing" in capsys.readouterr().err
+    (tmp_path / "file").write_text("x")
+    assert main(["train", "--task", "reverse", "--out", str(tmp_path / "file" / "run")]) == 2
+    assert capsys.readouterr().err == (f"seq2seq: error: {tmp_path / 'file' / 'run'}: cannot create it, "
+                                       f"{tmp_path / 'file'} is a file, not a directory\n")
+    assert main(["train", "--task", "reverse", "--set", "model.cell=[lstm]", "--out", str(tmp_path / "r")]) == 2
+    assert capsys.readouterr().err == "seq2seq: error: model.cell: bad value '[lstm]'; allowed values: lstm, gru, rnn\n"
+    assert main(["train", "--task", "reverse", "--set", "train.lr=.nan", "--out", str(tmp_path / "r")]) == 2
+    assert capsys.readouterr().err == "seq2seq: error: train.lr: expected a finite number, got nan\n"
 
 
 def test_every_subcommand_has_help(capsys):

@@ -9,7 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from seq2seq import build_config
+from seq2seq.bundle import assemble
+from seq2seq.checkpoint import write_checkpoint
 from seq2seq.cli import main
+from seq2seq.data.corpus import build_sides
+from seq2seq.data.tasks import generate_splits
 
 V1 = Path(__file__).resolve().parents[1] / "fixtures" / "v1"
 
@@ -114,8 +119,81 @@ def test_feature_models_translate_csv_lines(monkeypatch, capsys):
     assert status == 0 and len(lines) == 4 and lines[1] == "" and lines[-1] == ""
     expected = json.loads((V1 / "expected.json").read_text())["vector_outputs"]
     assert [float(v) for v in lines[0].split()] == pytest.approx([v[0] for v in expected[0]], abs=0.01)
-    status, _, err = _in_process(monkeypatch, capsys, V1 / "features", "1 2\n", "--beam", "2")
-    assert status == 2 and "has no meaning for data.target_type=features" in err
+    for flags, message in ((["--beam", "2"], "decode.strategy=beam has no meaning for data.target_type=features"),
+                           (["--nbest", "2"], "decode.nbest=2 has no meaning for data.target_type=features"),
+                           (["--sample"], "decode.strategy=sample has no meaning for data.target_type=features")):
+        status, out, err = _in_process(monkeypatch, capsys, V1 / "features", "1 2\n", *flags)
+        assert status == 2 and out == "" and message in err
+
+
+def test_lines_a_feature_model_cannot_read_get_an_empty_line_and_a_message(monkeypatch, capsys):
+    status, out, err = _in_process(monkeypatch, capsys, V1 / "features", "1 2 3\n\nabc\nnan\n\t\nhello world\n4 5\n")
+    lines = out.split("\n")
+    assert status == 1 and len(lines) == 8 and lines[-1] == ""
+    assert [bool(line) for line in lines[:7]] == [True, False, False, False, False, False, True]
+    assert lines[0] == _in_process(monkeypatch, capsys, V1 / "features", "1 2 3\n")[1].strip()  # the same as alone
+    assert err.splitlines() == [
+        "seq2seq: error: stdin:3: not a number ('abc') (the model reads sequences of 1-value vectors: values "
+        "separated by spaces, steps by ';')",
+        "seq2seq: error: stdin:4: non-finite value (nan) at step 0 (the model reads sequences of 1-value vectors: "
+        "values separated by spaces, steps by ';')",
+        "seq2seq: error: stdin:6: not a number ('hello') (the model reads sequences of 1-value vectors: values "
+        "separated by spaces, steps by ';')",
+        "seq2seq: 3 of 7 input lines not translated; their output lines are empty"]
+
+
+def test_every_input_line_gets_exactly_one_output_line(monkeypatch, capsys, tmp_path):
+    alone = {text: _in_process(monkeypatch, capsys, V1 / "tokens", text + "\n")[1] for text in ("abc", "xyz", "a\rb")}
+    data = tmp_path / "in.txt"
+    data.write_bytes(b"abc\na\rb\r\nx\xffy\nq\x00r\n" + b"abcde" * 300 + b"\nxyz")  # no final line feed
+    status, out, err = _in_process(monkeypatch, capsys, V1 / "tokens", "", "--input", str(data))
+    assert status == 1 and out.split("\n") == [alone["abc"].strip(), alone["a\rb"].strip(), "", "", "",
+                                               alone["xyz"].strip(), ""]
+    assert err.splitlines() == [
+        f"seq2seq: error: {data}:3: invalid UTF-8 (invalid start byte at byte 2)",
+        f"seq2seq: error: {data}:4: NUL byte at column 2 (a binary or UTF-16 file?)",
+        f"seq2seq: error: {data}:5: 1500 source steps, more than decode.max_source_length=1000; raise it, or set "
+        f"decode.truncate_source=true to cut long inputs",
+        "seq2seq: 3 of 6 input lines not translated; their output lines are empty"]
+
+
+def test_files_that_cannot_be_used_are_refused_before_any_work(monkeypatch, capsys, tmp_path):
+    (tmp_path / "file").write_text("abc\n")
+    for args, message in ((["--input", str(tmp_path)], f"--input {tmp_path}: is a directory"),
+                          (["--input", str(tmp_path / "nope")], f"--input {tmp_path / 'nope'}: cannot read it (No "
+                                                                  f"such file or directory)"),
+                          (["--output", str(tmp_path)], f"--output {tmp_path}: is a directory"),
+                          (["--output", str(tmp_path / "file" / "x")], f"--output {tmp_path / 'file' / 'x'}: cannot "
+                                                                         f"write it (Not a directory)")):
+        status, out, err = _in_process(monkeypatch, capsys, V1 / "tokens", "abc\n", *args)
+        assert status == 2 and out == "" and err.startswith(f"seq2seq: error: {message}")
+        assert len(err.splitlines()) == 1
+
+
+def test_attention_needs_a_model_with_attention(monkeypatch, capsys, tmp_path):
+    cfg = build_config(overrides={"data.task": "reverse", "model.embedding_size": 4, "model.encoder_hidden": 8,
+                                  "model.decoder_hidden": 8})
+    source, target = build_sides(cfg, generate_splits("reverse", 30, 5, 0, 1)["train"])
+    bundle = assemble(cfg, source, target)
+    write_checkpoint(tmp_path / "run", 1, lambda d: bundle.save_into(d, {"step": 1, "epoch": 1}), ("last", "best"))
+    status, out, err = _in_process(monkeypatch, capsys, tmp_path / "run", "abc\n", "--attention",
+                                   str(tmp_path / "a.png"))
+    assert status == 2 and out == ""
+    assert err == (f"seq2seq: error: --attention {tmp_path / 'a.png'}: the model has no attention "
+                   f"(model.attention=none)\n")
+    status, out, _ = _in_process(monkeypatch, capsys, V1 / "features", "1 2 3\n", "--attention",
+                                 str(tmp_path / "f.png"))
+    assert status == 0 and (tmp_path / "f.png").read_bytes()[:4] == b"\x89PNG"  # feature models draw theirs
+
+
+def test_sampling_without_a_seed_says_which_seed_it_drew(monkeypatch, capsys, caplog):
+    caplog.set_level("INFO", logger="seq2seq")
+    status, out, _ = _in_process(monkeypatch, capsys, V1 / "tokens", "abcdefgh\n", "--sample", "--temperature", "3")
+    (message,) = [m for m in caplog.messages if m.startswith("sampling with seed")]
+    seed = message.split()[3]
+    assert status == 0 and message == f"sampling with seed {seed} (--seed {seed} repeats this run)"
+    assert _in_process(monkeypatch, capsys, V1 / "tokens", "abcdefgh\n", "--sample", "--temperature", "3",
+                       "--seed", seed)[1] == out
 
 
 def test_eval_takes_the_decoding_flags(tmp_path, capsys):
@@ -135,3 +213,15 @@ def test_eval_takes_the_decoding_flags(tmp_path, capsys):
     assert len(lines) == 4 and [line.split("\t")[2] for line in lines[1:]] == ["s", "v", "r"]  # the best of beam 3
     assert main(["eval", str(V1 / "tokens"), "--data", str(data), "--set", "model.cell=gru"]) == 2
     assert "only decode.* keys can change here" in capsys.readouterr().err
+
+
+def test_eval_leaves_out_pairs_beyond_the_generation_bounds(tmp_path, capsys, caplog):
+    data = tmp_path / "valid.tsv"
+    data.write_text("abc\tcba\n" + "ab" * 800 + "\tx\nhello\tolleh\n")
+    caplog.set_level("WARNING", logger="seq2seq")
+    capsys.readouterr()
+    assert main(["eval", str(V1 / "tokens"), "--data", str(data), "--predictions", str(tmp_path / "p.tsv")]) == 0
+    assert json.loads(capsys.readouterr().out)["sentences"] == 2
+    assert caplog.messages == [f"{data}: dropped 1 of 3 pairs longer than decode.max_source_length=1000 or "
+                               f"decode.max_output_length=1000"]
+    assert [line.split("\t")[0] for line in (tmp_path / "p.tsv").read_text().splitlines()[1:]] == ["abc", "hello"]

@@ -33,9 +33,14 @@ def test_cli_wav2fbank_npz_dir_and_errors(tmp_path, capsys):
         w.setsampwidth(1)
         w.setframerate(8000)
         w.writeframes(bytes(800))
+    (tmp_path / "empty.wav").write_bytes(b"")
+    (tmp_path / "cut.wav").write_bytes((tmp_path / "a0.wav").read_bytes()[:20])
     capsys.readouterr()
-    for name, message in (("x.wav", "x.wav: not a PCM WAV file"), ("8bit.wav", "8bit.wav: 8-bit samples"),
-                          ("none.wav", "none.wav: file not found")):
+    for name, message in (("x.wav", "x.wav: not a PCM WAV file (file does not start with RIFF id)"),
+                          ("empty.wav", "empty.wav: not a PCM WAV file (empty or cut short)"),
+                          ("cut.wav", "cut.wav: not a PCM WAV file (empty or cut short)"),
+                          ("8bit.wav", "8bit.wav: 8-bit samples"), ("none.wav", "none.wav: file not found"),
+                          ("dir", "dir: is a directory, not a WAV file")):
         assert main(["features", "wav2fbank", str(tmp_path / name), "--out", str(tmp_path / "o.npz")]) == 2
         assert message in capsys.readouterr().err
     with pytest.raises(AudioError, match="8bit.wav"):

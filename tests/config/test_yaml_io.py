@@ -87,5 +87,5 @@ def test_every_key_documented():
     assert all(help_text for _, _, help_text in keys)
     assert len(keys) == sum(len(Config().to_dict()[s]) for s in ("model", "data", "train", "decode"))
     described = {k: (default, h) for k, default, h in keys}
-    assert described["decode.seed"][0] == 0
+    assert described["decode.seed"][0] is None  # unseeded sampling differs from run to run
     assert described["model.attention"][1].endswith("(one of: none, dot, general, concat)")

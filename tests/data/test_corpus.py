@@ -144,8 +144,11 @@ def test_encode_pairs_drops_and_counts_long_pairs(caplog):
     caplog.set_level(logging.WARNING, logger="seq2seq")
     kept = encode_pairs(pairs, source, target, 3, 2, label="valid")
     assert kept == [(source.encode("ab"), target.encode("a"))]
-    assert _caught(caplog) == ["valid: dropped 2 of 3 pairs longer than data.max_source_length=3 / "
+    assert _caught(caplog) == ["valid: dropped 2 of 3 pairs longer than data.max_source_length=3 or "
                                "data.max_target_length=2"]
+    caplog.clear()
+    encode_pairs(pairs, source, target, 3, None, label="train")  # an unset limit is not named
+    assert _caught(caplog) == ["train: dropped 1 of 3 pairs longer than data.max_source_length=3"]
     caplog.clear()
     assert encode_pairs(pairs, source, target, None, None) == [(source.encode(s), target.encode(t)) for s, t in pairs]
     assert encode_pairs(pairs, source, target, 4, 3) == encode_pairs(pairs, source, target)

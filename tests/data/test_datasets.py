@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from seq2seq.config import ConfigError
 from seq2seq.data.datasets import DataError, format_inspection, inspect_file, read_pairs
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -60,7 +61,7 @@ def test_gzip(tmp_path):
     g.write_bytes(gzip.compress(b"1+1_2\n"))
     assert read_pairs(g).pairs == [("1+1", "2")]
     bad = write(tmp_path / "c.tsv.gz", b"not gzip")
-    with pytest.raises(DataError, match=rf"^{bad}:1: not a valid gzip file"):
+    with pytest.raises(DataError, match=rf"^{bad}: not a valid gzip file"):
         read_pairs(bad)
 
 
@@ -69,28 +70,43 @@ def test_gzip(tmp_path):
     ("a.tsv", "a\tb\tc\n", 1, "expected 2 tab-separated columns (source<TAB>target), found 3"),
     ("a.tsv", "a\tb\n \tb\n", 2, "empty source"),
     ("a.tsv", "a\tb\na\t \n", 2, "empty target"),
-    ("a.tsv", "a\tb\n\nc\td\n", 2, "empty source (blank line)"),
-    ("a.tsv", b"a\tb\nc\t\xff\xfe\n", 2, "invalid UTF-8 (invalid start byte at byte 2)"),
+    ("a.tsv", "a\tb\n\nc\td\n", 2, "blank line"),
+    ("a.tsv", "a\tb\n  \nc\td\n", 2, "blank line"),
+    ("a.tsv", "a\tb\n\t\nc\td\n", 2, "empty source and target"),  # a tab alone is no blank line
+    ("a.jsonl", '{"source": "a", "target": "b"}\n \n{"source": "a", "target": "b"}\n', 2, "blank line"),
+    ("a.tsv", b"a\tb\nc\t\xff\xfe\n", 2, "invalid UTF-8 (invalid start byte at byte 3)"),
+    ("a.tsv", b"a\tb\nc\x00d\te\n", 2, "NUL byte at column 2"),
+    ("a.txt", b"1+1_2\n\x00\x001_2\n", 2, "NUL byte at column 1"),
     ("a.jsonl", '{"source": "a", "target": "b"}\n{"source": "a"\n', 2, "invalid JSON"),
     ("a.jsonl", '{"source": "a"}\n', 1, 'missing key "target"'),
     ("a.jsonl", '{"source": "a", "target": 3}\n', 1, '"target" must be a string, got int'),
     ("a.jsonl", '["a", "b"]\n', 1, "expected a JSON object"),
     ("a.txt", "1+1_2\n2+2\n", 2, "expected question_answer: no '_' in the line"),
     ("a.txt", "1+1_2\n_4\n", 2, "empty source"),
-    ("a.tsv", "", 1, "empty file: no pairs"),
-    ("a.tsv", "\n\n", 1, "empty file: no pairs"),
+    ("a.tsv", "", None, "empty file: no pairs"),
+    ("a.tsv", "\n\n", None, "empty file: no pairs"),
 ])
 def test_line_errors(tmp_path, name, content, line, message):
     f = write(tmp_path / name, content)
     with pytest.raises(DataError) as info:
         read_pairs(f)
-    assert str(info.value).startswith(f"{f}:{line}: {message}")
+    assert str(info.value).startswith(f"{f}:{line}: {message}" if line else f"{f}: {message}")
     assert info.value.line == line and info.value.path == str(f)
 
 
-def test_file_not_found(tmp_path):
-    with pytest.raises(DataError, match=rf"^{tmp_path}/missing.tsv:1: file not found"):
+def test_file_level_problems_name_no_line(tmp_path):
+    with pytest.raises(DataError, match=rf"^{tmp_path}/missing.tsv: file not found$"):
         read_pairs(tmp_path / "missing.tsv")
+    with pytest.raises(DataError, match=rf"^{tmp_path}: is a directory, not a data file$"):
+        read_pairs(tmp_path)
+
+
+def test_a_lone_carriage_return_stays_inside_its_line(tmp_path):
+    f = write(tmp_path / "a.tsv", b"a\rb\tc\r\nd\te\n")  # CRLF ends a line; a lone CR does not
+    assert read_pairs(f).pairs == [("a\rb", "c"), ("d", "e")]
+    bad = write(tmp_path / "b.tsv", b"a\rb\tc\nd\n")
+    with pytest.raises(DataError, match=rf"^{bad}:2: expected 2 tab-separated"):
+        read_pairs(bad)
 
 
 def test_skip_invalid_counts(tmp_path):
@@ -101,7 +117,7 @@ def test_skip_invalid_counts(tmp_path):
                               f"{f}:3: empty source",
                               f"{f}:5: expected 2 tab-separated columns (source<TAB>target), found 3"]
     only_bad = write(tmp_path / "b.tsv", "bad\n")
-    with pytest.raises(DataError, match=rf"^{only_bad}:1: no valid pairs \(1 invalid lines skipped\)"):
+    with pytest.raises(DataError, match=rf"^{only_bad}: no valid pairs \(1 invalid lines skipped\)"):
         read_pairs(only_bad, skip_invalid=True)
     with pytest.raises(DataError, match="file not found"):  # file-level errors still raise
         read_pairs(tmp_path / "nope.tsv", skip_invalid=True)
@@ -125,12 +141,12 @@ def test_pair_format_errors(tmp_path):
     with pytest.raises(DataError) as info:
         read_pairs(tmp_path / "t", fmt="pair", source_suffix=".src", target_suffix=".tgt")
     assert str(info.value) == f"{src}:3: line counts differ: {src} has 3 lines, {tgt} has 2"
-    with pytest.raises(ValueError, match="source_suffix"):
+    with pytest.raises(ConfigError, match=r"format pair reads two files.*data.source_suffix.*got '' and ''"):
         read_pairs(tmp_path / "t", fmt="pair")
 
 
 def test_unknown_format(tmp_path):
-    with pytest.raises(ValueError, match="'csv'.*tsv, jsonl, book, pair"):
+    with pytest.raises(ConfigError, match="data.format: bad value 'csv'; allowed values: auto, tsv, jsonl, book, pair"):
         read_pairs(tmp_path / "x", fmt="csv")
 
 

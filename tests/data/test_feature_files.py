@@ -59,7 +59,7 @@ def test_csv_pairs_and_errors_name_file_and_line(tmp_path):
              "inf.csv": ("1 2,1 2\n1 2,2 inf\n", r"inf\.csv:2: target: non-finite value \(inf\) at step 1"),
              "dim.csv": ("1 2;3 4,1\n1 2 3;,1\n", r"dim\.csv:2: source: vector size 3, expected 2"),
              "empty.csv": ("1 2,1\n ,1\n", r"empty\.csv:2: source: empty sequence"),
-             "cols.csv": ("1 2,1\n1 2\n", r"cols\.csv:2: source: expected `source,target`"),
+             "cols.csv": ("1 2,1\n1 2\n", r"cols\.csv:2: expected `source,target`"),
              "word.csv": ("1 x,1\n", r"word\.csv:1: source: not a number \('x'\)")}
     for name, (text, message) in cases.items():
         (tmp_path / name).write_text(text)

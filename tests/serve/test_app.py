@@ -177,7 +177,7 @@ def test_a_failing_request_does_not_take_the_server_down(model, reverse_run, mon
     monkeypatch.setattr(model, "translate", flaky)
     with TestClient(create_app(model, LIMITS, run_dir=reverse_run), raise_server_exceptions=False) as c:
         r = _post(c, inputs=["boom"])
-        assert r.status_code == 500 and "kaboom" in r.json()["detail"]
+        assert r.status_code == 500 and r.json() == {"detail": "internal error (logged on the server)"}
         assert c.get("/health").json()["status"] == "ok"
         assert _post(c, inputs=["hello"]).json()["outputs"][0][0]["text"] == "olleh"
 
@@ -226,6 +226,26 @@ def test_malformed_json_is_422(small, raw):
     assert r.status_code == 422
 
 
+@pytest.mark.parametrize("raw, field", [
+    (b'{"inputs": ["a"], "sample": {"temperature": NaN}}', "temperature"),   # JSON has no NaN: Python reads it
+    (b'{"inputs": ["a"], "sample": {"top_p": Infinity}}', "top_p"),
+    (b'{"inputs": ["a"], "max_length": -Infinity}', "max_length"),
+    (b'{"inputs": NaN}', "inputs"),
+    (b'{"inputs": ["a\\ud800b"], "return_attention": true}', "inputs"),       # a lone surrogate
+    (b'{"inputs": ["a\\u0000b"]}', "inputs"),                                # a NUL character
+    (b'{"inputs": ["a"], "sample": {"temperature": 1e-300}}', "temperature"),
+    (b'{"inputs": ["a"], "sample": {"seed": 1e23}}', "seed"),
+    (b'{"inputs": ["a"], "sample": {"seed": 100000000000000000000000}}', "seed"),
+    (b'{"inputs": ["a"], "sample": {"seed": -1}}', "seed"),
+])
+def test_hostile_values_are_422_with_a_short_message(small, raw, field):
+    r = small.post("/v1/translate", content=raw, headers={"content-type": "application/json"})
+    assert r.status_code == 422, r.text
+    (error,) = r.json()["detail"]
+    assert error["loc"][-1] == field and set(error) == {"type", "loc", "msg"}  # the bad value is not echoed
+    assert len(r.content) < 300
+
+
 @pytest.mark.parametrize("body, needle, field", [
     ({"inputs": ["a"], "beam": 0}, "beam", "beam"),
     ({"inputs": ["a"], "beam": 7}, "--max-beam 6", "beam"),
@@ -257,11 +277,13 @@ def test_too_long_input_is_413(small):
     assert r.json()["detail"] == "input 1 too long: 21 characters > --max-input-chars 20"
 
 
-def test_input_over_the_models_length_limit_is_413(small, tiny, monkeypatch):
-    monkeypatch.setattr(tiny.config.data, "max_source_length", 5)
-    r = _post(small, inputs=["abcdef"])
-    assert r.status_code == 413 and "data.max_source_length 5" in r.json()["detail"]
-    assert _post(small, inputs=["abcde"]).status_code == 200
+def test_input_over_the_source_limit_is_413():
+    tiny = seq2seq.load(V1 / "tokens")
+    with TestClient(create_app(tiny, LIMITS, decode=DecodeConfig(max_source_length=5))) as c:
+        r = _post(c, inputs=["abcdef"])
+        assert r.status_code == 413
+        assert r.json()["detail"].startswith("input 0 too long: 6 source steps, more than decode.max_source_length=5")
+        assert _post(c, inputs=["abcde"]).status_code == 200
 
 
 def test_body_too_large_by_content_length_is_413(small):

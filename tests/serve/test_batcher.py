@@ -16,7 +16,7 @@ class FakeModel:
         self.calls = []
         self.delay = delay
 
-    def translate(self, inputs, options):
+    def translate(self, inputs, options, attention=False):
         self.calls.append((list(inputs), options))
         time.sleep(self.delay)
         if "boom" in inputs:

@@ -100,6 +100,15 @@ def test_non_finite_loss_stops_with_last_checkpoint_intact(tmp_path, monkeypatch
     load_bundle(tmp_path / "run", "last")
 
 
+def test_non_finite_loss_is_one_line_from_the_command_line(tmp_path, monkeypatch, capsys, train_args):
+    original = Seq2Seq.loss
+    monkeypatch.setattr(Seq2Seq, "loss", lambda *a, **k: (original(*a, **k)[0] * float("inf"), original(*a, **k)[1]))
+    assert main(train_args(tmp_path / "run")) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("seq2seq: error: non-finite training loss at step 1 (epoch 1); stopped.")
+    assert len(err.splitlines()) == 1
+
+
 def test_accumulation_and_eval_every_count_optimiser_steps(tmp_path, small):
     cfg = build_config("baseline", overrides=small + ["data.task=reverse", "train.epochs=2", "train.batch_size=50",
                                                       "train.accumulate=4", "train.eval_every=2",

@@ -49,6 +49,20 @@ def test_length_limits_drop_training_pairs_only(tmp_path):
                                         "data.task": "addition"}), tmp_path, resume=False)
 
 
+def test_a_runaway_line_is_dropped_and_reported_by_default(tmp_path, caplog):
+    huge = "x" * 2_000_000  # one 2 MB line: a batch of it would need gigabytes
+    (tmp_path / "train.tsv").write_text("".join(f"{w}\t{w[::-1]}\n" for w in ("abc", "hello", "xyz")) +
+                                        f"{huge}\ty\n", encoding="utf-8")
+    (tmp_path / "valid.tsv").write_text(f"abc\tcba\nab\t{huge}\n", encoding="utf-8")
+    cfg = build_config(overrides={"data.train": str(tmp_path / "train.tsv"), "data.valid": str(tmp_path / "valid.tsv")})
+    caplog.set_level("WARNING", logger="seq2seq")
+    data = prepare(cfg, tmp_path / "run", resume=False)
+    assert len(data.train) == 3 and len(data.valid) == 1
+    assert [r.getMessage() for r in caplog.records] == [
+        "train: dropped 1 of 4 pairs longer than data.max_source_length=1000 or data.max_target_length=1000",
+        "valid: dropped 1 of 2 pairs longer than decode.max_source_length=1000 or decode.max_output_length=1000"]
+
+
 def test_resume_reads_the_sides_of_the_last_checkpoint(tmp_path):
     cfg = build_config(overrides=SMALL)
     splits = generate_splits("reverse", 60, 10, 5, cfg.data.task_seed)

@@ -10,16 +10,20 @@ import os
 import sys
 from pathlib import Path
 
-from ..config import PRESETS, ConfigError, commented_yaml
+from ..config import PRESETS, ConfigError, DecodeConfig, commented_yaml
 from ..configure import build_config
+from ..decoding import with_seed
 from .decode_flags import options_from
+from .line_io import one_line, open_output, read_input
 
 log = logging.getLogger("seq2seq")
 
 
 def train_command(args: argparse.Namespace) -> int:
-    """`seq2seq train`: build the config from the flags and train into --out."""
+    """`seq2seq train`: build the config from the flags and train into --out (with --resume: the run's config
+    with the flags' changes, which `training.resume` checks)."""
     from ..training import train
+    from ..training.resume import run_config
 
     overrides = list(args.set or [])
     for flag, key in (("task", "data.task"), ("train", "data.train"), ("valid", "data.valid"),
@@ -30,7 +34,7 @@ def train_command(args: argparse.Namespace) -> int:
             overrides.append(f"{key}={value}")
     if args.skip_invalid:
         overrides.append("data.skip_invalid=true")
-    cfg = build_config(args.preset, args.config, overrides)
+    cfg = build_config(args.preset, args.config, overrides, base=run_config(args.out) if args.resume else None)
     if not args.resume and cfg.data.task is None and (cfg.data.train is None or cfg.data.valid is None):
         raise ConfigError("no data: give --task NAME, or --train FILE and --valid FILE")
     train(cfg, args.out, resume=args.resume, quiet=args.quiet)
@@ -42,16 +46,22 @@ def train_command(args: argparse.Namespace) -> int:
 def eval_command(args: argparse.Namespace) -> int:
     """`seq2seq eval`: every metric of a data file as JSON, and the predictions as TSV."""
     from ..api import load
-    from ..data.corpus import read_split
+    from ..data.corpus import read_split, within_limits
     from ..evaluation import evaluate, metric_names
 
     model = load(args.dir)
     cfg = model.config
     if args.format is not None:
         cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, format=args.format))
-    options = options_from(args, cfg.decode, cfg.data.target_type)
+    options = _seeded(options_from(args, cfg.decode, cfg.data.target_type))
     pairs = read_split(args.data, cfg, skip_invalid=args.skip_invalid)
     encoded = [(model.source.encode(s), model.target.encode(t)) for s, t in pairs]
+    kept = within_limits(encoded, options.max_source_length, options.max_output_length, args.data,
+                         ("decode.max_source_length", "decode.max_output_length"))
+    pairs, encoded = [pairs[i] for i in kept], [encoded[i] for i in kept]
+    if not pairs:
+        raise ConfigError(f"{args.data}: no pair within decode.max_source_length={options.max_source_length} and "
+                          f"decode.max_output_length={options.max_output_length}")
     metrics, hyps = evaluate(model.net, encoded, model.source, model.target, options, names=metric_names(cfg),
                              batch_size=options.batch_size, device=model.device, prefix="")
     out = Path(args.predictions or Path(args.dir) / "predictions.tsv")
@@ -64,32 +74,58 @@ def eval_command(args: argparse.Namespace) -> int:
 
 
 def translate_command(args: argparse.Namespace) -> int:
-    """`seq2seq translate`: one output line per input line (index, score and text per line with --nbest)."""
-    from ..api import load
+    """`seq2seq translate`: one output line per input line (index, score and text per line with --nbest); a line
+    that cannot be translated gets an empty output, its reason on stderr, and the command exits 1."""
+    from ..api import InputError, load
+    from ..data.datasets import DataError, decode_line
 
     model = load(args.dir)
-    options = options_from(args, model.config.decode, model.config.data.target_type)
-    source = open(args.input, encoding="utf-8") if args.input else sys.stdin
-    lines = [ln.rstrip("\n").rstrip("\r") for ln in source]
-    inputs = [model.source.parse(ln) if ln.strip() else ln for ln in lines]
-    results = model.translate(inputs, options, strict=args.strict, tokenized=args.tokenized)
-    sink = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout
+    options = _seeded(options_from(args, model.config.decode, model.config.data.target_type))
+    if args.attention and model.config.model.attention == "none":
+        raise ConfigError(f"--attention {args.attention}: the model has no attention (model.attention=none)")
+    name, raw_lines = read_input(args.input)
+    sink = open_output(args.output)
+    texts, problems = [], []
+    for number, raw in enumerate(raw_lines, 1):
+        try:
+            text = decode_line(Path(name), number, raw)
+            model.encode_input(text, options)
+        except (DataError, InputError) as e:
+            problems.append(f"{name}:{number}: {e.reason if isinstance(e, DataError) else e}")
+            text = ""  # an empty output keeps every later line aligned with its input
+        texts.append(text)
+    results = model.translate(texts, options, attention=bool(args.attention), tokenized=args.tokenized)
     for i, hyps in enumerate(results):
         if options.nbest > 1:
             for h in hyps:
-                sink.write(f"{i}\t{h.score:.4f}\t{h.text}\n")
+                sink.write(f"{i}\t{h.score:.4f}\t{one_line(h.text)}\n")
         else:
-            sink.write(hyps[0].text + "\n")
+            sink.write(one_line(hyps[0].text) + "\n")
     sink.flush()
     if args.attention and results:
         from ..plots import attention_heatmap
 
         first = next((r[0] for r in results if r[0].attention), None)
         if first is None:
-            log.warning("no attention to draw: the model has no attention or the inputs are empty")
+            log.warning("no attention to draw: every input is empty")
         else:
             attention_heatmap(first.attention, first.source_tokens, first.tokens + ["</s>"], args.attention)
+    for problem in problems[:20]:
+        print(f"seq2seq: error: {problem}", file=sys.stderr)
+    if problems:
+        more = f" (and {len(problems) - 20} more)" if len(problems) > 20 else ""
+        print(f"seq2seq: {len(problems)} of {len(texts)} input lines not translated{more}; their output lines "
+              f"are empty", file=sys.stderr)
+        return 1
     return 0
+
+
+def _seeded(options: DecodeConfig) -> DecodeConfig:
+    """Options that sample without a seed get a fresh one, shown so that the run can be repeated."""
+    seeded = with_seed(options)
+    if seeded is not options:
+        log.info("sampling with seed %d (--seed %d repeats this run)", seeded.seed, seeded.seed)
+    return seeded
 
 
 def serve_command(args: argparse.Namespace) -> int:
@@ -153,7 +189,8 @@ def inspect_command(args: argparse.Namespace) -> int:
     """`seq2seq data inspect`: counts, lengths, vocabulary and invalid lines of a corpus."""
     from ..data.datasets import format_inspection, inspect_file
 
-    print(format_inspection(inspect_file(args.file, fmt=args.format, tokenizer=args.tokenizer)))
+    print(format_inspection(inspect_file(args.file, fmt=args.format, tokenizer=args.tokenizer,
+                                         source_suffix=args.source_suffix, target_suffix=args.target_suffix)))
     return 0
 
 

@@ -48,7 +48,6 @@ def _use(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--input")
     r.add_argument("--output")
     r.add_argument("--attention", metavar="PNG", help="attention heatmap of the first input")
-    r.add_argument("--strict", action="store_true", help="refuse inputs longer than the model's limit")
     r.add_argument("--tokenized", action="store_true",
                    help="word-level outputs as spaced tokens (`a man ' s hat .`) instead of text (`A man's hat.`)")
     add_decode_flags(r)
@@ -102,6 +101,8 @@ def _tools(sub: argparse._SubParsersAction) -> None:
     i.add_argument("file")
     i.add_argument("--format", default="auto", choices=["auto", "tsv", "jsonl", "book", "pair"])
     i.add_argument("--tokenizer", default="char", choices=["char", "word", "jamo"])
+    i.add_argument("--source-suffix", default="", help="with --format pair: the source file is FILE + this, e.g. .de")
+    i.add_argument("--target-suffix", default="", help="with --format pair: the target file is FILE + this, e.g. .en")
     i.set_defaults(func=c.inspect_command)
 
     f = sub.add_parser("features", help="feature tools (speech filterbanks)")

@@ -48,7 +48,7 @@ def coerce(key: str, cls: type, f: dataclasses.Field, value: Any) -> Any:
         try:
             value = yaml.safe_load(value) if value.strip() else None
         except yaml.YAMLError as e:
-            raise ConfigError(f"{key}: cannot parse value {value!r}: {e}") from None
+            raise ConfigError(f"{key}: cannot parse value {value!r}: {' '.join(str(e).split())}") from None
     if value is None:
         if optional:
             return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,19 +19,22 @@ TaskDefaults = Callable[[str], "tuple[dict[str, Any], dict[str, Any]] | None"]
 
 def build_config(preset: str | None = None, yaml_file: str | Path | None = None,
                  overrides: list[str] | dict[str, Any] | None = None, *,
-                 task_defaults: TaskDefaults | None = None) -> Config:
+                 task_defaults: TaskDefaults | None = None, base: Config | None = None) -> Config:
     """Defaults, then the task's own settings (`task_defaults(data.task)`), then a preset, then a YAML file,
-    then `key=value` overrides; validated. Each layer is applied once."""
+    then `key=value` overrides; validated. Each layer is applied once. With `base` (a run's config, to resume
+    it) the layers go on top of that config instead of the defaults and the task's settings."""
     raw = read_yaml(yaml_file) if yaml_file is not None else None
-    if raw is not None:
-        preset = preset or raw.get("preset")
+    if raw is not None and preset is None and raw.get("preset") is not None:
+        preset = raw["preset"]
+        if not isinstance(preset, str) or preset not in PRESETS:
+            raise ConfigError(f"{yaml_file}: unknown preset {preset!r}; presets: {', '.join(PRESETS)}")
     if preset is not None and preset not in PRESETS:
         raise ConfigError(f"unknown preset {preset!r}; presets: {', '.join(PRESETS)}")
     items = list(overrides.items() if isinstance(overrides, dict) else (split_override(o) for o in overrides or []))
-    cfg = Config()
-    task = _task_name(raw, items)
+    cfg = copy.deepcopy(base) if base is not None else Config()
+    task = _task_name(raw, items) or (base.data.task if base is not None else None)
     found = task_defaults(task) if task is not None and task_defaults is not None else None
-    if found is not None:
+    if found is not None and base is None:
         for key, value in found[0].items():
             cfg.set(key, value)
     if preset is not None:

@@ -70,8 +70,12 @@ class DataConfig:
     min_freq: int = option(1, "drop tokens seen fewer times than this", low=1)
     max_vocab_size: int | None = option(None, "keep at most this many tokens per vocabulary", low=5)
     shared_vocab: bool = option(False, "one vocabulary for source and target")
-    max_source_length: int | None = option(None, "drop (and count) longer training pairs, in tokens", low=1)
-    max_target_length: int | None = option(None, "drop (and count) longer training pairs, in tokens", low=1)
+    # 1000, not unlimited: one runaway line (a 5 MB line of characters) would make its batch need tens of
+    # gigabytes. Validation and test pairs are bounded by decode.max_source_length / max_output_length instead.
+    max_source_length: int | None = option(1000, "drop (and count) longer training pairs, in source steps "
+                                           "(tokens or frames; null = no limit)", low=1)
+    max_target_length: int | None = option(1000, "drop (and count) longer training pairs, in target steps "
+                                           "(null = no limit)", low=1)
     skip_invalid: bool = option(False, "report and skip malformed lines instead of stopping")
     # The textbook's addition file has 50,000 lines: 45,000 to train and 5,000 to validate.
     train_size: int = option(45000, "built-in task: training pairs", low=1)
@@ -136,19 +140,32 @@ class DecodeConfig:
     command-line flag, an API keyword or an HTTP request field overrides for one call."""
 
     strategy: str = choice("greedy", "sample", "beam", help="deterministic, probabilistic or beam search")
-    beam_size: int = option(5, "beam width (strategy=beam)", low=1)
-    nbest: int = option(1, "hypotheses returned per input (beam: <= beam_size; sample: independent draws)", low=1)
+    # Bounded: each hypothesis of a beam (or draw of nbest) costs as much as a whole greedy search.
+    beam_size: int = option(5, "beam width (strategy=beam)", low=1, high=256)
+    nbest: int = option(1, "hypotheses returned per input (beam: <= beam_size; sample: independent draws)", low=1,
+                        high=256)
     # 0: the raw log-probability ranks hypotheses, as in the textbook; Wu et al. (2016) use 0.6-1.0.
     length_penalty: float = option(0.0, "GNMT alpha (0 = raw log-prob)", low=0.0)
     min_length: int = option(0, "tokens before </s> is allowed", low=0)
     max_length: int = option(0, "absolute cap (0 = use max_length_a * len + max_length_b)", low=0)
+    # A ceiling over both rules, so that no input or option runs generation unbounded (a*len+b grows with the
+    # input; the attention a step reads grows with it too).
+    max_output_length: int = option(1000, "hard cap on generated steps, above max_length and the relative cap",
+                                    low=1, high=100_000)
+    max_source_length: int = option(1000, "longest input translate, the API and the server take, in source steps "
+                                    "(tokens or frames); longer inputs are refused unless truncate_source", low=1,
+                                    high=1_000_000)
+    truncate_source: bool = option(False, "cut inputs longer than max_source_length to that length (with "
+                                   "a warning) instead of refusing them")
     # 2x + 10 covers every built-in task and translation; speech frames (10 ms) need far less (las: 0.5).
     max_length_a: float = option(2.0, "relative cap: a * source length + b", low=0.0)
     max_length_b: int = option(10, "relative cap: a * source length + b", low=0)
     temperature: float = option(1.0, "sampling temperature", low=1e-6)
     top_k: int = option(0, "sample from the k most likely (0 = all)", low=0)
     top_p: float = option(1.0, "nucleus sampling mass", low=0.0, high=1.0)
-    seed: int = option(0, "sampling seed: the same seed and inputs give the same samples")
+    # No fixed default: a fixed seed would give the same "random" samples on every run.
+    seed: int | None = option(None, "sampling seed: the same seed and inputs give the same samples (null = a "
+                              "fresh seed each call, logged)", low=0, high=2**63 - 1)
     batch_size: int = option(64, "sentences decoded at once", low=1)
     feature_length: str = choice(
         "auto", "source", "stop", "fixed", help="feature targets: how many vectors to generate - fixed: "
@@ -179,7 +196,7 @@ class Config:
         """Set `section.name` to value (strings are parsed as YAML scalars), validating it."""
         section, _, name = key.partition(".")
         if section not in SECTIONS or not name:
-            raise ConfigError(f"unknown config key '{key}': keys look like "
+            raise ConfigError(f"unknown config key {key!r}: keys look like "
                               f"{'/'.join(SECTIONS)}.<name>, e.g. model.attention")
         setattr(getattr(self, section), name, section_value(SECTIONS[section], section, name, value))
 
@@ -210,5 +227,5 @@ def section_value(cls: type, section: str, name: str, value: Any) -> Any:
     """`value` coerced for the key `section.name` of the section dataclass `cls`; ConfigError if unknown."""
     fields = {f.name: f for f in dataclasses.fields(cls)}
     if name not in fields:
-        raise ConfigError(f"unknown config key '{section}.{name}'; {section} keys are: {', '.join(fields)}")
+        raise ConfigError(f"unknown config key {section + '.' + name!r}; {section} keys are: {', '.join(fields)}")
     return coerce(f"{section}.{name}", cls, fields[name], value)

@@ -101,6 +101,9 @@ def check_decode(dec: DecodeConfig, target_type: str) -> DecodeConfig:
     if dec.strategy == "beam" and dec.nbest > dec.beam_size:
         raise ConfigError(f"decode.nbest ({dec.nbest}) cannot exceed decode.beam_size ({dec.beam_size}): beam "
                           f"search finds at most beam_size outputs")
+    if dec.max_length > dec.max_output_length:
+        raise ConfigError(f"decode.max_length ({dec.max_length}) exceeds decode.max_output_length "
+                          f"({dec.max_output_length}), the hard cap on generated steps; raise that too")
     if dec.strategy == "greedy" and dec.nbest > 1:
         raise ConfigError(f"decode.nbest={dec.nbest} needs decode.strategy=beam (with beam_size >= nbest) or "
                           f"sample; greedy search finds one output")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as e:
-        raise ConfigError(f"{path}: cannot read config: {e}") from None
+        raise ConfigError(f"{path}: cannot read config: {' '.join(str(e).split())}") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: a config file must be a mapping of sections")
     version = raw.get("version", FORMAT_VERSION)
@@ -34,8 +35,11 @@ def to_yaml(cfg: Config) -> str:
 
 
 def save(cfg: Config, path: str | Path) -> None:
-    """Write the config as plain YAML."""
-    Path(path).write_text(to_yaml(cfg), encoding="utf-8")
+    """Write the config as plain YAML, atomically (a kill leaves the previous file whole)."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(to_yaml(cfg), encoding="utf-8")
+    os.replace(tmp, path)
 
 
 def describe_keys() -> list[tuple[str, Any, str]]:

@@ -88,16 +88,23 @@ def load_sides(cfg: Config, directory: Path) -> tuple[Side, Side]:
 
 
 def encode_pairs(pairs: list[Pair], source: Side, target: Side, max_source_length: int | None = None,
-                 max_target_length: int | None = None, label: str = "train") -> list[Pair]:
-    """Encoded pairs; pairs over the length limits are dropped and counted in a warning."""
-    out, dropped = [], 0
-    for s, t in pairs:
-        si, ti = source.encode(s), target.encode(t)
-        if (max_source_length and len(si) > max_source_length) or (max_target_length and len(ti) > max_target_length):
-            dropped += 1
-            continue
-        out.append((si, ti))
-    if dropped:
-        log.warning("%s: dropped %d of %d pairs longer than data.max_source_length=%s / "
-                    "data.max_target_length=%s", label, dropped, len(pairs), max_source_length, max_target_length)
-    return out
+                 max_target_length: int | None = None, label: str = "train",
+                 keys: tuple[str, str] = ("data.max_source_length", "data.max_target_length")) -> list[Pair]:
+    """Encoded pairs; pairs over the length limits (config keys `keys`) are dropped and counted in a warning."""
+    encoded = [(source.encode(s), target.encode(t)) for s, t in pairs]
+    return [encoded[i] for i in within_limits(encoded, max_source_length, max_target_length, label, keys)]
+
+
+def within_limits(encoded: list[Pair], max_source_length: int | None, max_target_length: int | None, label: str,
+                  keys: tuple[str, str]) -> list[int]:
+    """Indices of the encoded pairs within the length limits (None = no limit); the others are counted in a
+    warning naming the limits' config keys."""
+    kept = [i for i, (s, t) in enumerate(encoded)
+            if not (max_source_length and len(s) > max_source_length)
+            and not (max_target_length and len(t) > max_target_length)]
+    if len(kept) < len(encoded):
+        limits = " or ".join(f"{key}={value}" for key, value in zip(keys, (max_source_length, max_target_length))
+                             if value)
+        log.warning("%s: dropped %d of %d pairs longer than %s", label, len(encoded) - len(kept), len(encoded),
+                    limits)
+    return kept

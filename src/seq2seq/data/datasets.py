@@ -10,16 +10,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..config import ConfigError
+from .text_checks import text_problem
 from .tokenizers import Tokenizer, build_tokenizer
 
 FORMATS = ("auto", "tsv", "jsonl", "book", "pair")
 
 
 class DataError(ValueError):
-    """A problem in a data file; the message starts with `path:line: ` (file-level problems use line 1)."""
+    """A problem in a data file; the message starts with `path:line: `, or `path: ` for the whole file."""
 
-    def __init__(self, path: str | Path, line: int, reason: str) -> None:
-        super().__init__(f"{path}:{line}: {reason}")
+    def __init__(self, path: str | Path, line: int | None, reason: str) -> None:
+        super().__init__(f"{path}:{line}: {reason}" if line is not None else f"{path}: {reason}")
         self.path, self.line, self.reason = str(path), line, reason
 
 
@@ -32,19 +34,25 @@ class ReadResult:
     format: str = ""  # the format actually read, after `auto` detection
 
 
-def _read_lines(path: Path) -> list[bytes]:
-    """The file's raw lines (gzip undone), without line ends and without trailing blank lines."""
+def read_lines(path: Path) -> list[bytes]:
+    """The file's raw lines (gzip undone), without line ends and without trailing blank lines.
+
+    Only a line feed ends a line (a CR before it is dropped): a lone carriage return is part of its line, so
+    line numbers are the ones every editor and `wc -l` show.
+    """
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
-        raise DataError(path, 1, "file not found") from None
+        raise DataError(path, None, "file not found") from None
+    except IsADirectoryError:
+        raise DataError(path, None, "is a directory, not a data file") from None
     except OSError as e:
-        raise DataError(path, 1, f"cannot read file: {e.strerror or e}") from None
+        raise DataError(path, None, f"cannot read file: {e.strerror or e}") from None
     if path.suffix == ".gz":
         try:
             raw = gzip.decompress(raw)
         except (OSError, EOFError, zlib.error) as e:
-            raise DataError(path, 1, f"not a valid gzip file: {e}") from None
+            raise DataError(path, None, f"not a valid gzip file: {e}") from None
     raw = raw.removeprefix(b"\xef\xbb\xbf")  # a UTF-8 byte-order mark is not part of the first source
     lines = [line.removesuffix(b"\r") for line in raw.split(b"\n")]
     while lines and not lines[-1].strip():
@@ -52,32 +60,43 @@ def _read_lines(path: Path) -> list[bytes]:
     return lines
 
 
-def _decode(path: Path, number: int, line: bytes) -> str:
+def decode_line(path: Path, number: int, line: bytes) -> str:
+    """A raw line as text; DataError naming the line for invalid UTF-8 or a NUL byte."""
     try:
-        return line.decode("utf-8")
+        text = line.decode("utf-8")
     except UnicodeDecodeError as e:
-        raise DataError(path, number, f"invalid UTF-8 ({e.reason} at byte {e.start})") from None
+        raise DataError(path, number, f"invalid UTF-8 ({e.reason} at byte {e.start + 1})") from None
+    problem = text_problem(text)
+    if problem is not None:
+        raise DataError(path, number, problem)
+    return text
 
 
 def _check(path: Path, number: int, source: str, target: str) -> tuple[str, str]:
     source, target = source.strip(), target.strip()
     if not source:
-        raise DataError(path, number, "empty source" + (" (blank line)" if not target else ""))
+        raise DataError(path, number, "empty source" + (" and target" if not target else ""))
     if not target:
         raise DataError(path, number, "empty target")
     return source, target
 
 
+def _blank(path: Path, number: int, text: str) -> None:
+    """A line of spaces alone is blank; a tab or other separator makes it a pair of empty fields instead."""
+    if not text.strip(" "):
+        raise DataError(path, number, "blank line")
+
+
 def _parse_tsv(path: Path, number: int, text: str) -> tuple[str, str]:
+    _blank(path, number, text)
     columns = text.split("\t")
-    if len(columns) != 2 and text.strip():
+    if len(columns) != 2:
         raise DataError(path, number, f"expected 2 tab-separated columns (source<TAB>target), found {len(columns)}")
-    return _check(path, number, columns[0], columns[1] if len(columns) == 2 else "")
+    return _check(path, number, columns[0], columns[1])
 
 
 def _parse_jsonl(path: Path, number: int, text: str) -> tuple[str, str]:
-    if not text.strip():
-        return _check(path, number, "", "")
+    _blank(path, number, text)
     try:
         obj = json.loads(text)
     except json.JSONDecodeError as e:
@@ -94,8 +113,9 @@ def _parse_jsonl(path: Path, number: int, text: str) -> tuple[str, str]:
 
 
 def _parse_book(path: Path, number: int, text: str) -> tuple[str, str]:
+    _blank(path, number, text)
     question, sep, answer = text.partition("_")
-    if not sep and text.strip():
+    if not sep:
         raise DataError(path, number, "expected question_answer: no '_' in the line")
     return _check(path, number, question, answer)
 
@@ -116,14 +136,16 @@ def _detect(path: Path, lines: list[bytes]) -> str:
                 return "book"
             raise DataError(path, number, "cannot tell the format (no tab and no '_' in the first line); "
                                           "pass the format: tsv, jsonl, book or pair")
-    raise DataError(path, 1, "empty file: no pairs")
+    raise DataError(path, None, "empty file: no pairs")
 
 
 def _read_pair(path: Path, source_suffix: str, target_suffix: str, skip_invalid: bool) -> ReadResult:
     if source_suffix == target_suffix:
-        raise ValueError("format=pair needs different source_suffix and target_suffix, e.g. .de and .en")
+        raise ConfigError(f"format pair reads two files, PATH+source_suffix and PATH+target_suffix: give two different "
+                          f"suffixes, e.g. .de and .en (data.source_suffix / data.target_suffix; got "
+                          f"{source_suffix!r} and {target_suffix!r})")
     src, tgt = Path(str(path) + source_suffix), Path(str(path) + target_suffix)
-    src_lines, tgt_lines = _read_lines(src), _read_lines(tgt)
+    src_lines, tgt_lines = read_lines(src), read_lines(tgt)
     if len(src_lines) != len(tgt_lines):
         longer = src if len(src_lines) > len(tgt_lines) else tgt
         raise DataError(longer, min(len(src_lines), len(tgt_lines)) + 1,
@@ -131,7 +153,7 @@ def _read_pair(path: Path, source_suffix: str, target_suffix: str, skip_invalid:
     result = ReadResult([], format="pair")
     for number, (s, t) in enumerate(zip(src_lines, tgt_lines, strict=True), 1):
         try:
-            source, target = _decode(src, number, s).strip(), _decode(tgt, number, t).strip()
+            source, target = decode_line(src, number, s).strip(), decode_line(tgt, number, t).strip()
             if not source:
                 raise DataError(src, number, "empty source")
             if not target:
@@ -149,24 +171,24 @@ def read_pairs(path: str | Path, fmt: str = "auto", skip_invalid: bool = False, 
     """Read (source, target) pairs, whitespace-stripped; bad lines raise DataError or, with skip_invalid,
     are listed in `skipped`. `auto` with a source/target suffix means `pair`; `.gz` files are read as gzip."""
     if fmt not in FORMATS:
-        raise ValueError(f"unknown data format {fmt!r}; allowed: {', '.join(FORMATS)}")
+        raise ConfigError(f"data.format: bad value {fmt!r}; allowed values: {', '.join(FORMATS)}")
     path = Path(path)
     if fmt == "pair" or (fmt == "auto" and (source_suffix or target_suffix)):
         result = _read_pair(path, source_suffix, target_suffix, skip_invalid)
         path = Path(str(path) + source_suffix)
     else:
-        lines = _read_lines(path)
+        lines = read_lines(path)
         result = ReadResult([], format=_detect(path, lines) if fmt == "auto" else fmt)
         parse = _PARSERS[result.format]
         for number, line in enumerate(lines, 1):
             try:
-                result.pairs.append(parse(path, number, _decode(path, number, line)))
+                result.pairs.append(parse(path, number, decode_line(path, number, line)))
             except DataError as e:
                 if not skip_invalid:
                     raise
                 result.skipped.append(str(e))
     if not result.pairs:
-        raise DataError(path, 1, "empty file: no pairs" if not result.skipped
+        raise DataError(path, None, "empty file: no pairs" if not result.skipped
                         else f"no valid pairs ({len(result.skipped)} invalid lines skipped)")
     return result
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from .datasets import DataError
+from .datasets import DataError, decode_line, read_lines
 
 
 class FeatureDataError(DataError):
@@ -78,7 +78,7 @@ def check_sequence(value: Any, dim: int | None = None) -> np.ndarray:
     if arr.shape[0] == 0:
         raise ValueError("empty sequence")
     if dim is not None and arr.shape[1] != dim:
-        raise ValueError(f"vector size {arr.shape[1]}, expected {dim} (as in the first sequence)")
+        raise ValueError(f"vector size {arr.shape[1]}, expected {dim}")
     arr = arr.astype(np.float32)
     bad = ~np.isfinite(arr)
     if bad.any():
@@ -112,8 +112,8 @@ def read_feature_pairs(path: str | Path, source_type: str, target_type: str, *, 
         try:
             checked = []
             for side, kind, value in zip(("source", "target"), (source_type, target_type), pair):
-                if isinstance(value, Exception):
-                    raise FeatureDataError(path, where(i), f"{side}: {value}")
+                if isinstance(value, Exception):  # the whole line is bad when both sides hold the same error
+                    raise FeatureDataError(path, where(i), str(value) if pair[0] is pair[1] else f"{side}: {value}")
                 checked.append(_check_side(path, where(i), side, kind, value, dims))
             pairs.append(tuple(checked))
         except FeatureDataError as e:
@@ -139,26 +139,26 @@ def _check_side(path: Path, where: str, side: str, kind: str, value: Any, dims: 
         except ValueError as e:
             raise FeatureDataError(path, where, f"{side}: {e}") from None
     try:
-        arr = check_sequence(value, dims[side])
+        arr = check_sequence(value)
     except ValueError as e:
         raise FeatureDataError(path, where, f"{side}: {e}") from None
+    if dims[side] is not None and arr.shape[1] != dims[side]:
+        raise FeatureDataError(path, where, f"{side}: vector size {arr.shape[1]}, expected {dims[side]} (as in the "
+                                            f"first sequence)")
     dims[side] = arr.shape[1]
     return arr
 
 
 def _read_csv(path: Path, source_first_comma: bool) -> list[tuple[Any, Any]]:
     """One pair per line, `source,target` (or tab-separated); feature fields in parse_sequence notation."""
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise FeatureDataError(path, "", "file not found") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise FeatureDataError(path, "", f"cannot read file: {e}") from None
-    lines = text.splitlines()
-    while lines and not lines[-1].strip():
-        lines.pop()
     out: list[tuple[Any, Any]] = []
-    for line in lines:
+    for number, raw in enumerate(read_lines(path), 1):
+        try:
+            line = decode_line(path, number, raw)
+        except DataError as e:
+            err = ValueError(e.reason)
+            out.append((err, err))
+            continue
         if "\t" in line:
             parts = line.split("\t")
         else:

@@ -4,8 +4,8 @@ from .beam import beam_search, length_penalty
 from .generate import generate, single
 from .greedy import greedy
 from .hypothesis import Hypothesis
-from .options import decode_options
+from .options import decode_options, with_seed
 from .sampling import filter_logits, sample
 
 __all__ = ["Hypothesis", "beam_search", "decode_options", "filter_logits", "generate", "greedy", "length_penalty",
-           "sample", "single"]
+           "sample", "single", "with_seed"]

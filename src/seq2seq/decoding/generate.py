@@ -14,14 +14,17 @@ from seq2seq.data.batching import sort_for_inference
 from .beam import beam_search
 from .greedy import greedy
 from .hypothesis import Hypothesis
+from .options import with_seed
 from .sampling import sample
 
 
 def generate(model: torch.nn.Module, source_side: Any, sources: Sequence[Any], options: DecodeConfig,
              *, keep_attention: bool = False) -> list[list[Hypothesis]]:
     """Per source (encoded: ids or an (L, D) array), its hypotheses, best first: decode.nbest of them for
-    beam search and sampling (independent draws, the i-th with seed decode.seed + i), one for greedy.
-    Sources are padded by their side (`source_side.pad`) in batches of decode.batch_size, longest first."""
+    beam search and sampling (independent draws, the i-th with seed decode.seed + i; a fresh seed when it is
+    null), one for greedy. Sources are padded by their side (`source_side.pad`) in batches of decode.batch_size,
+    longest first."""
+    options = with_seed(options)
     weights = next(model.parameters())
     device = weights.device
     results: list[list[Hypothesis]] = [[] for _ in sources]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import random
 from typing import Any
 
 from seq2seq.config import ConfigError, DecodeConfig, check_decode
@@ -34,3 +35,11 @@ def decode_options(base: DecodeConfig, target_type: str = "tokens", **overrides:
         given.setdefault("nbest", 1)  # greedy finds one output: a run's nbest > 1 does not carry over
     fields = {name: section_value(DecodeConfig, "decode", name, value) for name, value in given.items()}
     return check_decode(dataclasses.replace(base, **fields), target_type)
+
+
+def with_seed(options: DecodeConfig) -> DecodeConfig:
+    """`options` with a freshly drawn decode.seed when they sample without one (so that unseeded sampling differs
+    from run to run, and the seed drawn can be shown to repeat it)."""
+    if options.strategy != "sample" or options.seed is not None:
+        return options
+    return dataclasses.replace(options, seed=random.SystemRandom().randrange(2**31))

@@ -22,8 +22,10 @@ def filter_logits(logits: Tensor, top_k: int, top_p: float) -> Tensor:
     if top_p < 1.0:
         sorted_logits, order = logits.sort(dim=-1, descending=True)
         probs = sorted_logits.softmax(-1)
-        # Keep a token while the mass before it is below top_p, so the first token always survives.
+        # Keep a token while the mass before it is below top_p; the most likely one always survives (top_p = 0
+        # would otherwise drop every token).
         drop = (probs.cumsum(-1) - probs) >= top_p
+        drop[..., 0] = False
         logits = logits.masked_fill(drop.scatter(-1, order, drop), float("-inf"))
     return logits
 

@@ -35,10 +35,13 @@ class Choice:
 
 
 def length_caps(src_lengths: Tensor, options: DecodeConfig) -> Tensor:
-    """Per-row output cap: decode.max_length if set, else max_length_a * source length + max_length_b. (B,)"""
+    """Per-row output cap: decode.max_length if set, else max_length_a * source length + max_length_b; never
+    above decode.max_output_length. (B,)"""
+    ceiling = options.max_output_length
     if options.max_length > 0:
-        return torch.full_like(src_lengths, options.max_length)
-    return (src_lengths.float() * options.max_length_a + options.max_length_b).long().clamp(min=1)
+        return torch.full_like(src_lengths, min(options.max_length, ceiling))
+    # Clamped as floats: a huge max_length_a would overflow the conversion to integers.
+    return (src_lengths.float() * options.max_length_a + options.max_length_b).clamp(1, ceiling).long()
 
 
 class TokenHead(nn.Module):
@@ -235,10 +238,11 @@ class VectorHead(nn.Module):
         mode = options.feature_length
         if mode == "auto":
             mode = "fixed" if self.target_length else "stop" if self.stop_flag else "source"
+        ceiling = options.max_output_length
         if mode == "fixed":
-            return torch.full_like(src_lengths, int(self.target_length or 1)), False
+            return torch.full_like(src_lengths, min(int(self.target_length or 1), ceiling)), False
         if mode == "source":
-            return src_lengths.clone(), False
+            return src_lengths.clamp(max=ceiling), False
         return length_caps(src_lengths, options), True
 
     def finish(self, steps: Tensor) -> Any:

@@ -17,11 +17,12 @@ import torch
 import uvicorn
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..api import load
+from ..api import InputError, InputTooLong, load
 from ..config import ConfigError, DecodeConfig
 from .batcher import Batcher
 
@@ -58,10 +59,11 @@ class SampleOptions(BaseModel):
     """Sampling instead of search; nbest draws per input."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
-    temperature: float = Field(1.0, gt=0, description="softmax temperature (> 0)")
+    temperature: float = Field(1.0, ge=1e-6, description="softmax temperature (>= 1e-6)")
     top_k: int = Field(0, ge=0, description="sample from the k most likely tokens (0 = all)")
     top_p: float = Field(1.0, gt=0, le=1, description="nucleus mass in (0, 1]")
-    seed: int | None = Field(None, description="same seed, same request: same outputs")
+    seed: int | None = Field(None, ge=0, le=2**63 - 1, description="same seed, same request: same outputs "
+                             "(left out: a fresh seed each request)")
 
 
 class TranslateRequest(BaseModel):
@@ -203,18 +205,27 @@ def model_info(model: Any, run_dir: str | Path | None, decode: DecodeConfig | No
 
 
 def request_options(req: TranslateRequest, model: Any, opts: ServeOptions, defaults: DecodeConfig) -> DecodeConfig:
-    """The decoding options of a request (the server's defaults with its fields), within the server's limits;
-    ApiError 413 or 422 naming the limit or the field otherwise."""
+    """The decoding options of a request (the server's defaults with its fields), within the server's limits,
+    its inputs checked as `Model.translate` checks them; ApiError 413 or 422 naming the limit or the field
+    otherwise."""
     if len(req.inputs) > opts.max_inputs:
         raise ApiError(413, f"too many inputs: {len(req.inputs)} > --max-inputs {opts.max_inputs}")
-    limit = model.config.data.max_source_length
     for i, text in enumerate(req.inputs):
         if len(text) > opts.max_input_chars:
             raise ApiError(413, f"input {i} too long: {len(text)} characters > --max-input-chars "
                                 f"{opts.max_input_chars}")
-        if limit and len(model.source.encode(text)) > limit:
-            raise ApiError(413, f"input {i} too long: {len(model.source.encode(text))} tokens > the model's "
-                                f"data.max_source_length {limit}")
+    decode = _decode_options(req, model, opts, defaults)
+    for i, text in enumerate(req.inputs):
+        try:
+            model.encode_input(text, decode)
+        except InputTooLong as e:
+            raise ApiError(413, f"input {i} too long: {e}") from None
+        except InputError as e:
+            raise ApiError(422, f"input {i}: {e}", "inputs") from None
+    return decode
+
+
+def _decode_options(req: TranslateRequest, model: Any, opts: ServeOptions, defaults: DecodeConfig) -> DecodeConfig:
     s = req.sample
     overrides = {"beam": req.beam, "nbest": req.nbest, "max_length": req.max_length}
     if s is not None:
@@ -262,23 +273,32 @@ def create_app(model: Any, options: ServeOptions | None = None, run_dir: str | P
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, e: ApiError) -> JSONResponse:
         if e.status == 422:  # the shape of FastAPI's own validation errors
-            detail: Any = [{"type": "value_error", "loc": ["body", e.field], "msg": e.message}]
+            detail: Any = [{"type": "value_error", "loc": ["body", e.field] if e.field else ["body"], "msg": e.message}]
         else:
             detail = e.message
         return JSONResponse({"detail": detail}, status_code=e.status)
 
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, e: RequestValidationError) -> JSONResponse:
+        # FastAPI's own answer echoes each bad value back, which JSON cannot always carry (a NaN, a lone
+        # surrogate) and a client does not need: the field and the reason are enough.
+        detail = [{"type": err.get("type"), "loc": list(err.get("loc", ())), "msg": err.get("msg")}
+                  for err in e.errors()]
+        return JSONResponse({"detail": detail}, status_code=422)
+
     @app.exception_handler(Exception)
     async def _internal(_: Request, e: Exception) -> JSONResponse:
-        log.exception("request failed")
-        return JSONResponse({"detail": f"internal error: {type(e).__name__}: {e}"}, status_code=500)
+        log.exception("request failed")  # the exception goes to the log, never to the client
+        return JSONResponse({"detail": "internal error (logged on the server)"}, status_code=500)
 
     @app.post("/v1/translate", response_model=TranslateResponse, response_model_exclude_none=True,
-              summary="Translate texts", responses={413: {"description": "a limit was exceeded (named)"},
+              summary="Translate texts", responses={400: {"description": "a body that cannot be read as JSON"},
+                                                    413: {"description": "a limit was exceeded (named)"},
                                                     422: {"description": "invalid request"}})
     async def translate(req: TranslateRequest) -> dict[str, Any]:
         start = time.perf_counter()
         decode = request_options(req, model, opts, defaults)
-        results = await batcher.translate(req.inputs, decode)
+        results = await batcher.translate(req.inputs, decode, attention=req.return_attention)
         outputs = [[t.to_dict(attention=req.return_attention) for t in hyps] for hyps in results]
         return {"outputs": outputs, "model": name, "elapsed_ms": round((time.perf_counter() - start) * 1000, 3)}
 

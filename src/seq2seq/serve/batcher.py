@@ -21,6 +21,7 @@ _ALONE = itertools.count()
 class _Job:
     inputs: list[str]
     options: DecodeConfig
+    attention: bool
     future: asyncio.Future
     # Requests share a call only with equal options. Sampled outputs depend on which sentences share the
     # random stream, so sampling requests never share one.
@@ -29,7 +30,7 @@ class _Job:
 
     def __post_init__(self) -> None:
         self.alone = self.options.strategy == "sample"
-        self.key = ("alone", next(_ALONE)) if self.alone else dataclasses.astuple(self.options)
+        self.key = ("alone", next(_ALONE)) if self.alone else (dataclasses.astuple(self.options), self.attention)
 
 
 class Batcher:
@@ -82,14 +83,15 @@ class Batcher:
         """Requests queued and not yet running."""
         return len(self._pending) + (self._queue.qsize() if self._queue is not None else 0)
 
-    async def translate(self, inputs: list[str], options: DecodeConfig) -> list[list[Any]]:
-        """Translations of `inputs` (per input, nbest best first), computed with other requests' inputs."""
+    async def translate(self, inputs: list[str], options: DecodeConfig, attention: bool = False) -> list[list[Any]]:
+        """Translations of `inputs` (per input, nbest best first; with attention weights if asked for), computed
+        with other requests' inputs."""
         if self._queue is None or self._task is None:
             raise RuntimeError("batcher not started")
         if self._task.done():
             raise RuntimeError("batcher stopped")
         future = asyncio.get_running_loop().create_future()
-        await self._queue.put(_Job(list(inputs), options, future))
+        await self._queue.put(_Job(list(inputs), options, attention, future))
         return await future
 
     async def _next_batch(self) -> list[_Job]:
@@ -155,7 +157,7 @@ class Batcher:
         self.requests += len(batch)
         inputs = [text for job in batch for text in job.inputs]
         try:
-            out = self.model.translate(inputs, batch[0].options)
+            out = self.model.translate(inputs, batch[0].options, attention=batch[0].attention)
         except Exception as e:  # noqa: BLE001 - reported to the request(s), never to the server
             if len(batch) == 1:
                 return [e]
@@ -163,7 +165,7 @@ class Batcher:
             results: list[Any] = []
             for job in batch:
                 try:
-                    results.append(self.model.translate(job.inputs, job.options))
+                    results.append(self.model.translate(job.inputs, job.options, attention=job.attention))
                 except Exception as one:  # noqa: BLE001
                     results.append(one)
             return results

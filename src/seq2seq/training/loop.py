@@ -7,21 +7,23 @@ import dataclasses
 import json
 import logging
 import math
+import signal
 import time
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from ..checkpoint import CheckpointError, checkpoint_dir, load_state_into
+from ..checkpoint import checkpoint_dir, has_checkpoint, load_state_into, make_run_dir
 from ..config import Config, ConfigError, save
-from ..configure import build_config
 from ..data.batching import collate, make_batches
 from ..distributed import all_sum, broadcast_object, shard, shutdown
 from ..evaluation import evaluate, metric_names
 from .checkpointer import METRICS_FILE, Checkpointer
+from .interrupt import StopSignals, TrainingInterrupted
 from .monitor import Monitor, visible_logging
 from .prepare import prepare
+from .resume import resume_config
 from .runtime import start_runtime
 from .schedule import Progress, lr_factor
 from .tensorboard import check_available
@@ -34,15 +36,21 @@ class TrainingError(RuntimeError):
 
 
 class Trainer:
-    """Trains one model into a run directory; `run()` returns the final metrics."""
+    """Trains one model into a run directory; `run()` returns the final metrics.
 
-    def __init__(self, cfg: Config, out_dir: str | Path, resume: bool = False, quiet: bool = False):
+    To resume, `cfg` is the run's config with the command line's changes (None: the run's config.yaml); only
+    the settings `resume.RESUMABLE` names may differ from the checkpoint's.
+    """
+
+    def __init__(self, cfg: Config | None, out_dir: str | Path, resume: bool = False, quiet: bool = False):
         self.out = Path(out_dir)
         if resume:
-            cfg = self._saved_config()
-        elif (self.out / "checkpoints").exists():
+            cfg = resume_config(self.out, cfg)
+        elif has_checkpoint(self.out):
             raise ConfigError(f"{self.out}: already holds a run; pass --resume to continue it or choose "
                               f"another --out")
+        if cfg is None:
+            raise ConfigError("a new run needs a config (cfg=None only resumes a run)")
         self.cfg = cfg
         if cfg.train.tensorboard:
             check_available()  # before minutes of data preparation, not after
@@ -51,7 +59,7 @@ class Trainer:
         self.quiet = quiet or not self.world.is_main
         torch.manual_seed(cfg.train.seed)
         if self.world.is_main:
-            self.out.mkdir(parents=True, exist_ok=True)
+            make_run_dir(self.out)
         data = prepare(cfg, self.out, resume)
         self.bundle, self.train_ids, self.valid_ids, self.test_ids = data.bundle, data.train, data.valid, data.test
         self.model = self.bundle.model.to(self.device)
@@ -69,23 +77,21 @@ class Trainer:
         self.valid_options = dataclasses.replace(cfg.decode, strategy="greedy", nbest=1)
         self.metrics = metric_names(cfg)
         self.progress = Progress()
+        self._saved_step = -1  # the step of the last checkpoint this process wrote
         self.steps_per_epoch = math.ceil(len(self._epoch_batches(0)) / t.accumulate)
         if resume:
             self.progress = self.checkpointer.restore(self.model, self.optimizer)
+            # A run stopped early goes on when the patience it is resumed with allows it.
+            self.progress.finished = bool(t.patience and self.progress.bad_evals >= t.patience)
         elif self.world.is_main:
-            save(cfg, self.out / "config.yaml")
             (self.out / METRICS_FILE).write_text("", encoding="utf-8")
+        if self.world.is_main:
+            save(cfg, self.out / "config.yaml")  # on resume: with the settings changed for it
         self.monitor = Monitor(cfg, self.out, show=not self.quiet, main=self.world.is_main,
                                resumed_at=self.progress.step if resume else None)
         self.monitor.banner(self.model, self.bundle.source, self.bundle.target,
                             {"train": len(self.train_ids), "valid": len(self.valid_ids), "test": len(self.test_ids)},
                             self.steps_per_epoch * t.accumulate, self.device, self.world.size)
-
-    def _saved_config(self) -> Config:
-        saved = self.out / "config.yaml"
-        if not saved.is_file():
-            raise CheckpointError(f"{self.out}: nothing to resume (no config.yaml); start without --resume")
-        return build_config(yaml_file=saved)
 
     def _epoch_batches(self, epoch: int) -> list[list[int]]:
         """Global batches of an epoch, the same on every rank; each rank later takes its shard."""
@@ -97,7 +103,16 @@ class Trainer:
         return [b for b in batches if len(b) >= self.world.size]
 
     def run(self) -> dict[str, float]:
-        """Train until the configured epochs or early stopping; returns the last evaluation's metrics."""
+        """Train until the configured epochs or early stopping; returns the last evaluation's metrics. On SIGINT
+        or SIGTERM the step under way finishes, a checkpoint is written and TrainingInterrupted is raised."""
+        with StopSignals() as stop:
+            metrics = self._loop(stop)
+        if self.test_ids:
+            self._write_test_metrics()
+        self.monitor.close()
+        return metrics
+
+    def _loop(self, stop: StopSignals) -> dict[str, float]:
         t, p = self.cfg.train, self.progress
         metrics: dict[str, float] = p.history[-1] if p.history else {}
         window = {"loss": 0.0, "tokens": 0, "words": 0, "seconds": 0.0}
@@ -121,16 +136,31 @@ class Trainer:
                     metrics = self._evaluate_and_save(window)
                     if p.finished:
                         break
+                self._stop_if_asked(stop)
             self.monitor.end_epoch()
             if p.finished:
                 break
             p.epoch += 1
             p.batch_in_epoch = 0
             metrics = self._evaluate_and_save(window)
-        if self.test_ids:
-            self._write_test_metrics()
-        self.monitor.close()
         return metrics
+
+    def _stop_if_asked(self, stop: StopSignals) -> None:
+        """After a step: when a stop signal came (to any rank), checkpoint here and raise TrainingInterrupted."""
+        asked = float(stop.received is not None)
+        if self.world.distributed:  # every rank must stop at the same step, or the collectives would hang
+            asked = all_sum([asked], self.world)[0]
+        if not asked:
+            return
+        self.monitor.end_epoch()
+        p = self.progress
+        if self._saved_step != p.step:
+            self.checkpointer.save(self.bundle, self.optimizer, p, best=False)
+        signum = stop.received or signal.SIGTERM  # a rank the signal did not reach stops as if terminated
+        raise TrainingInterrupted(signum, f"stopped by {signal.Signals(signum).name} after step {p.step} (epoch "
+                                          f"{p.epoch + 1}); "
+                                          f"checkpoint written to {self.out / 'checkpoints' / 'last'}. Resume with: "
+                                          f"seq2seq train --out {self.out} --resume")
 
     def _update(self, group: list[list[int]]) -> tuple[float, int, int]:
         """One optimiser step over `group` (accumulated global batches); returns loss sum and token counts."""
@@ -187,6 +217,7 @@ class Trainer:
             log.info("early stopping: %s did not improve for %d evaluations", p.tracked(self.cfg.train), p.bad_evals)
         self.checkpointer.log_metrics(record)
         self.checkpointer.save(self.bundle, self.optimizer, p, best=improved)
+        self._saved_step = p.step
         return record
 
     def _validate(self, window: dict[str, float]) -> dict[str, Any]:
@@ -217,8 +248,9 @@ class Trainer:
         log.info("test: %s", json.dumps(metrics))
 
 
-def train(cfg: Config, out_dir: str | Path, resume: bool = False, quiet: bool = False) -> dict[str, float]:
-    """Train a model as configured into `out_dir`; returns the last validation metrics."""
+def train(cfg: Config | None, out_dir: str | Path, resume: bool = False, quiet: bool = False) -> dict[str, float]:
+    """Train a model as configured into `out_dir` (to resume: cfg None = as the run's config.yaml says); returns
+    the last validation metrics. Ctrl-C / SIGTERM: TrainingInterrupted once a checkpoint is written."""
     with visible_logging(not quiet):
         trainer = Trainer(cfg, out_dir, resume=resume, quiet=quiet)
         try:

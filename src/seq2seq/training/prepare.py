@@ -32,10 +32,16 @@ def prepare(cfg: Config, out: Path, resume: bool) -> Prepared:
         source, target = load_sides(cfg, checkpoint_dir(out, "last"))
     else:
         source, target = build_sides(cfg, splits["train"])
-    d = cfg.data
+    d, dec = cfg.data, cfg.decode
     train = encode_pairs(splits["train"], source, target, d.max_source_length, d.max_target_length)
     if not train:
         raise ConfigError("no training pairs left after the length filter (data.max_*_length)")
-    valid = encode_pairs(splits["valid"], source, target, label="valid")
-    test = encode_pairs(splits["test"], source, target, label="test") if splits.get("test") else []
+    # Evaluation sees pairs the training filter drops, within the bounds of generation (one runaway line
+    # would exhaust memory there just the same).
+    bounds = {"max_source_length": dec.max_source_length, "max_target_length": dec.max_output_length,
+              "keys": ("decode.max_source_length", "decode.max_output_length")}
+    valid = encode_pairs(splits["valid"], source, target, label="valid", **bounds)
+    if not valid:
+        raise ConfigError("no validation pairs left within decode.max_source_length / decode.max_output_length")
+    test = encode_pairs(splits["test"], source, target, label="test", **bounds) if splits.get("test") else []
     return Prepared(assemble(cfg, source, target), train, valid, test)
