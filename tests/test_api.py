@@ -2,6 +2,7 @@
 decode section as the defaults, keyword overrides."""
 
 import dataclasses
+import io
 import random
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import torch
 import seq2seq
 from seq2seq import ConfigError, DecodeConfig
 from seq2seq.api import InputError, InputTooLong, Translation
+from seq2seq.cli import main
 
 V1 = Path(__file__).resolve().parent / "fixtures" / "v1"
 
@@ -235,3 +237,27 @@ def test_sampling_without_a_seed_differs_between_calls(tokens):
     assert len(draws) > 1
     seeded = _texts(tokens.translate(inputs, sample=True, temperature=3.0, seed=9))
     assert seeded == _texts(tokens.translate(inputs, sample=True, temperature=3.0, seed=9))
+
+
+@pytest.mark.slow
+def test_word_outputs_are_text_for_people_and_tokens_on_request(tmp_path, monkeypatch, capsys):
+    # Every target is one sentence, so a tiny model learns to write it whatever the source.
+    rng = random.Random(3)
+    lines = [f"{' '.join(rng.choice(['red', 'dog', 'runs', 'far']) for _ in range(3))}\tA man's T-shirt, OK.\n"
+             for _ in range(64)]
+    (tmp_path / "d.tsv").write_text("".join(lines))
+    run = tmp_path / "run"
+    assert main(["train", "--train", str(tmp_path / "d.tsv"), "--valid", str(tmp_path / "d.tsv"), "--out", str(run),
+                 "--epochs", "8", "--quiet", "--set", "data.tokenizer=word", "--set", "data.lowercase=true",
+                 "--set", "model.embedding_size=16", "--set", "model.encoder_hidden=32", "--set",
+                 "model.decoder_hidden=32", "--set", "train.batch_size=16", "--set", "train.lr=0.01",
+                 "--set", "train.threads=1"]) == 0
+    model = seq2seq.load(run)
+    best = model.translate(["dog runs"])[0][0]
+    assert best.text == "A man's t-shirt, ok."
+    assert best.tokens == ["a", "man", "'", "s", "t", "-", "shirt", ",", "ok", "."]
+    assert model.translate(["dog runs"], tokenized=True)[0][0].text == "a man ' s t - shirt , ok ."
+    monkeypatch.setattr("sys.stdin", io.StringIO("dog runs\n"))
+    capsys.readouterr()
+    assert main(["translate", str(run), "--tokenized"]) == 0
+    assert capsys.readouterr().out == "a man ' s t - shirt , ok .\n"

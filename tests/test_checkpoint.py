@@ -1,4 +1,6 @@
+import os
 import pickle
+import stat
 
 import pytest
 import torch
@@ -167,3 +169,15 @@ def test_a_header_length_that_looks_like_a_pickle_opcode_still_loads(tmp_path):
     else:
         pytest.fail("no tensor name gave a header length of 0x80 in its low byte")
     assert torch.equal(read_tensors(path)["w" * name_length], torch.ones(1))
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o027], ids=["umask022", "umask027"])
+def test_checkpoint_files_and_folder_get_the_users_mode(tmp_path, umask):
+    old = os.umask(umask)
+    try:
+        final = write_checkpoint(tmp_path, 1, _write("a", "{}"), ("last",))
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(final.stat().st_mode) == 0o777 & ~umask
+    assert {f.name: stat.S_IMODE(f.stat().st_mode) for f in final.iterdir()} == {
+        "model.json": 0o666 & ~umask, "model.safetensors": 0o666 & ~umask}

@@ -1,15 +1,20 @@
 import json
+import logging
 
 import pytest
 
 from seq2seq.api import load
-from seq2seq.demo import FULL, run_demo
+from seq2seq.demo import FULL, Experiment, Watcher, run_demo
 from seq2seq.report import summarise, table
 
 
 @pytest.mark.slow
-def test_quick_demo_leaves_report_plots_and_usable_runs(tmp_path, capsys):
-    report = run_demo(tmp_path, quick=True, jobs=2)
+def test_quick_demo_leaves_report_plots_and_usable_runs(tmp_path, capsys, caplog):
+    with caplog.at_level(logging.INFO, logger="seq2seq"):
+        report = run_demo(tmp_path, quick=True, jobs=2)
+    # Each worker's progress is reported while it runs: one line per evaluation.
+    for exp in FULL:
+        assert sum(f"  {exp.name}: epoch " in r.message for r in caplog.records) == 2
     text = report.read_text()
     printed = capsys.readouterr().out
     assert "| variant | epochs | exact match at epoch 10 | final exact match |" in printed and str(report) in printed
@@ -55,3 +60,18 @@ def test_summarise_and_table_of_runs(tmp_path):
     assert lines[0].startswith("| variant | epochs | exact match at epoch 10 | final exact match | best |")
     assert lines[2] == "| short | 3 | – | 40.0% | 50.0% | 11.0 | 1,234 |"
     assert lines[3] == "| long | 12 | 50.0% | 60.0% | 60.0% | 2.5 | 1,234,567 |"
+
+
+def test_watcher_reports_each_new_evaluation_once_and_waits_for_whole_lines(tmp_path, caplog):
+    exps = [Experiment("addition", "peeky", 10), Experiment("date", "attention", 3)]
+    watcher = Watcher(tmp_path, exps, quick=False)
+    with caplog.at_level(logging.INFO, logger="seq2seq"):
+        watcher.poll()  # no run directory yet
+        run = tmp_path / "addition-peeky"
+        run.mkdir()
+        record = {"epoch": 1.0, "valid_exact_match": 0.25, "seconds": 9.6, "eval_seconds": 0.5}
+        (run / "metrics.jsonl").write_text(json.dumps(record) + "\n" + '{"epoch": 2.0, "valid_ex')
+        watcher.poll()
+        watcher.poll()
+    assert [r.message for r in caplog.records] == ["  addition-peeky: epoch 1/10, validation exact match 25.0% (10 s)"]
+    assert Watcher(tmp_path, exps, quick=True).epochs == {"addition-peeky": 2, "date-attention": 2}

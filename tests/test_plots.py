@@ -52,3 +52,16 @@ def test_hangul_detection():
     assert plots._needs_hangul(["abc", "한"]) and plots._needs_hangul(["\u1100"]) and plots._needs_hangul(["ㄱ"])
     assert not plots._needs_hangul(["abc", "日本", "é"])
     assert plots._font_family()[-1] == "DejaVu Sans"
+
+
+def test_heatmap_image_is_the_png_drawing_as_rgb(tmp_path):
+    import numpy as np
+    from matplotlib.image import imread
+
+    weights = [[1.0, 0.0], [0.0, 1.0]]
+    image = plots.heatmap_image(weights, ["a", "b"], ["x", "</s>"])
+    png = imread(attention_heatmap(weights, ["a", "b"], ["x", "</s>"], tmp_path / "h.png"))
+    assert image.dtype == np.uint8 and image.ndim == 3 and image.shape[2] == 3
+    # Same figure size; the PNG is saved at a higher dpi.
+    assert image.shape[1] / image.shape[0] == pytest.approx(png.shape[1] / png.shape[0], rel=0.02)
+    assert image.min() == 0 and image.max() == 255  # the black and white cells of the map

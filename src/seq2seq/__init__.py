@@ -1,5 +1,6 @@
 """seq2seq: encoder-decoder RNN models, from the fixed context vector to attention."""
 
+from importlib.metadata import version as _version
 from typing import Any
 
 from .config import PRESETS, Config, ConfigError, DecodeConfig
@@ -7,7 +8,7 @@ from .configure import build_config
 from .loading import load
 from .translation import Translation
 
-__version__ = "0.1.0"
+__version__ = _version("seq2seq")
 __all__ = ["PRESETS", "Config", "ConfigError", "DecodeConfig", "Model", "Seq2Seq", "Translation", "build_config",
            "build_model", "load", "train"]
 

@@ -48,7 +48,12 @@ def write_checkpoint(run_dir: Path, step: int, write: Callable[[Path], None], li
     ckpt_root.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=ckpt_root))
     write(tmp)
+    # mkdtemp makes the folder 0700 and safetensors writes 0600: give both the user's usual mode (the
+    # umask's), so a model can be shared like any file the user writes.
+    umask = current_umask()
+    tmp.chmod(0o777 & ~umask)
     for f in tmp.iterdir():
+        f.chmod(0o666 & ~umask)
         _fsync(f)
     final = ckpt_root / f"step-{step:09d}"
     if final.exists():
@@ -65,6 +70,13 @@ def write_checkpoint(run_dir: Path, step: int, write: Callable[[Path], None], li
     _fsync(ckpt_root)
     _remove_unreferenced(ckpt_root)
     return final
+
+
+def current_umask() -> int:
+    """The process's file-creation mask (read by setting it and putting it back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def _remove_unreferenced(ckpt_root: Path) -> None:

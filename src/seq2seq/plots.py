@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import logging
 import warnings
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
-from collections.abc import Sequence
 
 import matplotlib
+import numpy as np
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -37,25 +39,48 @@ def _needs_hangul(labels: Sequence[str]) -> bool:
 def attention_heatmap(weights: Sequence[Sequence[float]], source_tokens: Sequence[str],
                       output_tokens: Sequence[str], path: str | Path, title: str | None = None) -> Path:
     """Draw attention (output x source) with token labels to PNG; missing glyphs never crash it."""
-    rows = [list(r)[: len(source_tokens)] for r in list(weights)[: len(output_tokens)]]
+    with _heatmap_style(list(source_tokens) + list(output_tokens)):
+        return _save(_heatmap(weights, source_tokens, output_tokens, title), path)
+
+
+def heatmap_image(weights: Sequence[Sequence[float]], source_tokens: Sequence[str],
+                  output_tokens: Sequence[str]) -> np.ndarray:
+    """The same drawing as `attention_heatmap`, as an RGB array (height, width, 3) of uint8."""
+    with _heatmap_style(list(source_tokens) + list(output_tokens)):
+        fig = _heatmap(weights, source_tokens, output_tokens, None)
+        fig.tight_layout()
+        fig.canvas.draw()
+        image = np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
+    plt.close(fig)
+    return image
+
+
+@contextmanager
+def _heatmap_style(labels: list[str]) -> Iterator[None]:
+    """A font with Hangul glyphs when one is installed; "Glyph missing" warnings silenced (boxes are drawn)."""
     family = _font_family()
-    labels = list(source_tokens) + list(output_tokens)
     if _needs_hangul(labels) and len(family) == 1:
         log.warning("no font with Hangul glyphs found (install fonts-noto-cjk or fonts-nanum); "
                     "Korean labels may show as boxes")
-    show = [("␣" if t == " " else t) for t in source_tokens], [("␣" if t == " " else t) for t in output_tokens]
     with plt.rc_context({"font.family": family}), warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # "Glyph missing" warnings: boxes are drawn instead
-        fig, ax = plt.subplots(figsize=(max(3.0, 0.35 * len(source_tokens) + 1.5),
-                                        max(2.5, 0.35 * len(output_tokens) + 1.2)))
-        ax.imshow(rows, cmap="Greys", vmin=0.0, vmax=1.0, aspect="auto")
-        ax.set_xticks(range(len(show[0])), show[0], rotation=90 if max(map(len, show[0] or [""])) > 2 else 0)
-        ax.set_yticks(range(len(rows)), show[1][: len(rows)])
-        ax.set_xlabel("source")
-        ax.set_ylabel("output")
-        if title:
-            ax.set_title(title)
-        return _save(fig, path)
+        warnings.simplefilter("ignore")
+        yield
+
+
+def _heatmap(weights: Sequence[Sequence[float]], source_tokens: Sequence[str], output_tokens: Sequence[str],
+             title: str | None) -> plt.Figure:
+    rows = [list(r)[: len(source_tokens)] for r in list(weights)[: len(output_tokens)]]
+    show = [("␣" if t == " " else t) for t in source_tokens], [("␣" if t == " " else t) for t in output_tokens]
+    fig, ax = plt.subplots(figsize=(max(3.0, 0.35 * len(source_tokens) + 1.5),
+                                    max(2.5, 0.35 * len(output_tokens) + 1.2)))
+    ax.imshow(rows, cmap="Greys", vmin=0.0, vmax=1.0, aspect="auto")
+    ax.set_xticks(range(len(show[0])), show[0], rotation=90 if max(map(len, show[0] or [""])) > 2 else 0)
+    ax.set_yticks(range(len(rows)), show[1][: len(rows)])
+    ax.set_xlabel("source")
+    ax.set_ylabel("output")
+    if title:
+        ax.set_title(title)
+    return fig
 
 
 def read_metrics(run_dir: str | Path) -> list[dict]:

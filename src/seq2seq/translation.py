@@ -87,7 +87,7 @@ class Translator:
         return decode_options(options or self.config.decode, self.config.data.target_type, **overrides)
 
     def translate(self, inputs: Any, options: DecodeConfig | None = None, *, attention: bool = False,
-                  **overrides: Any) -> list[list[Translation]]:
+                  tokenized: bool = False, **overrides: Any) -> list[list[Translation]]:
         """Per input, its outputs best first (decode.nbest of them for beam search and sampling).
 
         Inputs are texts for a token source, (steps, dim) arrays or CSV notation for a feature source.
@@ -95,6 +95,7 @@ class Translator:
         `beam=5, nbest=2`, `sample=True, temperature=0.8, seed=1`, `alpha=0.6`, `max_length=50`.
         Every input is checked before any is translated (InputError naming the first bad one); attention
         weights are kept only with `attention=True` (they take outputs x source steps of memory each).
+        Word-level outputs are readable text unless `tokenized=True` (spaced tokens, as BLEU scorers want).
         """
         batch = [inputs] if isinstance(inputs, str) else list(inputs)
         opts = self.decode_options(options, **overrides)
@@ -104,7 +105,7 @@ class Translator:
         results: list[list[Translation]] = [[Translation("", [], 0.0, [], [] if attention else None)] * opts.nbest
                                             for _ in batch]
         for i, hs in zip(todo, hyps):
-            results[i] = [self._translation(batch[i], len(sources[i]), h) for h in hs]
+            results[i] = [self._translation(batch[i], len(sources[i]), h, tokenized) for h in hs]
         return results
 
     def predict(self, inputs: list[Any], options: DecodeConfig | None = None, **overrides: Any) -> list[Any]:
@@ -159,11 +160,11 @@ class Translator:
             encoded = self.source.reversal.keep_first(encoded, limit)
         return encoded, full
 
-    def _translation(self, raw: Any, steps: int, h: Hypothesis) -> Translation:
+    def _translation(self, raw: Any, steps: int, h: Hypothesis, tokenized: bool = False) -> Translation:
         value = self.target.decode(h.output)
         source_tokens = self.source.labels(raw)[:steps]  # a cut input (decode.truncate_source) shows what was kept
         attention = None
         if h.attention is not None:
             attention = self.source.reversal.reading_order(h.attention[:, : len(source_tokens)]).tolist()
-        return Translation(self.target.format(value), self.target.output_labels(h.output), h.score, source_tokens,
-                           attention, None if isinstance(value, str) else value)
+        return Translation(self.target.format(value, tokenized), self.target.output_labels(h.output), h.score,
+                           source_tokens, attention, None if isinstance(value, str) else value)

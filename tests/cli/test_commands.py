@@ -100,3 +100,17 @@ def test_every_subcommand_has_help(capsys):
 def test_plot_learning_curves(reverse_run, tmp_path, capsys):
     assert main(["plot", str(reverse_run), "--output", str(tmp_path / "c.png")]) == 0
     assert (tmp_path / "c.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_version_names_the_package_torch_and_python(capsys):
+    import platform
+
+    import torch
+
+    import seq2seq
+
+    with pytest.raises(SystemExit) as stop:
+        main(["--version"])
+    assert stop.value.code == 0
+    assert capsys.readouterr().out == (f"seq2seq {seq2seq.__version__} (torch {torch.__version__}, "
+                                       f"Python {platform.python_version()})\n")

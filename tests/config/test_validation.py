@@ -73,6 +73,8 @@ def test_merged_directions_fit_a_copy_bridge_and_dot_attention():
     # feature sources only
     ({"model.pyramid_layers": 2}, "model.pyramid_layers"),
     ({"train.early_stopping_metric": "valid_cer"}, "train.early_stopping_metric=valid_cer"),
+    # BLEU counts words
+    ({"train.early_stopping_metric": "valid_bleu"}, "valid_bleu needs a word or sentencepiece target tokenizer"),
     # feature targets
     ({"data.task": "sine", "decode.strategy": "beam"}, "decode.strategy"),
     ({"data.task": "sine", "decode.feature_length": "stop"}, "model.stop_flag"),

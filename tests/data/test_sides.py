@@ -58,6 +58,12 @@ def test_token_text_lines():
     assert side.parse("a\tb ") == "a\tb " and side.format("xy") == "xy" and side.show("xy") == "xy"
 
 
+def test_word_outputs_are_readable_unless_tokenized():
+    side = _token_side(kind="word")
+    assert side.format("hello , there !") == "hello, there!"
+    assert side.format("hello , there !", tokenized=True) == "hello , there !"
+
+
 def test_token_pad_sources():
     side = _token_side()
     src, lengths = side.pad([[5, 6, 7], [8], []])

@@ -37,7 +37,8 @@ def _run(cfg, model, source, target, pairs, options=None, **kw):
 def test_token_metrics_keys_prefix_and_texts():
     cfg, model, source, target, pairs = _token_setup()
     metrics, texts = _run(cfg, model, source, target, pairs)
-    assert set(metrics) == {"valid_loss", "valid_perplexity", "valid_token_accuracy", "valid_exact_match"}
+    assert set(metrics) == {"valid_loss", "valid_perplexity", "valid_token_accuracy", "valid_exact_match",
+                            "valid_chrf"}
     assert metrics["valid_perplexity"] == pytest.approx(math.exp(metrics["valid_loss"]))
     assert 0.0 <= metrics["valid_token_accuracy"] <= 1.0 and 0.0 <= metrics["valid_exact_match"] <= 1.0
     # the texts are the greedy outputs of generation, in input order
@@ -167,5 +168,5 @@ def test_speech_sides_add_cer():
     model = build_model(cfg, source.size, target.size).eval()
     metrics, texts = _run(cfg, model, source, target, encode_pairs(raw, source, target))
     assert set(metrics) == {"valid_loss", "valid_perplexity", "valid_token_accuracy", "valid_exact_match",
-                            "valid_cer"}
+                            "valid_chrf", "valid_cer"}
     assert metrics["valid_cer"] >= 0.0 and len(texts) == 3

@@ -44,6 +44,8 @@ def test_text_scores_are_corpus_bleu_and_chrf():
     partial = text_scores(["the cat sat on a mat", "a dog barked"], refs)
     assert 0.0 < partial["bleu"] < 100.0 and 0.0 < partial["chrf"] < 100.0
     assert text_scores(["xyz qqq", "www"], refs)["bleu"] == pytest.approx(0.0)
+    assert text_scores(["the cat sat on a mat", "a dog barked"], refs, frozenset({"chrf"})) == \
+        {"chrf": pytest.approx(partial["chrf"])}
 
 
 def _token_side(texts, kind="char"):
@@ -57,6 +59,8 @@ def test_token_scores_exact_match_on_ids_and_text_scores_on_demand():
     outs = [side.encode("hello world"), side.encode("good")]
     only = token_scores(outs, refs, side, frozenset({"exact_match"}))
     assert only == {"exact_match": 0.5}
+    chars = token_scores(outs, refs, side, frozenset({"exact_match", "chrf"}))
+    assert set(chars) == {"exact_match", "chrf"} and 0.0 < chars["chrf"] < 100.0
     every = token_scores(outs, refs, side, frozenset({"exact_match", "bleu", "chrf", "cer"}))
     assert set(every) == {"exact_match", "bleu", "chrf", "cer"}
     assert every["cer"] == pytest.approx(char_error_rate(["hello world", "good"], ["hello world", "good day"]))
@@ -86,10 +90,11 @@ def test_vector_scores_are_in_the_original_units():
 
 
 @pytest.mark.parametrize("overrides, names", [
-    ({"data.task": "reverse"}, {"exact_match"}),
+    ({"data.task": "reverse"}, {"exact_match", "chrf"}),
+    ({"data.target_tokenizer": "jamo"}, {"exact_match", "chrf"}),
     ({"data.tokenizer": "word"}, {"exact_match", "bleu", "chrf"}),
     ({"data.target_tokenizer": "sentencepiece"}, {"exact_match", "bleu", "chrf"}),
-    ({"data.source_type": "features"}, {"exact_match", "cer"}),
+    ({"data.source_type": "features"}, {"exact_match", "chrf", "cer"}),
     ({"data.task": "sine"}, {"mae", "rmse"}),
     ({"data.task": "keras-example"}, {"mae", "rmse"}),
 ])

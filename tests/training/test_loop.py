@@ -52,7 +52,7 @@ def test_train_writes_the_whole_run_directory(run_dir):
             assert 0.0 <= r[k] <= 1.0
     assert rows[-1]["valid_loss"] < rows[0]["valid_loss"]
     test = json.loads((run_dir / "test_metrics.json").read_text())
-    assert set(test) == {"test_loss", "test_perplexity", "test_token_accuracy", "test_exact_match"}
+    assert set(test) == {"test_loss", "test_perplexity", "test_token_accuracy", "test_exact_match", "test_chrf"}
     meta = json.loads((run_dir / "checkpoints" / "last" / "model.json").read_text())
     assert meta["format_version"] == 2 and meta["epoch"] == 3 and "source_size" in meta
 

@@ -33,6 +33,8 @@ def test_loop_settings_may_change_and_the_rest_is_refused_naming_both_values():
         with pytest.raises(ConfigError, match=rf"^--resume cannot change {key} \(the run has {shown}\)"):
             check_resume(saved, build_config(base=saved, overrides={key: value}))
     assert all(can_change_on_resume(k) for k in RESUMABLE) and can_change_on_resume("decode.strategy")
+    watched = build_config(base=saved, overrides=["train.tensorboard=true", "train.log_every=50"])
+    assert check_resume(saved, watched) == ["train.tensorboard: False -> True", "train.log_every: 0 -> 50"]
     assert not can_change_on_resume("model.attention") and not can_change_on_resume("train.accumulate")
 
 

@@ -95,7 +95,7 @@ def translate_command(args: argparse.Namespace) -> int:
             problems.append(f"{name}:{number}: {e.reason if isinstance(e, DataError) else e}")
             text = ""  # an empty output keeps every later line aligned with its input
         texts.append(text)
-    results = model.translate(texts, options, attention=bool(args.attention))
+    results = model.translate(texts, options, attention=bool(args.attention), tokenized=args.tokenized)
     for i, hyps in enumerate(results):
         if options.nbest > 1:
             for h in hyps:

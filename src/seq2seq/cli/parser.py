@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import platform
+import sys
+from importlib.metadata import version
+from typing import Any
 
 from ..config import PRESETS
 from . import commands as c
@@ -45,6 +49,8 @@ def _use(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--output")
     r.add_argument("--attention", metavar="PNG", help="attention heatmap of the first input")
     _engine_flag(r)
+    r.add_argument("--tokenized", action="store_true",
+                   help="word-level outputs as spaced tokens (`a man ' s hat .`) instead of text (`A man's hat.`)")
     add_decode_flags(r)
     r.set_defaults(func=c.translate_command)
 
@@ -127,10 +133,24 @@ def _tools(sub: argparse._SubParsersAction) -> None:
     w.set_defaults(func=c.wav2fbank_command)
 
 
+class _Version(argparse.Action):
+    """`--version`: this package's, torch's and Python's versions (torch imported only when asked)."""
+
+    def __init__(self, option_strings: list[str], dest: str = argparse.SUPPRESS, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: Any) -> None:
+        import torch
+
+        print(f"seq2seq {version('seq2seq')} (torch {torch.__version__}, Python {platform.python_version()})")
+        sys.exit(0)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     p = argparse.ArgumentParser(prog="seq2seq", description="Train, compare and serve RNN encoder-decoder "
                                 "models (context vector, reverse, peeky, attention).")
+    p.add_argument("--version", action=_Version, help="show the versions of seq2seq, torch and Python")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _train(sub)
     _use(sub)

@@ -126,6 +126,12 @@ class TrainConfig:
     device: str = option("auto", "auto, cpu, cuda, cuda:N")
     eval_max_sentences: int = option(0, "cap on sentences decoded for exact match/BLEU per evaluation (0 = all)",
                                      low=0)
+    tensorboard: bool = option(False, "write TensorBoard event files into the run directory (needs the "
+                               "tensorboard extra: pip install 'seq2seq[tensorboard]')")
+    log_every: int = option(0, "a progress line every N steps when stderr is not a terminal (0 = off)", low=0)
+    # Seconds rather than steps: a step takes milliseconds on a toy task and seconds on a large model.
+    log_seconds: float = option(30.0, "a progress line every N seconds when stderr is not a terminal (0 = off)",
+                                low=0.0)
 
 
 @dataclass

@@ -53,8 +53,9 @@ class Side(Protocol):
     def parse(self, line: str) -> Any:
         """A line of `translate` input -> a raw value."""
 
-    def format(self, raw: Any) -> str:
-        """A raw value -> one line of output."""
+    def format(self, raw: Any, tokenized: bool = False) -> str:
+        """A raw value -> one line of output (text for people unless `tokenized` keeps a word tokenizer's
+        spaced tokens)."""
 
     def show(self, raw: Any) -> str:
         """A raw value for a person reading a predictions file (long vector sequences summarised)."""
@@ -121,9 +122,10 @@ class TokenSide:
         """A line is a text."""
         return line
 
-    def format(self, raw: str) -> str:
-        """A text is a line."""
-        return raw
+    def format(self, raw: str, tokenized: bool = False) -> str:
+        """A text is a line: as the tokenizer joined it if `tokenized`, else readable (`Hi, you!`, not
+        `Hi , you !`)."""
+        return raw if tokenized else self.tokenizer.readable(raw)
 
     def show(self, raw: str) -> str:
         """The text itself."""
@@ -221,8 +223,8 @@ class FeatureSide:
         """CSV notation (`1 2 3`, `0.1 0.2; 0.3 0.4`) -> (L, D)."""
         return parse_sequence(line)
 
-    def format(self, raw: Any) -> str:
-        """(L, D) -> CSV notation."""
+    def format(self, raw: Any, tokenized: bool = False) -> str:
+        """(L, D) -> CSV notation (`tokenized` changes nothing)."""
         return format_sequence(raw)
 
     def show(self, raw: Any) -> str:

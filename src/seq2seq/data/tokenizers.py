@@ -11,6 +11,8 @@ from typing import Any
 
 import sentencepiece as spm
 
+from .detokenize import readable
+
 KINDS = ("char", "word", "jamo", "sentencepiece")
 WORD_SPLITS = ("punct", "whitespace")
 SP_TYPES = ("bpe", "unigram")
@@ -35,6 +37,11 @@ class Tokenizer:
     def detokenize(self, tokens: list[str]) -> str:
         """Join tokens back into text."""
         raise NotImplementedError
+
+    def readable(self, text: str) -> str:
+        """`detokenize`'s output as text for people; the same text unless a tokenizer spaces it for
+        metrics (`word` with `punct`)."""
+        return text
 
     def fit(self, texts: Iterable[str]) -> None:
         """Learn from the training texts; only sentencepiece learns anything."""
@@ -68,7 +75,8 @@ class WordTokenizer(Tokenizer):
     character as its own token, so `"Hi, you!"` -> `Hi , you !`.
 
     Detokenising joins with single spaces, so it normalises: whitespace runs become one space, leading and
-    trailing whitespace go, and with `punct` punctuation comes back space-separated (`Hi , you !`).
+    trailing whitespace go, and with `punct` punctuation comes back space-separated (`Hi , you !`), the
+    form metrics read; `readable` turns that into text for people (`Hi, you!`).
     """
 
     kind = "word"
@@ -85,6 +93,13 @@ class WordTokenizer(Tokenizer):
     def detokenize(self, tokens: list[str]) -> str:
         """Join with single spaces."""
         return " ".join(tokens)
+
+    def readable(self, text: str) -> str:
+        """With `punct`: marks back onto their words (see `detokenize.readable`), and the first letter
+        upper-cased if the text was lower-cased."""
+        if self.word_split != "punct":
+            return text
+        return readable(text.split(), capitalise=self.lowercase)
 
     def to_json(self) -> dict[str, Any]:
         """Kind, lowercase and word_split."""

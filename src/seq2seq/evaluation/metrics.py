@@ -12,13 +12,15 @@ from seq2seq.config import Config
 
 
 def metric_names(cfg: Config) -> frozenset[str]:
-    """What a run's generated outputs are scored by: exact match for every token target, BLEU and chrF for
+    """What a run's generated outputs are scored by: exact match and chrF for every token target, BLEU for
     word or subword targets, CER for speech (feature sources with token targets); MAE/RMSE for vectors."""
     if cfg.data.target_type == "features":
         return frozenset({"mae", "rmse"})
-    names = {"exact_match"}
+    # chrF reads character n-grams, so it scores character and jamo targets as well as words; BLEU's
+    # n-grams are whitespace-separated words, meaningless on a string of digits.
+    names = {"exact_match", "chrf"}
     if cfg.target_tokenizer in ("word", "sentencepiece"):
-        names |= {"bleu", "chrf"}
+        names.add("bleu")
     if cfg.data.source_type == "features":
         names.add("cer")
     return frozenset(names)
@@ -42,22 +44,23 @@ def char_error_rate(hypotheses: Sequence[str], references: Sequence[str]) -> flo
     return edits / max(sum(len(r) for r in references), 1)
 
 
-def text_scores(hypotheses: list[str], references: list[str]) -> dict[str, float]:
-    """Corpus BLEU and chrF (0-100) with sacrebleu."""
+def text_scores(hypotheses: list[str], references: list[str],
+                names: frozenset[str] = frozenset({"bleu", "chrf"})) -> dict[str, float]:
+    """Corpus BLEU and chrF (0-100) with sacrebleu, those of the two in `names`."""
     # Imported here, not at the top: sacrebleu loaded before torchrun's process group forms made gloo abort
     # at exit ("terminate called without an active exception") in about one two-process run in four.
     import sacrebleu
 
-    return {"bleu": sacrebleu.corpus_bleu(hypotheses, [references]).score,
-            "chrf": sacrebleu.corpus_chrf(hypotheses, [references]).score}
+    scorers = {"bleu": sacrebleu.corpus_bleu, "chrf": sacrebleu.corpus_chrf}
+    return {name: score(hypotheses, [references]).score for name, score in scorers.items() if name in names}
 
 
 def token_scores(outputs: list[Any], references: list[Any], target: Any, names: frozenset[str]) -> dict[str, float]:
-    """Exact match of the ids, and on the decoded texts BLEU/chrF and CER when asked for."""
+    """Exact match of the ids, and on the decoded texts BLEU, chrF and CER when asked for."""
     scores = {"exact_match": sum(o == r for o, r in zip(outputs, references)) / max(len(references), 1)}
     hyps, refs = [target.decode(o) for o in outputs], [target.decode(r) for r in references]
-    if "bleu" in names:
-        scores.update(text_scores(hyps, refs))
+    if names & {"bleu", "chrf"}:
+        scores.update(text_scores(hyps, refs, names))
     if "cer" in names:
         scores["cer"] = char_error_rate(hyps, refs)
     return scores

@@ -8,7 +8,6 @@ import json
 import logging
 import math
 import signal
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -23,10 +22,12 @@ from ..evaluation import evaluate, metric_names
 from .checkpointer import METRICS_FILE, Checkpointer
 from ..stopping import TrainingError, TrainingInterrupted
 from .interrupt import StopSignals
+from .monitor import Monitor, visible_logging
 from .prepare import prepare
 from .resume import resume_config
 from .runtime import start_runtime
 from .schedule import Progress, lr_factor
+from .tensorboard import check_available
 
 log = logging.getLogger("seq2seq")
 
@@ -48,6 +49,8 @@ class Trainer:
         if cfg is None:
             raise ConfigError("a new run needs a config (cfg=None only resumes a run)")
         self.cfg = cfg
+        if cfg.train.tensorboard:
+            check_available()  # before minutes of data preparation, not after
         self.runtime = start_runtime(cfg)
         self.device, self.world = self.runtime.device, self.runtime.world
         self.quiet = quiet or not self.world.is_main
@@ -81,6 +84,11 @@ class Trainer:
             (self.out / METRICS_FILE).write_text("", encoding="utf-8")
         if self.world.is_main:
             save(cfg, self.out / "config.yaml")  # on resume: with the settings changed for it
+        self.monitor = Monitor(cfg, self.out, show=not self.quiet, main=self.world.is_main,
+                               resumed_at=self.progress.step if resume else None)
+        self.monitor.banner(self.model, self.bundle.source, self.bundle.target,
+                            {"train": len(self.train_ids), "valid": len(self.valid_ids), "test": len(self.test_ids)},
+                            self.steps_per_epoch * t.accumulate, self.device, self.world.size)
 
     def _epoch_batches(self, epoch: int) -> list[list[int]]:
         """Global batches of an epoch, the same on every rank; each rank later takes its shard."""
@@ -98,6 +106,7 @@ class Trainer:
             metrics = self._loop(stop)
         if self.test_ids:
             self._write_test_metrics()
+        self.monitor.close()
         return metrics
 
     def _loop(self, stop: StopSignals) -> dict[str, float]:
@@ -107,7 +116,7 @@ class Trainer:
         self.model.train()
         while p.epoch < t.epochs and not p.finished:
             batches = self._epoch_batches(p.epoch)
-            bar = self._bar(len(batches), p.batch_in_epoch)
+            self.monitor.start_epoch(p.epoch, len(batches), p.batch_in_epoch)
             while p.batch_in_epoch < len(batches):
                 start = time.perf_counter()
                 group = batches[p.batch_in_epoch: p.batch_in_epoch + t.accumulate]
@@ -118,17 +127,14 @@ class Trainer:
                 p.seconds += spent
                 for key, value in (("loss", loss), ("tokens", n_tgt), ("words", n_all), ("seconds", spent)):
                     window[key] += value
-                if bar is not None:
-                    bar.update(len(group))
-                    bar.set_postfix(loss=f"{loss / max(n_tgt, 1):.3f}",
-                                    tok_s=f"{window['words'] / max(window['seconds'], 1e-9):.0f}")
+                self.monitor.step(p, len(batches), loss, n_tgt, n_all, spent, self.optimizer.param_groups[0]["lr"],
+                                  len(group))
                 if t.eval_every and p.step % t.eval_every == 0 and p.batch_in_epoch < len(batches):
                     metrics = self._evaluate_and_save(window)
                     if p.finished:
                         break
-                self._stop_if_asked(stop, bar)
-            if bar is not None:
-                bar.close()
+                self._stop_if_asked(stop)
+            self.monitor.end_epoch()
             if p.finished:
                 break
             p.epoch += 1
@@ -136,15 +142,14 @@ class Trainer:
             metrics = self._evaluate_and_save(window)
         return metrics
 
-    def _stop_if_asked(self, stop: StopSignals, bar: Any) -> None:
+    def _stop_if_asked(self, stop: StopSignals) -> None:
         """After a step: when a stop signal came (to any rank), checkpoint here and raise TrainingInterrupted."""
         asked = float(stop.received is not None)
         if self.world.distributed:  # every rank must stop at the same step, or the collectives would hang
             asked = all_sum([asked], self.world)[0]
         if not asked:
             return
-        if bar is not None:
-            bar.close()
+        self.monitor.end_epoch()
         p = self.progress
         if self._saved_step != p.step:
             self.checkpointer.save(self.bundle, self.optimizer, p, best=False)
@@ -198,25 +203,15 @@ class Trainer:
         else:
             self.optimizer.step()
 
-    def _bar(self, total: int, done: int) -> Any:
-        if self.quiet or not sys.stderr.isatty():
-            return None
-        from tqdm import tqdm
-
-        return tqdm(total=total, initial=done, desc=f"epoch {self.progress.epoch + 1}/{self.cfg.train.epochs}",
-                    unit="batch", leave=False, dynamic_ncols=True)
-
     def _evaluate_and_save(self, window: dict[str, float]) -> dict[str, float]:
         """Validate (rank 0), log, track the best and early stopping (every rank alike), checkpoint."""
         p = self.progress
         record = broadcast_object(self._validate(window) if self.world.is_main else None, self.world)
         window.update(loss=0.0, tokens=0, words=0, seconds=0.0)
         improved = p.record(record, self.cfg.train)
+        self.monitor.evaluated(record, p, improved, self._draw_attention)
         if p.finished and self.world.is_main:
-            log.info("early stopping: %s did not improve for %d evaluations", self.cfg.train.early_stopping_metric,
-                     p.bad_evals)
-        if not self.quiet:
-            self._log(record)
+            log.info("early stopping: %s did not improve for %d evaluations", p.tracked(self.cfg.train), p.bad_evals)
         self.checkpointer.log_metrics(record)
         self.checkpointer.save(self.bundle, self.optimizer, p, best=improved)
         self._saved_step = p.step
@@ -235,15 +230,10 @@ class Trainer:
                 "seconds": round(p.seconds, 3), "eval_seconds": round(time.perf_counter() - start, 3),
                 "train_tokens_per_second": window["words"] / max(window["seconds"], 1e-9)}
 
-    def _log(self, r: dict[str, Any]) -> None:
-        if "valid_perplexity" not in r:
-            log.info("epoch %.2f step %d | train loss %.4f | valid %s", r["epoch"], r["step"], r["train_loss"],
-                     " ".join(f"{k[6:]} {v:.4f}" for k, v in r.items() if k.startswith("valid_")))
-            return
-        extra = "".join(f" {k[6:]} {r[k]:.2f}" for k in ("valid_bleu", "valid_chrf") if k in r)
-        log.info("epoch %.2f step %d | train loss %.4f | valid loss %.4f ppl %.2f acc %.4f exact %.4f%s | "
-                 "%.0f tok/s", r["epoch"], r["step"], r["train_loss"], r["valid_loss"], r["valid_perplexity"],
-                 r["valid_token_accuracy"], r["valid_exact_match"], extra, r["train_tokens_per_second"])
+    def _draw_attention(self, board: Any) -> None:
+        if self.valid_ids:
+            board.attention(self.progress.step, self.model, self.bundle.source, self.bundle.target,
+                            self.valid_ids[0], self.valid_options)
 
     def _write_test_metrics(self) -> None:
         if not self.world.is_main:
@@ -258,8 +248,10 @@ class Trainer:
 def train(cfg: Config | None, out_dir: str | Path, resume: bool = False, quiet: bool = False) -> dict[str, float]:
     """Train a model as configured into `out_dir` (to resume: cfg None = as the run's config.yaml says); returns
     the last validation metrics. Ctrl-C / SIGTERM: TrainingInterrupted once a checkpoint is written."""
-    trainer = Trainer(cfg, out_dir, resume=resume, quiet=quiet)
-    try:
-        return trainer.run()
-    finally:
-        shutdown(trainer.world)
+    with visible_logging(not quiet):
+        trainer = Trainer(cfg, out_dir, resume=resume, quiet=quiet)
+        try:
+            return trainer.run()
+        finally:
+            trainer.monitor.close()
+            shutdown(trainer.world)

@@ -21,12 +21,13 @@ from ..configure import build_config
 log = logging.getLogger("seq2seq")
 
 # Loop settings: how long to train, the learning rate and its schedule, early stopping, evaluation cadence,
-# clipping, and where it runs. Batching (batch_size, batch_by, bucket, accumulate) is left out: the position
-# within an epoch is counted in batches. The early-stopping metric is left out: the best value so far is of it.
+# clipping, where it runs, and how it is watched (progress lines, TensorBoard). Batching (batch_size, batch_by,
+# bucket, accumulate) is left out: the position within an epoch is counted in batches. The early-stopping metric
+# is left out: the best value so far is of it.
 RESUMABLE = frozenset({
     "train.epochs", "train.lr", "train.schedule", "train.warmup_steps", "train.plateau_factor",
     "train.plateau_patience", "train.patience", "train.eval_every", "train.eval_max_sentences", "train.clip_norm",
-    "train.threads", "train.device",
+    "train.threads", "train.device", "train.tensorboard", "train.log_every", "train.log_seconds",
 })
 
 

@@ -25,11 +25,15 @@ class Progress:
     finished: bool = False
     history: list[dict[str, Any]] = field(default_factory=list)
 
+    def tracked(self, t: TrainConfig) -> str:
+        """The metric the best checkpoint and early stopping follow (see `tracked_metric`)."""
+        return tracked_metric(t, self.history[-1] if self.history else None)
+
     def record(self, metrics: dict[str, Any], t: TrainConfig) -> bool:
         """Note an evaluation: returns whether it is the best so far; counts evaluations without improvement
         for the plateau schedule (lr_scale) and early stopping (finished)."""
         self.history.append(metrics)
-        name = t.early_stopping_metric if t.early_stopping_metric in metrics else "valid_loss"
+        name = tracked_metric(t, metrics)
         value, lower = metrics[name], name in LOWER_IS_BETTER
         if self.best is None or (value < self.best if lower else value > self.best):
             self.best, self.bad_evals = value, 0
@@ -40,6 +44,14 @@ class Progress:
         if t.patience and self.bad_evals >= t.patience:
             self.finished = True
         return False
+
+
+def tracked_metric(t: TrainConfig, record: dict[str, Any] | None) -> str:
+    """The metric that picks the best checkpoint: train.early_stopping_metric, or valid_loss when the
+    evaluation `record` does not report it (None: before the first evaluation)."""
+    if record is None or t.early_stopping_metric in record:
+        return t.early_stopping_metric
+    return "valid_loss"
 
 
 def lr_factor(t: TrainConfig, step: int, total_steps: int, lr_scale: float) -> float:
