@@ -141,15 +141,26 @@ def training_summary(run: Path, metric: str) -> dict[str, Any]:
 
 # -- decoding --
 
-def decode(model: Any, sources: list[str], beam: int, alpha: float, batch: int) -> tuple[list[str], list[str], float]:
-    """Tokenised and detokenised hypotheses, and seconds."""
+def decode(model: Any, sources: list[str], beam: int, alpha: float, batch: int) -> tuple[list[Any], float]:
+    """The best Translation of each source, and seconds."""
     start = time.perf_counter()
     outs = model.translate(sources, beam=beam, alpha=alpha, batch_size=batch)
-    secs = time.perf_counter() - start
-    word = model.target.tokenizer.kind == "word"
-    toks = [" ".join(o[0].tokens) if word else tok(o[0].text) for o in outs]
-    detoks = [detok(o[0].tokens) if word else o[0].text.strip() for o in outs]
-    return toks, detoks, secs
+    return [o[0] for o in outs], time.perf_counter() - start
+
+
+def texts(model: Any, outs: list[Any], unk_replace: bool = False) -> tuple[list[str], list[str]]:
+    """Tokenised and detokenised hypotheses. unk_replace (word targets): each `<unk>` becomes the source
+    token it attends to most (Luong et al. 2015's unknown-word replacement, a post-processing step)."""
+    if model.target.tokenizer.kind != "word":
+        return [tok(o.text) for o in outs], [o.text.strip() for o in outs]
+    words = []
+    for o in outs:
+        ws = list(o.tokens)
+        if unk_replace and o.attention:
+            ws = [o.source_tokens[max(range(len(o.attention[i])), key=o.attention[i].__getitem__)]
+                  if w == "<unk>" and o.source_tokens else w for i, w in enumerate(ws)]
+        words.append(ws)
+    return [" ".join(ws) for ws in words], [detok(ws) for ws in words]
 
 
 def evaluate(args: argparse.Namespace, run: Path, src: str, tgt: str) -> dict[str, Any]:
@@ -166,7 +177,8 @@ def evaluate(args: argparse.Namespace, run: Path, src: str, tgt: str) -> dict[st
     grid = [(1, 0.0)] + [(k, a) for k in args.beams if k > 1 for a in args.alphas]
     val = []
     for beam, alpha in grid:
-        toks, detoks, secs = decode(model, data["valid"][0], beam, alpha, args.decode_batch)
+        outs, secs = decode(model, data["valid"][0], beam, alpha, args.decode_batch)
+        toks, detoks = texts(model, outs)
         row = {"beam": beam, "alpha": alpha, **scores(toks, detoks, data["valid"][1]),
                "sent_per_s": round(len(toks) / secs, 1)}
         print(f"[multi30k] val {row}", flush=True)
@@ -174,12 +186,17 @@ def evaluate(args: argparse.Namespace, run: Path, src: str, tgt: str) -> dict[st
     chosen = max((r for r in val if r["beam"] > 1), key=lambda r: r["bleu_tok"], default=val[0])
     test = {}
     for name, (beam, alpha) in (("greedy", (1, 0.0)), ("beam", (chosen["beam"], chosen["alpha"]))):
-        toks, detoks, secs = decode(model, data["test"][0], beam, alpha, args.decode_batch)
+        outs, secs = decode(model, data["test"][0], beam, alpha, args.decode_batch)
+        toks, detoks = texts(model, outs)
         (hyps_dir / f"test.{name}.tok.{tgt}").write_text("".join(t + "\n" for t in toks), encoding="utf-8")
         (hyps_dir / f"test.{name}.detok.{tgt}").write_text("".join(t + "\n" for t in detoks), encoding="utf-8")
         test[name] = {"beam": beam, "alpha": alpha, **scores(toks, detoks, data["test"][1]),
                       "sent_per_s": round(len(toks) / secs, 1)}
         print(f"[multi30k] test {name} {test[name]}", flush=True)
+        if model.target.tokenizer.kind == "word":
+            toks, detoks = texts(model, outs, unk_replace=True)
+            test[name + "_unk_replaced"] = {"beam": beam, "alpha": alpha, **scores(toks, detoks, data["test"][1])}
+            print(f"[multi30k] test {name}, <unk> replaced {test[name + '_unk_replaced']}", flush=True)
     n_tgt = sum(len(model.target.encode(t)) + 1 for t in read_lines("train", tgt))
     return {"parameters": sum(p.numel() for p in model.net.parameters()), "train_target_tokens": n_tgt,
             "valid_grid": val, "chosen": {"beam": chosen["beam"], "alpha": chosen["alpha"]}, "test": test,
@@ -191,21 +208,25 @@ def markdown_row(r: dict[str, Any]) -> str:
     """name | dir | params | epochs (best) | wall | tok/s | best val BLEU | test greedy | test beam (K, a)."""
     t, g, b = r["training"], r["test"]["greedy"], r["test"]["beam"]
     best_val = max((c.get("valid_bleu", 0.0) for c in t["curve"]), default=0.0)
+    val = {(v["beam"], v["alpha"]): v["bleu_tok"] for v in r["valid_grid"]}
     return (f"| {r['name']} | {r['direction']} | {r['parameters'] / 1e6:.2f}M | {t['epochs']:g} ({t['best_epoch']:g})"
             f" | {t['wall_seconds'] / 3600:.2f} h | {t['train_tokens_per_second']} | {best_val:.2f}"
-            f" | {g['bleu_tok']:.2f} / {g['bleu_13a']:.2f} / {g['chrf']:.1f}"
-            f" | {b['bleu_tok']:.2f} / {b['bleu_13a']:.2f} / {b['chrf']:.1f} | {b['beam']}, {b['alpha']:g} |")
+            f" | {val[(1, 0.0)]:.2f} / {val[(b['beam'], b['alpha'])]:.2f}"
+            f" | {g['bleu_tok']:.2f} / {g['bleu_13a']:.2f} / {g['bleu_13a_lc']:.2f} / {g['chrf']:.1f}"
+            f" | {b['bleu_tok']:.2f} / {b['bleu_13a']:.2f} / {b['bleu_13a_lc']:.2f} / {b['chrf']:.1f}"
+            f" | {b['beam']}, {b['alpha']:g} |")
 
 
 HEADER = ("| run | dir | params | epochs (best) | wall (1 core) | train tok/s (src+tgt) | val BLEU (toolkit, "
-          "greedy) | test greedy: tok BLEU / sacreBLEU / chrF | test beam: tok BLEU / sacreBLEU / chrF | beam, alpha |\n"
-          "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
+          "greedy) | val tok BLEU greedy / beam | test greedy: tok BLEU / sacreBLEU / sacreBLEU lc / chrF | test beam: same four | beam, alpha |\n"
+          "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0], epilog=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--name", required=True, help="run name: the run directory is RUNS/NAME")
+    p.add_argument("--name", help="run name: the run directory is RUNS/NAME")
+    p.add_argument("--table", action="store_true", help="only print the table of every RUNS/*/benchmark.json")
     p.add_argument("--direction", choices=("en-de", "de-en"), default="en-de")
     p.add_argument("--config", help="YAML config (else --preset)")
     p.add_argument("--preset", default="luong")
@@ -213,13 +234,19 @@ def main() -> None:
     p.add_argument("--runs", default=str(ROOT / "runs" / "multi30k"), help="directory of run directories")
     p.add_argument("--results", default=None, help="markdown file the row is appended to (default RUNS/results.md)")
     p.add_argument("--beams", type=lambda s: [int(x) for x in s.split(",")], default=[5, 10, 12])
-    p.add_argument("--alphas", type=lambda s: [float(x) for x in s.split(",")], default=[0.0, 0.5, 1.0])
+    p.add_argument("--alphas", type=lambda s: [float(x) for x in s.split(",")], default=[0.0, 0.5, 1.0, 1.5])
     p.add_argument("--decode-batch", type=int, default=64)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--pin", default="1", help="CPU list this process and training are pinned to ('' = none)")
     p.add_argument("--retrain", action="store_true", help="resume training even if the run finished (more epochs)")
     p.add_argument("--train-only", action="store_true")
     args = p.parse_args()
+    if args.table:
+        found = sorted(Path(args.runs).glob("*/benchmark.json"), key=lambda f: f.stat().st_mtime)
+        print("\n".join([HEADER] + [markdown_row(json.loads(f.read_text())) for f in found]))
+        return
+    if not args.name:
+        p.error("--name is required")
     if args.pin:
         os.sched_setaffinity(0, {int(c) for c in args.pin.split(",")})
     if args.threads == 1:
