@@ -9,9 +9,10 @@ setting with the best validation BLEU is chosen (never test), and test is decode
 Scores, all with sacrebleu against the raw (untouched) references:
 - `bleu_tok`: lower-cased tokenised BLEU, the usual Multi30k convention: hypotheses and references split
   by the toolkit's lower-cased `word` tokenizer (punctuation split), `tokenize="none"`.
-- `bleu_13a`: sacreBLEU's default (13a, cased) on the detokenised output as it comes out (lower-case) vs
-  the raw references; `bleu_13a_lc`: the same with `lowercase=True` (13a keeps hyphenated words whole,
-  so it is the closest to Moses-tokenised lower-cased BLEU of the literature).
+- `bleu_13a`: sacreBLEU's default (13a, cased) on the output as `translate` prints it (detokenised by
+  the toolkit) vs the raw references; `bleu_13a_lc`: the same with `lowercase=True` (13a keeps hyphenated
+  words whole, so it is the closest to Moses-tokenised lower-cased BLEU of the literature). A model
+  trained on lower-cased text (`data.lowercase: true`) cannot score well cased; `multi30k-small.yaml` keeps case.
 - `chrf`: chrF2 of the detokenised output vs the raw references (cased).
 
     python benchmarks/multi30k.py --name small --direction en-de --config configs/multi30k-small.yaml
@@ -54,24 +55,6 @@ def tok(text: str) -> str:
     """Lower-cased word tokens as the toolkit's `word` tokenizer (punct) makes them; `<unk>` stays one token."""
     return " ".join(t for piece in text.lower().split()
                     for t in ([piece] if piece == "<unk>" else _WORD.findall(piece)))
-
-
-_GLUE_LEFT = set(".,!?;:)]}%")      # no space before
-_GLUE_RIGHT = set("([{")            # no space after
-_GLUE_BOTH = {"-", "'", "/"}        # joined to both neighbours: saftig-grünes, man's
-
-
-def detok(tokens: list[str]) -> str:
-    """Heuristic detokeniser for `word` tokens: punctuation back onto words, `"` alternating open/close."""
-    out, glue, quote_open = "", True, False
-    for t in tokens:
-        if t == '"':
-            out += t if quote_open or glue else " " + t
-            glue, quote_open = not quote_open, not quote_open
-            continue
-        out += t if glue or t in _GLUE_LEFT or t in _GLUE_BOTH else " " + t
-        glue = t in _GLUE_RIGHT or t in _GLUE_BOTH
-    return out.strip()
 
 
 def scores(tok_hyps: list[str], detok_hyps: list[str], raw_refs: list[str]) -> dict[str, float]:
@@ -152,7 +135,7 @@ def texts(model: Any, outs: list[Any], unk_replace: bool = False) -> tuple[list[
     """Tokenised and detokenised hypotheses. unk_replace (word targets): each `<unk>` becomes the source
     token it attends to most (Luong et al. 2015's unknown-word replacement, a post-processing step)."""
     if model.target.tokenizer.kind != "word":
-        return [tok(o.text) for o in outs], [o.text.strip() for o in outs]
+        return [tok(o.text) for o in outs], [o.text.strip() for o in outs]  # subwords: o.text is detokenised
     words = []
     for o in outs:
         ws = list(o.tokens)
@@ -160,7 +143,7 @@ def texts(model: Any, outs: list[Any], unk_replace: bool = False) -> tuple[list[
             ws = [o.source_tokens[max(range(len(o.attention[i])), key=o.attention[i].__getitem__)]
                   if w == "<unk>" and o.source_tokens else w for i, w in enumerate(ws)]
         words.append(ws)
-    return [" ".join(ws) for ws in words], [detok(ws) for ws in words]
+    return [tok(" ".join(ws)) for ws in words], [model.target.tokenizer.readable(" ".join(ws)) for ws in words]
 
 
 def evaluate(args: argparse.Namespace, run: Path, src: str, tgt: str) -> dict[str, Any]:
