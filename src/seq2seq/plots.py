@@ -35,26 +35,36 @@ def _needs_hangul(labels: Sequence[str]) -> bool:
 
 
 def attention_heatmap(weights: Sequence[Sequence[float]], source_tokens: Sequence[str],
-                      output_tokens: Sequence[str], path: str | Path, title: str | None = None) -> Path:
-    """Draw attention (output x source) with token labels to PNG; missing glyphs never crash it."""
-    rows = [list(r)[: len(source_tokens)] for r in list(weights)[: len(output_tokens)]]
+                      output_tokens: Sequence[str], path: str | Path, title: str | None = None,
+                      heads: Sequence[Sequence[Sequence[float]]] | None = None) -> Path:
+    """Draw attention (output x source) with token labels to PNG; missing glyphs never crash it. With `heads`
+    (one map per head, `weights` their mean) the mean comes first and each head beside it, four to a row."""
+    panels = [(title or ("mean of the heads" if heads else None), weights)]
+    panels += [(f"head {i + 1}", h) for i, h in enumerate(heads or [])]
     family = _font_family()
     labels = list(source_tokens) + list(output_tokens)
     if _needs_hangul(labels) and len(family) == 1:
         log.warning("no font with Hangul glyphs found (install fonts-noto-cjk or fonts-nanum); "
                     "Korean labels may show as boxes")
     show = [("␣" if t == " " else t) for t in source_tokens], [("␣" if t == " " else t) for t in output_tokens]
+    columns = min(len(panels), 4)
+    grid = (len(panels) + columns - 1) // columns, columns
     with plt.rc_context({"font.family": family}), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "Glyph missing" warnings: boxes are drawn instead
-        fig, ax = plt.subplots(figsize=(max(3.0, 0.35 * len(source_tokens) + 1.5),
-                                        max(2.5, 0.35 * len(output_tokens) + 1.2)))
-        ax.imshow(rows, cmap="Greys", vmin=0.0, vmax=1.0, aspect="auto")
-        ax.set_xticks(range(len(show[0])), show[0], rotation=90 if max(map(len, show[0] or [""])) > 2 else 0)
-        ax.set_yticks(range(len(rows)), show[1][: len(rows)])
-        ax.set_xlabel("source")
-        ax.set_ylabel("output")
-        if title:
-            ax.set_title(title)
+        fig, axes = plt.subplots(*grid, squeeze=False,
+                                 figsize=(grid[1] * max(3.0, 0.35 * len(source_tokens) + 1.5),
+                                          grid[0] * max(2.5, 0.35 * len(output_tokens) + 1.2)))
+        for ax in axes.flat[len(panels):]:
+            ax.set_axis_off()
+        for ax, (name, panel) in zip(axes.flat, panels):
+            rows = [list(r)[: len(source_tokens)] for r in list(panel)[: len(output_tokens)]]
+            ax.imshow(rows, cmap="Greys", vmin=0.0, vmax=1.0, aspect="auto")
+            ax.set_xticks(range(len(show[0])), show[0], rotation=90 if max(map(len, show[0] or [""])) > 2 else 0)
+            ax.set_yticks(range(len(rows)), show[1][: len(rows)])
+            ax.set_xlabel("source")
+            ax.set_ylabel("output")
+            if name:
+                ax.set_title(name)
         return _save(fig, path)
 
 

@@ -88,7 +88,8 @@ def translate_command(args: argparse.Namespace) -> int:
         if first is None:
             log.warning("no attention to draw: the model has no attention or the inputs are empty")
         else:
-            attention_heatmap(first.attention, first.source_tokens, first.tokens + ["</s>"], args.attention)
+            attention_heatmap(first.attention, first.source_tokens, first.tokens + ["</s>"], args.attention,
+                              heads=first.head_attention)
     return 0
 
 

@@ -29,12 +29,15 @@ class MultiHeadAttention(nn.Module):
         self.dropout = dropout
         key_size = size if key_size is None else key_size
         self.query = nn.Linear(size, size)
-        self.key = nn.Linear(key_size, size)
+        # No key bias: it adds q . b to every score of a query alike, which the softmax cancels, so its gradient
+        # is only rounding noise - which Adam would turn into full-size steps.
+        self.key = nn.Linear(key_size, size, bias=False)
         self.value = nn.Linear(key_size, size)
         self.output = nn.Linear(size, size)
         for layer in (self.query, self.key, self.value, self.output):
             nn.init.xavier_uniform_(layer.weight)
-            nn.init.zeros_(layer.bias)
+            if layer.bias is not None:
+                nn.init.zeros_(layer.bias)
 
     def _split(self, x: Tensor) -> Tensor:
         """(B, L, D) -> (B, H, L, d_k)."""
