@@ -41,3 +41,15 @@ def beam_run(tmp_path_factory):
             "--set", "decode.strategy=beam", "--set", "decode.nbest=2"]
     assert main(args) == 0
     return out
+
+
+@pytest.fixture(scope="session")
+def transformer_run(tmp_path_factory):
+    """A tiny Transformer (both sides, 2 heads) barely trained on the reverse task (only slow tests may use it)."""
+    out = tmp_path_factory.mktemp("transformer") / "run"
+    args = ["train", "--out", str(out), "--task", "reverse", "--preset", "transformer-tiny", "--epochs", "1",
+            "--quiet", "--set", "data.train_size=300", "--set", "data.valid_size=20", "--set", "data.test_size=0",
+            "--set", "model.embedding_size=16", "--set", "model.transformer_size=16",
+            "--set", "model.transformer_heads=2", "--set", "model.transformer_ff_size=32", "--set", "train.threads=1"]
+    assert main(args) == 0
+    return out

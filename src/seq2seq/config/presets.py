@@ -59,4 +59,12 @@ PRESETS: dict[str, tuple[str, dict[str, Any]]] = {
                           "model.transformer_heads": 4, "model.transformer_ff_size": 256,
                           "model.encoder_layers": 2, "model.decoder_layers": 2, "train.warmup_steps": 200,
                           "train.lr": 3e-3}),
+    "speech-transformer": ("the Transformer counterpart of las (Dong et al. 2018): feature source, 3 strided "
+                           "convolutions (8x fewer steps) under a 4-layer Transformer encoder, 2-layer decoder",
+                           {**_TRANSFORMER, "data.source_type": "features", "data.target_type": "tokens",
+                            "model.subsample_layers": 3, "model.embedding_size": 128, "model.transformer_size": 128,
+                            "model.transformer_heads": 4, "model.transformer_ff_size": 512,
+                            "model.encoder_layers": 4, "model.decoder_layers": 2, "model.dropout": 0.1,
+                            "train.warmup_steps": 400, "train.lr": 2e-3,
+                            "train.early_stopping_metric": "valid_cer", "decode.max_length_a": 0.5}),
 }
