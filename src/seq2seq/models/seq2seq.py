@@ -1,4 +1,5 @@
-"""Seq2Seq: encoder + bridge + decoder with its head, the loss, and `build_model` (config in, module out)."""
+"""Seq2Seq: encoder + bridge + decoder with its head (each side recurrent or a Transformer), the loss, and
+`build_model` (config in, module out)."""
 
 from __future__ import annotations
 
@@ -74,7 +75,8 @@ class Seq2Seq(nn.Module):
 
     def step(self, prev: Tensor, state: DecoderState | TransformerState,
              memory: Memory | TransformerMemory) -> StepOutput:
-        """prev: (B,) previous tokens or (B, D) vectors -> StepOutput(scores, state, attention (B, S) or None)."""
+        """prev: (B,) previous tokens or (B, D) vectors -> StepOutput(scores, state, attention (B, S) or None,
+        and for a Transformer decoder each head's attention (B, H, S))."""
         return self.decoder.step(prev, state, memory)
 
     def forward(self, src: Tensor, src_lengths: Tensor, tgt_in: Tensor,
