@@ -122,7 +122,7 @@ def run_ours(data: Path, work: Path, args, system: str) -> dict:
 
 # OpenNMT-py's Transformer of the `ours-transformer` shape (its layers are pre-norm too).
 OPENNMT_TRANSFORMER = {"encoder_type": "transformer", "decoder_type": "transformer", "position_encoding": True,
-                       "enc_layers": 3, "dec_layers": 3, "heads": 4, "hidden_size": 256, "word_vec_size": 256,
+                       "layers": 3, "heads": 4, "hidden_size": 256, "word_vec_size": 256,
                        "transformer_ff": 1024, "dropout": [0.1], "attention_dropout": [0.1],
                        "share_decoder_embeddings": True, "param_init": 0.0, "param_init_glorot": True}
 
