@@ -1,9 +1,10 @@
-"""Spoken digits: synthesise a small corpus with espeak-ng, train the `las` preset, report character error rate.
+"""Spoken digits: synthesise a small corpus with espeak-ng, train `las` (or --preset), report character error rate.
 
 Utterances are strings of 1-5 digits ("three one four" -> target `314`), spoken by several espeak-ng
 voices at several speeds and pitches; test strings never occur in training. Features are 80 log-mel
 filterbanks (25 ms / 10 ms) from `seq2seq.audio`, written as .npz with `seq2seq.data.feature_files.write_npz`;
-training goes through the ordinary `seq2seq.train` path with `--preset las`.
+training goes through the ordinary `seq2seq.train` path with `--preset las` (or `--preset
+speech-transformer`).
 
     apt-get install espeak-ng
     python benchmarks/speech_digits.py [--out runs/speech-digits] [--train 3000] [--epochs 8] [--threads 1]
@@ -64,6 +65,7 @@ def build_split(name: str, strings: list[str], rng: random.Random, wav_dir: Path
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", default="runs/speech-digits")
+    ap.add_argument("--preset", default="las", help="las, or its Transformer counterpart speech-transformer")
     ap.add_argument("--train", type=int, default=3000, help="training utterances")
     ap.add_argument("--valid", type=int, default=200)
     ap.add_argument("--test", type=int, default=300)
@@ -91,16 +93,17 @@ def main(argv: list[str] | None = None) -> int:
                  "data.test": str(paths["test"]), "train.epochs": args.epochs, "train.threads": args.threads,
                  "train.batch_size": 32, "train.lr": 0.002, "train.seed": args.seed,
                  **dict(item.split("=", 1) for item in args.set)}
-    cfg = seq2seq.build_config("las", overrides=overrides)
+    cfg = seq2seq.build_config(args.preset, overrides=overrides)
     run = out / "run"
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     seq2seq.train(cfg, run)
-    train_seconds = time.perf_counter() - start
+    train_seconds, train_cpu = time.perf_counter() - start, time.process_time() - cpu
     test = json.loads((run / "test_metrics.json").read_text())
     result = {"test_cer": round(test["test_cer"], 4), "test_exact_match": round(test["test_exact_match"], 4),
               "train_utterances": args.train, "test_utterances": args.test, "epochs": args.epochs,
               "voices": len(VOICES), "synthesis_seconds": round(synth_seconds, 1),
-              "train_seconds": round(train_seconds, 1), "threads": args.threads,
+              "train_seconds": round(train_seconds, 1), "train_cpu_seconds": round(train_cpu, 1),
+              "threads": args.threads, "preset": args.preset,
               "parameters": sum(p.numel() for p in seq2seq.load(run).net.parameters())}
     (out / "result.json").write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result))

@@ -70,25 +70,44 @@ def matmul_gflops(torch, shapes=((64, 512, 1024), (320, 256, 10000), (1024, 1024
 
 
 def flops_per_step(mc, src_vocab: int, tgt_vocab: int, src_tokens: int, tgt_tokens: int,
-                   src_len_sum_per_tgt: float) -> dict[str, float]:
+                   src_len_sum_per_tgt: float, src_len_sum_per_src: float = 0.0,
+                   tgt_len_sum_per_tgt: float = 0.0) -> dict[str, float]:
     """Forward multiply-add FLOPs (x2) of one batch, by part. Training counts 3x forward (fwd + 2x bwd).
 
-    src_len_sum_per_tgt: sum over target tokens of the (padded) source length they attend over.
+    src_len_sum_per_tgt: sum over target tokens of the (padded) source length they attend over; the other two
+    (Transformer self-attention): over source tokens of the padded source length, over target tokens of the
+    padded target length (the causal mask is applied, not skipped, so the whole square is counted).
     """
+    kind = getattr(mc, "encoder_type", "rnn"), getattr(mc, "decoder_type", "rnn")
+    if "transformer" in kind:
+        d, f = mc.transformer_size, mc.transformer_ff_size
+        block = 2 * (4 * d * d + 2 * d * f)  # per token: q, k, v, output projections and the feed-forward
     e, he, hd = mc.embedding_size, mc.encoder_hidden, mc.decoder_hidden
     dirs = 2 if mc.bidirectional else 1
     enc_out = he * (2 if mc.bidirectional and mc.bidirectional_merge == "concat" else 1)
-    enc = 0
-    for layer in range(mc.encoder_layers):
-        inp = e if layer == 0 else he * dirs
-        enc += dirs * 2 * 4 * he * (inp + he)
+    parts = {}
+    if kind[0] == "transformer":
+        enc_out = d
+        parts["encoder_transformer"] = mc.encoder_layers * (block * src_tokens + 2 * 2 * d * src_len_sum_per_src)
+    else:
+        enc = 0
+        for layer in range(mc.encoder_layers):
+            inp = e if layer == 0 else he * dirs
+            enc += dirs * 2 * 4 * he * (inp + he)
+        parts["encoder_lstm"] = enc * src_tokens
+    if kind[1] == "transformer":
+        cross = 2 * 2 * d * d * tgt_tokens + 2 * 2 * enc_out * d * src_tokens + 2 * 2 * d * src_len_sum_per_tgt
+        parts["decoder_transformer"] = mc.decoder_layers * (block * tgt_tokens + 2 * 2 * d * tgt_len_sum_per_tgt
+                                                            + cross)
+        parts["output_layer"] = 2 * d * tgt_vocab * tgt_tokens
+        return parts
     feed = (hd if mc.attention_output == "tanh" else enc_out) if mc.input_feeding else 0
     ctx_in = enc_out if mc.feed_context != "init" else 0
     dec = 0
     for layer in range(mc.decoder_layers):
         inp = (e + feed + ctx_in) if layer == 0 else hd
         dec += 2 * 4 * hd * (inp + hd)
-    parts = {"encoder_lstm": enc * src_tokens, "decoder_lstm": dec * tgt_tokens}
+    parts["decoder_lstm"] = dec * tgt_tokens
     if mc.attention != "none":
         keys = 0 if mc.attention == "dot" else 2 * enc_out * hd * src_tokens
         scores_ctx = 2 * (hd + enc_out) * src_len_sum_per_tgt
@@ -161,7 +180,7 @@ def train_steps(torch, model, train, src, tgt, batch_size: int, steps: int, warm
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     batches, epoch = [], 0
     model.train()
-    times, src_tok, tgt_tok, attend = [], 0, 0, 0
+    times, src_tok, tgt_tok, attend, src_self, tgt_self = [], 0, 0, 0, 0, 0
     losses = []
     for step in range(warmup + steps):
         if not batches:
@@ -187,7 +206,10 @@ def train_steps(torch, model, train, src, tgt, batch_size: int, steps: int, warm
             src_tok += int(batch.src_lengths.sum())
             tgt_tok += n
             attend += int(batch.src_lengths.max()) * n
+            src_self += int(batch.src_lengths.max()) * int(batch.src_lengths.sum())
+            tgt_self += int(batch.tgt_out.size(1)) * n
     return {"seconds": sum(times), "src_tokens": src_tok, "tgt_tokens": tgt_tok, "attend": attend,
+            "src_self": src_self, "tgt_self": tgt_self,
             "final_loss": statistics.mean(losses[-max(1, min(50, steps)):])}
 
 
@@ -250,7 +272,7 @@ def measure(args) -> dict:
         "peak_rss_mib": peak_rss_mib(), "peak_rss_growth_mib": peak_rss_mib() - rss0,
     }
     parts = flops_per_step(cfg.model, len(src.vocab), len(tgt.vocab), tr["src_tokens"], tr["tgt_tokens"],
-                           tr["attend"])
+                           tr["attend"], tr["src_self"], tr["tgt_self"])
     train_flops = 3 * sum(parts.values())
     mm = matmul_gflops(torch)
     result["flops"] = {"train_gflop_per_step": train_flops / args.steps / 1e9,

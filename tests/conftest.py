@@ -63,7 +63,12 @@ def _tiny_bundle(preset=None, overrides=(), seed=0):
     from seq2seq.data.tokenizers import build_tokenizer
     from seq2seq.data.vocab import Vocab
 
-    sizes = ["model.embedding_size=8", "model.encoder_hidden=6", "model.decoder_hidden=6"]
+    shape = build_config(preset, None, list(overrides)).model
+    sizes = ["model.embedding_size=8"]
+    sizes += ["model.encoder_hidden=6"] if shape.encoder_type == "rnn" else []
+    sizes += ["model.decoder_hidden=6"] if shape.decoder_type == "rnn" else []
+    if "transformer" in (shape.encoder_type, shape.decoder_type):
+        sizes += ["model.transformer_size=8", "model.transformer_heads=2", "model.transformer_ff_size=16"]
     cfg = build_config(preset, None, sizes + list(overrides))
 
     def side(kind, reversal):
@@ -90,3 +95,15 @@ def tiny_export(tmp_path_factory):
     bundle = _tiny_bundle("luong", ["model.decoder_hidden=12"])
     out = export_onnx(bundle, tmp_path_factory.mktemp("export") / "luong")
     return bundle, out
+
+
+@pytest.fixture(scope="session")
+def transformer_run(tmp_path_factory):
+    """A tiny Transformer (both sides, 2 heads) barely trained on the reverse task (only slow tests may use it)."""
+    out = tmp_path_factory.mktemp("transformer") / "run"
+    args = ["train", "--out", str(out), "--task", "reverse", "--preset", "transformer-tiny", "--epochs", "1",
+            "--quiet", "--set", "data.train_size=300", "--set", "data.valid_size=20", "--set", "data.test_size=0",
+            "--set", "model.embedding_size=16", "--set", "model.transformer_size=16",
+            "--set", "model.transformer_heads=2", "--set", "model.transformer_ff_size=32", "--set", "train.threads=1"]
+    assert main(args) == 0
+    return out

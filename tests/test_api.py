@@ -50,6 +50,23 @@ def test_load_and_translate_held_out_inputs(reverse_run):
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("overrides", [{}, {"beam": 3, "nbest": 2}])
+def test_a_transformer_gives_each_heads_attention_and_their_mean(transformer_run, overrides):
+    model = seq2seq.load(transformer_run)
+    out = model.translate(["abcd", "xy"], attention=True, **overrides)
+    for source, hyps in zip(("abcd", "xy"), out):
+        for h in hyps:
+            heads = np.array(h.head_attention)
+            # heads x output steps x source; the steps have </s> unless the (barely trained) model hit the cap
+            assert heads.shape == (2, len(h.attention), len(source))
+            assert len(h.attention) - len(h.tokens) in (0, 1)
+            np.testing.assert_allclose(heads.mean(0), np.array(h.attention), atol=1e-6)
+            np.testing.assert_allclose(heads.sum(-1), 1.0, atol=1e-5)
+            assert h.to_dict()["head_attention"] == h.head_attention
+            assert "head_attention" not in h.to_dict(attention=False)
+
+
+@pytest.mark.slow
 def test_beam_nbest_sampling_and_empty_inputs(reverse_run):
     model = seq2seq.load(reverse_run)
     out = model.translate(["hello", "", "abc"], beam=4, nbest=3)

@@ -26,17 +26,18 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _cmd(out, nproc, *extra):
+def _cmd(out, nproc, *extra, args=ARGS):
     if nproc == 1:
-        return [sys.executable, "-m", "seq2seq", *ARGS, "--out", str(out), *extra]
+        return [sys.executable, "-m", "seq2seq", *args, "--out", str(out), *extra]
     return [sys.executable, "-m", "torch.distributed.run", "--nnodes", "1", "--nproc_per_node", str(nproc),
-            "--master_addr", "127.0.0.1", "--master_port", str(_free_port()), "-m", "seq2seq", *ARGS,
+            "--master_addr", "127.0.0.1", "--master_port", str(_free_port()), "-m", "seq2seq", *args,
             "--out", str(out), *extra]
 
 
-def _run(out, nproc, *extra):
+def _run(out, nproc, *extra, args=ARGS):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    result = subprocess.run(_cmd(out, nproc, *extra), capture_output=True, text=True, timeout=300, env=env)
+    result = subprocess.run(_cmd(out, nproc, *extra, args=args), capture_output=True, text=True, timeout=300,
+                            env=env)
     assert result.returncode == 0, result.stderr[-3000:]
 
 
@@ -56,6 +57,31 @@ def test_two_processes_equal_one_with_the_same_global_batch(tmp_path):
     assert [r["step"] for r in rows] == [10, 20]
     ones = [json.loads(x) for x in (tmp_path / "one" / "metrics.jsonl").read_text().splitlines()]
     assert rows[-1]["train_loss"] == pytest.approx(ones[-1]["train_loss"], rel=1e-4)
+
+
+# The Transformer and the two hybrids, small: (preset, overrides).
+TRANSFORMER_ARGS = ["train", "--task", "reverse", "--preset", "transformer-tiny", "--quiet", "--batch-size", "16",
+                    "--set", "data.train_size=160", "--set", "data.valid_size=32", "--set", "data.test_size=0",
+                    "--set", "model.embedding_size=16", "--set", "model.transformer_size=16",
+                    "--set", "model.transformer_heads=2", "--set", "model.transformer_ff_size=32",
+                    "--set", "train.threads=1"]
+HYBRIDS = {"transformer": [],
+           "transformer-encoder+rnn-decoder": ["--set", "model.decoder_type=rnn", "--set", "model.bridge=linear",
+                                               "--set", "model.attention=general", "--set", "model.decoder_hidden=16"],
+           "rnn-encoder+transformer-decoder": ["--set", "model.encoder_type=rnn", "--set", "model.encoder_hidden=16",
+                                               "--set", "model.bidirectional=true"]}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("architecture", list(HYBRIDS))
+def test_two_processes_equal_one_for_transformer_sides(architecture, tmp_path):
+    args = TRANSFORMER_ARGS + HYBRIDS[architecture]
+    _run(tmp_path / "one", 1, "--epochs", "2", args=args)
+    _run(tmp_path / "two", 2, "--epochs", "2", args=args)
+    a, b = _weights(tmp_path / "one"), _weights(tmp_path / "two")
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.allclose(a[k], b[k], atol=1e-5), k
 
 
 @pytest.mark.slow

@@ -3,6 +3,7 @@
 import json
 import logging
 
+import matplotlib.pyplot as plt
 import pytest
 
 from seq2seq import plots
@@ -35,6 +36,17 @@ def test_learning_curves_of_several_runs(tmp_path):
     assert out == tmp_path / "deep" / "curves.png" and out.read_bytes()[:4] == PNG
     one = learning_curves([a], tmp_path / "one.png", metrics=("valid_loss",))
     assert one.read_bytes()[:4] == PNG
+
+
+def test_attention_heatmap_puts_each_head_beside_the_mean(tmp_path):
+    heads = [[[0.5, 0.5], [1.0, 0.0]], [[0.9, 0.1], [0.0, 1.0]], [[0.1, 0.9], [0.5, 0.5]]]
+    mean = [[sum(h[i][j] for h in heads) / 3 for j in range(2)] for i in range(2)]
+    size = {}
+    for name, kwargs in (("mean", {}), ("heads", {"heads": heads}), ("many", {"heads": heads * 2})):
+        path = attention_heatmap(mean, ["a", "b"], ["x", "</s>"], tmp_path / f"{name}.png", **kwargs)
+        size[name] = plt.imread(path).shape[:2]  # (height, width)
+    assert size["heads"][1] > 3 * size["mean"][1] and size["heads"][0] == size["mean"][0]  # 4 panels, one row
+    assert size["many"][0] > 1.5 * size["mean"][0]  # 7 panels: two rows of four
 
 
 def test_attention_heatmap_draws_any_labels(tmp_path, caplog):

@@ -14,6 +14,11 @@ but 256 per direction in JoeyNMT (hidden_size 256, bidirectional): ours runs in 
 `ours-128x2` (model.encoder_hidden=128) and `ours-256x2` (model.encoder_hidden=256), each beside the peer
 of its shape; parameter counts are printed.
 
+Transformer rows (`ours-transformer`, `opennmt-transformer`): pre-norm, 3+3 layers of 256, 4 heads,
+feed-forward 1024, sinusoidal positions, dropout 0.1 and attention dropout 0.1, output layer tied to the
+target embedding, the same batches of 64 sentences, Adam 1e-3 and clipping 5 (a speed comparison: neither
+runs its learning-rate warm-up here).
+
     bash benchmarks/peers/install.sh            # once: peer venvs under benchmarks/peers/.venvs/
     python benchmarks/peers/run.py --steps 300 --pin 0
 
@@ -89,16 +94,23 @@ def steady(values: list[float]) -> float:
 
 # -- ours --
 
-def run_ours(data: Path, work: Path, args, enc_hidden: int) -> dict:
+# Our Transformer row: the `transformer` preset is this shape; the schedule, label smoothing and token batches
+# it also sets are training keys speed.py does not read (it trains with Adam at a constant rate, 64 sentences).
+OURS = {"ours-128x2": ("luong", ["model.encoder_hidden=128", "model.decoder_hidden=256"]),
+        "ours-256x2": ("luong", ["model.encoder_hidden=256", "model.decoder_hidden=256"]),
+        "ours-transformer": ("transformer", [])}
+
+
+def run_ours(data: Path, work: Path, args, system: str) -> dict:
+    preset, sets = OURS[system]
     work.mkdir(parents=True, exist_ok=True)
     cmd = [sys.executable, str(ROOT / "benchmarks" / "speed.py"), "--worker", str(work / "speed.json"),
            "--train", str(data / "train"), "--valid", str(data / "val"), "--test", str(data / "test"),
-           "--no-multi30k", "--preset", "luong", "--steps", str(args.steps - args.report_every),
+           "--no-multi30k", "--preset", preset, "--steps", str(args.steps - args.report_every),
            "--warmup", str(args.report_every), "--threads", "1", "--seed", "1", "--max-length", str(MAX_LEN),
            "--hyps-dir", str(work), "--log-every", str(args.report_every), "--save-run", str(work / "run")]
     for s in ("data.format=pair", "data.source_suffix=.en", "data.target_suffix=.de", "data.tokenizer=word",
-              "data.word_split=whitespace", "data.min_freq=2", "model.embedding_size=256",
-              f"model.encoder_hidden={enc_hidden}", "model.decoder_hidden=256"):
+              "data.word_split=whitespace", "data.min_freq=2", "model.embedding_size=256", *sets):
         cmd += ["--set", s]
     sh(cmd, work / "log.txt", pin=args.pin)
     r = json.loads((work / "speed.json").read_text())
@@ -128,7 +140,14 @@ def run_ours_onnx(data: Path, work: Path, args, trained: dict) -> dict:
 
 # -- OpenNMT-py --
 
-def run_opennmt(data: Path, work: Path, args) -> dict:
+# OpenNMT-py's Transformer of the `ours-transformer` shape (its layers are pre-norm too).
+OPENNMT_TRANSFORMER = {"encoder_type": "transformer", "decoder_type": "transformer", "position_encoding": True,
+                       "layers": 3, "heads": 4, "hidden_size": 256, "word_vec_size": 256,
+                       "transformer_ff": 1024, "dropout": [0.1], "attention_dropout": [0.1],
+                       "share_decoder_embeddings": True, "param_init": 0.0, "param_init_glorot": True}
+
+
+def run_opennmt(data: Path, work: Path, args, transformer: bool = False) -> dict:
     py = VENVS / "opennmt" / "bin" / "python"
     work.mkdir(parents=True, exist_ok=True)
     cfg = {
@@ -144,6 +163,9 @@ def run_opennmt(data: Path, work: Path, args) -> dict:
         "valid_steps": args.steps, "save_checkpoint_steps": args.steps, "report_every": args.report_every,
         "save_model": str(work / "model"), "seed": 1, "num_workers": 0, "world_size": 1, "gpu_ranks": [],
     }
+    if transformer:
+        cfg = {k: v for k, v in cfg.items() if k not in ("rnn_type", "global_attention", "input_feed", "bridge")}
+        cfg.update(OPENNMT_TRANSFORMER)
     (work / "config.yaml").write_text(json.dumps(cfg))  # JSON is YAML
     env = {"TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD": "1"}  # OpenNMT-py 3.5.1 pickles its checkpoints
     sh([str(py), "-m", "onmt.bin.build_vocab", "-config", str(work / "config.yaml"), "-n_sample", "-1"], work / "vocab.log", env)
@@ -225,7 +247,8 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=300)
     p.add_argument("--report-every", type=int, default=50, help="logging interval; the first is warm-up")
     p.add_argument("--pin", default="0", help="taskset CPU list ('' = no pinning)")
-    p.add_argument("--systems", default="ours-128x2,ours-onnx,opennmt,ours-256x2,joeynmt")
+    p.add_argument("--systems", default="ours-128x2,ours-onnx,opennmt,ours-256x2,joeynmt,ours-transformer,"
+                                        "opennmt-transformer")
     p.add_argument("--out", default="runs/peers")
     args = p.parse_args()
     args.pin = args.pin or None
@@ -236,15 +259,19 @@ def main() -> None:
         print(f"== {system}", file=sys.stderr, flush=True)
         start = time.perf_counter()
         try:
+            peer = system.split("-")[0]
             if system == "ours-onnx":
                 rows[system] = run_ours_onnx(data, out / system, args, rows.get("ours-128x2", {}))
-            elif system.startswith("ours-"):
-                rows[system] = run_ours(data, out / system, args, int(system.split("-")[1].split("x")[0]))
+            elif system in OURS:
+                rows[system] = run_ours(data, out / system, args, system)
             else:
-                if not (VENVS / system / ".installed").exists():
-                    raise RuntimeError(f"not installed (bash benchmarks/peers/install.sh {system}; "
-                                       f"see {VENVS / (system + '.install.log')})")
-                rows[system] = (run_opennmt if system == "opennmt" else run_joeynmt)(data, out / system, args)
+                if not (VENVS / peer / ".installed").exists():
+                    raise RuntimeError(f"not installed (bash benchmarks/peers/install.sh {peer}; "
+                                       f"see {VENVS / (peer + '.install.log')})")
+                if peer == "opennmt":
+                    rows[system] = run_opennmt(data, out / system, args, transformer=system.endswith("-transformer"))
+                else:
+                    rows[system] = run_joeynmt(data, out / system, args)
         except Exception as e:  # a peer that cannot run is skipped, saying why
             notes.append(f"{system}: skipped: {e}")
             print(notes[-1], file=sys.stderr)
@@ -259,7 +286,7 @@ def main() -> None:
         lines.append(f"| {name} | {r['params'] / 1e6:.2f}M | {r['train_tgt_tok_s']:.0f} | {r['greedy_sent_s']:.1f} | "
                      f"{r['beam5_sent_s']:.1f} | {r['bleu_greedy']:.2f} | {r['bleu_beam5']:.2f} |")
     for ours, peer in (("ours-128x2", "opennmt"), ("ours-onnx", "opennmt"), ("ours-onnx", "ours-128x2"),
-                       ("ours-256x2", "joeynmt")):
+                       ("ours-256x2", "joeynmt"), ("ours-transformer", "opennmt-transformer")):
         if ours in rows and peer in rows:
             a, b = rows[ours], rows[peer]
             lines.append(f"\n{ours} / {peer}: training {a['train_tgt_tok_s'] / b['train_tgt_tok_s']:.2f}x, greedy "

@@ -13,9 +13,11 @@ class Hypothesis:
     output: token ids without </s> (a list), or the generated vectors (L, D) of a feature target;
     score: summed log-probability of the tokens (0 for vectors); attention: (steps, S) weights over the
     source as the encoder read it (one row per generated step, </s> included; a torch tensor or a numpy
-    array, as the engine made it), or None.
+    array, as the engine made it), or None; head_attention: (H, steps, S) each head's weights for a multi-head
+    attention (`attention` is their mean), else None.
     """
 
     output: Any
     score: float
     attention: Any = None
+    head_attention: Any = None

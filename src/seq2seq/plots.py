@@ -37,10 +37,12 @@ def _needs_hangul(labels: Sequence[str]) -> bool:
 
 
 def attention_heatmap(weights: Sequence[Sequence[float]], source_tokens: Sequence[str],
-                      output_tokens: Sequence[str], path: str | Path, title: str | None = None) -> Path:
-    """Draw attention (output x source) with token labels to PNG; missing glyphs never crash it."""
+                      output_tokens: Sequence[str], path: str | Path, title: str | None = None,
+                      heads: Sequence[Sequence[Sequence[float]]] | None = None) -> Path:
+    """Draw attention (output x source) with token labels to PNG; missing glyphs never crash it. With `heads`
+    (one map per head, `weights` their mean) the mean comes first and each head beside it, four to a row."""
     with _heatmap_style(list(source_tokens) + list(output_tokens)):
-        return _save(_heatmap(weights, source_tokens, output_tokens, title), path)
+        return _save(_heatmap(weights, source_tokens, output_tokens, title, heads), path)
 
 
 def heatmap_image(weights: Sequence[Sequence[float]], source_tokens: Sequence[str],
@@ -68,18 +70,26 @@ def _heatmap_style(labels: list[str]) -> Iterator[None]:
 
 
 def _heatmap(weights: Sequence[Sequence[float]], source_tokens: Sequence[str], output_tokens: Sequence[str],
-             title: str | None) -> plt.Figure:
-    rows = [list(r)[: len(source_tokens)] for r in list(weights)[: len(output_tokens)]]
+             title: str | None, heads: Sequence[Sequence[Sequence[float]]] | None = None) -> plt.Figure:
+    panels = [(title or ("mean of the heads" if heads else None), weights)]
+    panels += [(f"head {i + 1}", h) for i, h in enumerate(heads or [])]
     show = [("␣" if t == " " else t) for t in source_tokens], [("␣" if t == " " else t) for t in output_tokens]
-    fig, ax = plt.subplots(figsize=(max(3.0, 0.35 * len(source_tokens) + 1.5),
-                                    max(2.5, 0.35 * len(output_tokens) + 1.2)))
-    ax.imshow(rows, cmap="Greys", vmin=0.0, vmax=1.0, aspect="auto")
-    ax.set_xticks(range(len(show[0])), show[0], rotation=90 if max(map(len, show[0] or [""])) > 2 else 0)
-    ax.set_yticks(range(len(rows)), show[1][: len(rows)])
-    ax.set_xlabel("source")
-    ax.set_ylabel("output")
-    if title:
-        ax.set_title(title)
+    columns = min(len(panels), 4)
+    grid = (len(panels) + columns - 1) // columns, columns
+    fig, axes = plt.subplots(*grid, squeeze=False,
+                             figsize=(grid[1] * max(3.0, 0.35 * len(source_tokens) + 1.5),
+                                      grid[0] * max(2.5, 0.35 * len(output_tokens) + 1.2)))
+    for ax in axes.flat[len(panels):]:
+        ax.set_axis_off()
+    for ax, (name, panel) in zip(axes.flat, panels):
+        rows = [list(r)[: len(source_tokens)] for r in list(panel)[: len(output_tokens)]]
+        ax.imshow(rows, cmap="Greys", vmin=0.0, vmax=1.0, aspect="auto")
+        ax.set_xticks(range(len(show[0])), show[0], rotation=90 if max(map(len, show[0] or [""])) > 2 else 0)
+        ax.set_yticks(range(len(rows)), show[1][: len(rows)])
+        ax.set_xlabel("source")
+        ax.set_ylabel("output")
+        if name:
+            ax.set_title(name)
     return fig
 
 

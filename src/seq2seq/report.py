@@ -70,7 +70,7 @@ def write_report(out: Path, experiments: Sequence[Any], wall_seconds: float) -> 
         parts.append(f"Ten test questions answered by `{task_runs[0].name}`:\n\n| input | expected | output | |\n"
                      "| --- | --- | --- | --- |\n" + "\n".join(lines) + "\n")
         model = load(task_runs[0])
-        if model.config.model.attention != "none":
+        if model.config.model.attends:
             for i, (src, _, _) in enumerate(triples[:3]):
                 hyp = model.translate([src], attention=True)[0][0]
                 path = attention_heatmap(hyp.attention, hyp.source_tokens, hyp.tokens + ["</s>"],

@@ -35,7 +35,8 @@ class InputTooLong(InputError):
 @dataclass
 class Translation:
     """One output: its text (CSV notation for vectors), its steps' labels (tokens), summed log-probability,
-    the source's labels, attention (output steps x source steps) and, for vector targets, the values."""
+    the source's labels, attention (output steps x source steps), for vector targets the values, and for
+    multi-head attention each head's map (heads x output steps x source steps; `attention` is their mean)."""
 
     text: str
     tokens: list[str]
@@ -43,13 +44,16 @@ class Translation:
     source_tokens: list[str]
     attention: list[list[float]] | None = None
     values: np.ndarray | None = None
+    head_attention: list[list[list[float]]] | None = None
 
     def to_dict(self, attention: bool = True) -> dict[str, Any]:
-        """JSON-ready dict (attention only when asked for)."""
+        """JSON-ready dict (attention only when asked for; per-head maps where the model has heads)."""
         out: dict[str, Any] = {"text": self.text, "tokens": self.tokens, "score": self.score}
         if attention:
             out["source_tokens"] = self.source_tokens
             out["attention"] = self.attention
+            if self.head_attention is not None:
+                out["head_attention"] = self.head_attention
         return out
 
 
@@ -163,8 +167,10 @@ class Translator:
     def _translation(self, raw: Any, steps: int, h: Hypothesis, tokenized: bool = False) -> Translation:
         value = self.target.decode(h.output)
         source_tokens = self.source.labels(raw)[:steps]  # a cut input (decode.truncate_source) shows what was kept
-        attention = None
+        attention = heads = None
         if h.attention is not None:
             attention = self.source.reversal.reading_order(h.attention[:, : len(source_tokens)]).tolist()
+        if h.head_attention is not None:
+            heads = self.source.reversal.reading_order(h.head_attention[..., : len(source_tokens)]).tolist()
         return Translation(self.target.format(value, tokenized), self.target.output_labels(h.output), h.score,
-                           source_tokens, attention, None if isinstance(value, str) else value)
+                           source_tokens, attention, None if isinstance(value, str) else value, heads)

@@ -57,6 +57,14 @@ def test_translate_nbest_format_and_files(reverse_run, tmp_path):
 
 
 @pytest.mark.slow
+def test_translate_draws_a_transformers_heads(transformer_run, tmp_path):
+    result = _translate(transformer_run, "abc\n", "--attention", str(tmp_path / "att.png"))
+    assert result.returncode == 0, result.stderr
+    assert "no attention to draw" not in result.stderr
+    assert (tmp_path / "att.png").read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.slow
 def test_translate_sampling_is_reproducible(reverse_run):
     a = _translate(reverse_run, "hello\n", "--sample", "--seed", "3", "--temperature", "2")
     b = _translate(reverse_run, "hello\n", "--sample", "--seed", "3", "--temperature", "2")

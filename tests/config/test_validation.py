@@ -164,3 +164,53 @@ def test_check_device():
     with pytest.raises(ConfigError, match="train.precision=fp16 needs a CUDA device"):
         check_device(cfg, "cpu")
     check_device(build_config(overrides={"train.precision": "bf16"}), "cpu")
+
+
+# ---------------------------------------------------------------- recurrent and Transformer sides
+
+T = {"model.encoder_type": "transformer", "model.decoder_type": "transformer"}
+
+
+@pytest.mark.parametrize("over, message", [
+    ({"model.encoder_type": "transformer"},
+     "model.bridge=copy needs a recurrent encoder's final state; a Transformer encoder has none: use "
+     "model.bridge=linear (the mean of its outputs, projected) or zero"),
+    ({"model.decoder_type": "transformer", "model.attention": "general", "model.input_feeding": True},
+     "model.encoder_type=rnn with model.decoder_type=transformer has no use for model.attention=general, "
+     "model.input_feeding=true: leave them at their defaults"),
+    ({"model.encoder_type": "transformer", "model.bridge": "linear", "model.bidirectional": True},
+     "has no use for model.bidirectional=true"),
+    ({**T, "model.cell": "gru", "model.residual": True}, "has no use for model.cell=gru, model.residual=true"),
+    ({"model.transformer_heads": 8}, "model.encoder_type=rnn with model.decoder_type=rnn has no use for "
+                                     "model.transformer_heads=8"),
+    ({**T, "model.transformer_size": 10, "model.transformer_heads": 4},
+     "model.transformer_heads (4) must divide model.transformer_size (10)"),
+    ({**T, "model.max_positions": 64}, "model.max_positions needs model.positions=learned"),
+    ({**T, "model.subsample_layers": 2}, "model.subsample_layers needs model.encoder_type=transformer and "
+                                         "data.source_type=features"),
+    ({"data.source_type": "features", "model.subsample_layers": 2},
+     "model.subsample_layers needs model.encoder_type=transformer"),
+    ({**T, "data.source_type": "features", "model.pyramid_layers": 2},
+     "has no use for model.pyramid_layers=2: leave them at their defaults; feature sources shorten time with "
+     "model.subsample_layers"),
+    ({"model.encoder_type": "transformer", "model.bridge": "zero", "model.attention": "dot",
+      "model.transformer_size": 64}, "model.attention=dot needs encoder outputs (64) and model.decoder_hidden (256)"),
+])
+def test_side_type_combinations_refused(over, message):
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        build_config(overrides=over)
+
+
+@pytest.mark.parametrize("over, size", [
+    (T, 256),
+    ({**T, "model.positions": "learned", "model.max_positions": 64, "model.tie_embeddings": True}, 256),
+    ({**T, "data.source_type": "features", "model.subsample_layers": 2, "model.transformer_size": 128}, 128),
+    ({"model.encoder_type": "transformer", "model.bridge": "linear", "model.attention": "general",
+      "model.input_feeding": True, "model.cell": "gru", "model.transformer_size": 64}, 64),
+    ({"model.encoder_type": "transformer", "model.bridge": "zero", "model.attention": "dot",
+      "model.transformer_size": 256}, 256),
+    ({"model.decoder_type": "transformer", "model.bidirectional": True, "model.encoder_hidden": 64,
+      "model.cell": "gru", "model.transformer_heads": 8}, 128),
+])
+def test_side_type_combinations_accepted_with_the_encoder_output_size(over, size):
+    assert encoder_output_size(build_config(overrides=over)) == size

@@ -11,14 +11,32 @@ from seq2seq.models import build_model
 
 VOCAB = 12  # 4 specials and the letters a-h
 
+# The Transformer and the two hybrids, named like presets: (preset, overrides).
+ARCHITECTURES = {
+    "transformer-tiny": ("transformer-tiny", {}),
+    "transformer-encoder+luong-decoder": ("transformer-tiny", {
+        "model.decoder_type": "rnn", "model.attention": "general", "model.attention_output": "tanh",
+        "model.input_feeding": True, "model.bridge": "linear"}),
+    "birnn-encoder+transformer-decoder": ("transformer-tiny", {"model.encoder_type": "rnn", "model.bidirectional": True}),
+}
+
 
 def _model(preset="attention", seed=0, **extra):
-    overrides = {"model.embedding_size": 8, "model.encoder_hidden": 16, "model.decoder_hidden": 16, **extra}
+    preset, overrides = ARCHITECTURES.get(preset, (preset, {}))
+    config = build_config(preset, overrides=overrides).model
+    overrides = {**overrides, "model.embedding_size": 8, **extra}
+    if config.encoder_type == "rnn":
+        overrides["model.encoder_hidden"] = 16
+    if config.decoder_type == "rnn":
+        overrides["model.decoder_hidden"] = 16
+    if "transformer" in (config.encoder_type, config.decoder_type):
+        overrides.update({"model.transformer_size": 16, "model.transformer_heads": 2, "model.transformer_ff_size": 32})
     torch.manual_seed(seed)
     model = build_model(build_config(preset, overrides=overrides).model, VOCAB, VOCAB)
     # Random small models rarely say </s>; a bias makes hypotheses of mixed lengths.
     with torch.no_grad():
-        model.head.output.bias[EOS] += 1.5
+        bias = model.head.output_bias if model.head.tie else model.head.output.bias
+        bias[EOS] += 1.5
     return model.eval()
 
 

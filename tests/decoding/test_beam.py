@@ -8,7 +8,8 @@ from seq2seq.config import DecodeConfig
 from seq2seq.data.vocab import EOS, PAD
 from seq2seq.decoding import beam_search, greedy, length_penalty
 
-PRESETS = ["baseline", "reverse-peeky", "attention", "luong", "bahdanau"]
+PRESETS = ["baseline", "reverse-peeky", "attention", "luong", "bahdanau", "transformer-tiny",
+           "transformer-encoder+luong-decoder", "birnn-encoder+transformer-decoder"]
 
 
 def _beam(k, nbest=1, **over):
@@ -46,7 +47,8 @@ def test_beam_scores_are_teacher_forced_log_probs_and_beat_greedy(preset, make_m
                                                 abs=1e-4)
 
 
-@pytest.mark.parametrize("preset", ["attention", "luong"])
+@pytest.mark.parametrize("preset", ["attention", "luong", "transformer-tiny", "transformer-encoder+luong-decoder",
+                                    "birnn-encoder+transformer-decoder"])
 def test_batched_beam_equals_one_sentence_at_a_time(preset, make_model, make_batch):
     model = make_model(preset, seed=2)
     src, lengths = make_batch(2)

@@ -9,6 +9,7 @@ import onnx
 import pytest
 
 from seq2seq.api import Model
+from seq2seq import build_config
 from seq2seq.config import PRESETS
 from seq2seq.engine import load_exported
 from seq2seq.export import ExportError, export_onnx
@@ -33,6 +34,8 @@ ARCHITECTURES = {
                                   "model.attention=general", "model.input_feeding=true"],
     "features-to-features-fixed": ["data.source_type=features", "data.target_type=features",
                                    "data.target_length=4", "model.feed_context=peeky"],
+    "transformer-encoder-rnn-decoder": ["model.encoder_type=transformer", "model.attention=general",
+                                        "model.bridge=linear"],
     "gru-listener-features-to-tokens": ["data.source_type=features", "model.pyramid_layers=2", "model.cell=gru",
                                         "model.attention=concat", "model.bridge=zero"],
 }
@@ -65,10 +68,20 @@ def _check_engines(bundle, directory):
         _assert_same(torch_model, onnx_model, inputs, beam=3, alpha=0.6, min_length=3, batch_size=2)
 
 
-@pytest.mark.parametrize("preset", list(PRESETS))
+TRANSFORMER_DECODERS = [p for p in PRESETS if build_config(p).model.decoder_type == "transformer"]
+
+
+@pytest.mark.parametrize("preset", [p for p in PRESETS if p not in TRANSFORMER_DECODERS])
 def test_every_preset_decodes_as_in_pytorch(preset, tiny_bundle, tmp_path):
     sizes = ["model.decoder_hidden=12"] if preset in ("luong", "bahdanau", "deep-residual", "las") else []
     _check_engines(tiny_bundle(preset, sizes), tmp_path / preset)
+
+
+@pytest.mark.parametrize("preset", TRANSFORMER_DECODERS)
+def test_a_transformer_decoder_is_refused_with_the_reason(preset, tiny_bundle, tmp_path):
+    with pytest.raises(ExportError, match=r"model.decoder_type=transformer does not export to ONNX yet"):
+        export_onnx(tiny_bundle(preset), tmp_path / preset)
+    assert not (tmp_path / preset).exists()
 
 
 @pytest.mark.parametrize("name", list(ARCHITECTURES))

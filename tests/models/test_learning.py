@@ -49,8 +49,16 @@ def _exact_match(pred, tgt_out):
 @pytest.mark.parametrize("preset", [p for p, (_, v) in PRESETS.items()
                                     if v.get("data.source_type", "tokens") == "tokens"])  # las reads features
 def test_preset_learns_reverse(preset):
-    cfg = build_config(preset, overrides={"model.embedding_size": 32, "model.encoder_hidden": 64,
-                                          "model.decoder_hidden": 64, "model.dropout": 0.0})
+    kinds = build_config(preset).model
+    overrides = {"model.embedding_size": 32, "model.dropout": 0.0}
+    if kinds.encoder_type == "rnn":
+        overrides["model.encoder_hidden"] = 64
+    if kinds.decoder_type == "rnn":
+        overrides["model.decoder_hidden"] = 64
+    if "transformer" in (kinds.encoder_type, kinds.decoder_type):
+        overrides.update({"model.transformer_size": 32, "model.transformer_ff_size": 64,
+                          "model.attention_dropout": 0.0})
+    cfg = build_config(preset, overrides=overrides)
     torch.manual_seed(0)
     model = build_model(cfg.model, 4 + N_LETTERS, 4 + N_LETTERS)
     src, src_len, tgt_in, tgt_out = _reverse_task()

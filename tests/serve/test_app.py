@@ -132,6 +132,19 @@ def test_translate_with_attention(client):
 
 
 @pytest.mark.slow
+def test_translate_with_attention_of_a_transformer_gives_each_head(transformer_run):
+    with TestClient(create_app(seq2seq.load(transformer_run), LIMITS, run_dir=transformer_run)) as c:
+        out = _post(c, inputs=["abcd"], return_attention=True, beam=2).json()["outputs"][0][0]
+        plain = _post(c, inputs=["abcd"]).json()["outputs"][0][0]
+    heads = out["head_attention"]
+    assert len(heads) == 2 and all(len(h) == len(out["attention"]) for h in heads)
+    for step, row in enumerate(out["attention"]):
+        assert row == pytest.approx([(a + b) / 2 for a, b in zip(heads[0][step], heads[1][step])], abs=1e-6)
+    assert "head_attention" not in plain and "attention" not in plain
+    # the RNN model's answer has no per-head field (see test_translate_with_attention)
+
+
+@pytest.mark.slow
 def test_translate_sampling_is_reproducible_with_a_seed(client):
     body = {"inputs": ["hello", "abc"], "nbest": 2, "sample": {"temperature": 1.5, "top_k": 5, "top_p": 0.9,
                                                                "seed": 7}}

@@ -31,15 +31,15 @@ def browser():
         b.close()
 
 
-@pytest.fixture(scope="module")
-def server(reverse_run):
+def _serve(run):
+    """Serve a run on a free port in a thread: yields (url, model)."""
     import uvicorn
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    model = seq2seq.load(reverse_run)
-    srv = uvicorn.Server(uvicorn.Config(create_app(model, run_dir=reverse_run), host="127.0.0.1", port=port,
+    model = seq2seq.load(run)
+    srv = uvicorn.Server(uvicorn.Config(create_app(model, run_dir=run), host="127.0.0.1", port=port,
                                         log_level="warning"))
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()
@@ -50,6 +50,16 @@ def server(reverse_run):
     yield f"http://127.0.0.1:{port}", model
     srv.should_exit = True
     thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def server(reverse_run):
+    yield from _serve(reverse_run)
+
+
+@pytest.fixture(scope="module")
+def transformer_server(transformer_run):
+    yield from _serve(transformer_run)
 
 
 def test_page_translates_and_draws_the_attention_heatmap(browser, server, tmp_path):
@@ -74,6 +84,7 @@ def test_page_translates_and_draws_the_attention_heatmap(browser, server, tmp_pa
     assert page.locator("#heatmap rect").count() == (len(first.tokens) + 1) * len("hello")
     assert page.locator("#heatmap text.source-label").all_text_contents() == list("hello")
     assert page.locator("#heatmap text.output-label").all_text_contents() == first.tokens + ["</s>"]
+    assert page.locator("#head-choice").is_hidden()  # one attention map: no choice of heads
     page.screenshot(path=str(tmp_path / "serve_page.png"), full_page=True)
     assert (tmp_path / "serve_page.png").stat().st_size > 1000
 
@@ -94,4 +105,33 @@ def test_page_translates_and_draws_the_attention_heatmap(browser, server, tmp_pa
 
     assert not errors, errors
     assert all(u.startswith(url) for u in requested), requested  # nothing fetched from elsewhere
+    page.close()
+
+
+def test_page_shows_each_head_of_a_transformer(browser, transformer_server):
+    url, model = transformer_server
+    page = browser.new_page(viewport={"width": 1000, "height": 800})
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(url + "/")
+    page.wait_for_function("document.getElementById('model-info').textContent.includes('parameters')")
+    assert "transformer encoder, transformer decoder" in page.inner_text("#model-info")
+    page.fill("#input", "abcd")
+    page.fill("#beam", "1")
+    page.fill("#nbest", "1")
+    page.click("#translate")
+    page.wait_for_selector("#heatmap")
+    expected = model.translate(["abcd"], attention=True)[0][0]
+    assert page.locator("#head-choice").is_visible()
+    assert page.locator("#head option").all_text_contents() == ["mean of the heads", "head 1", "head 2"]
+
+    def shades():
+        return [float(t.split(": ")[1]) for t in page.locator("#heatmap rect title").all_text_contents()]
+
+    flat = lambda rows: [w for row in rows for w in row]  # noqa: E731
+    assert shades() == pytest.approx(flat(expected.attention), abs=1e-3)
+    page.select_option("#head", label="head 2")
+    assert shades() == pytest.approx(flat(expected.head_attention[1]), abs=1e-3)
+    assert flat(expected.head_attention[1]) != pytest.approx(flat(expected.attention), abs=1e-3)
+    assert not errors, errors
     page.close()

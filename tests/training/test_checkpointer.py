@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from safetensors.torch import load_file
 
 from seq2seq import build_config
 from seq2seq.bundle import assemble, load_bundle
@@ -129,3 +130,50 @@ def test_killed_run_resumes_to_identical_weights(tmp_path, launch, full_run, wai
     same_weights(full_run, tmp_path / "killed")
     steps = [json.loads(x)["step"] for x in (tmp_path / "killed" / METRICS_FILE).read_text().splitlines()]
     assert steps == sorted(set(steps))
+
+
+# --- Transformer sides: an interrupted run resumes to the same weights --------------------------------------
+
+ARCHITECTURES = {
+    "transformer": {"model.encoder_type": "transformer", "model.decoder_type": "transformer",
+                    "model.tie_embeddings": True},
+    "transformer-encoder+rnn-decoder": {"model.encoder_type": "transformer", "model.bridge": "linear",
+                                        "model.attention": "general", "model.decoder_hidden": 16},
+    "rnn-encoder+transformer-decoder": {"model.decoder_type": "transformer", "model.bidirectional": True,
+                                        "model.encoder_hidden": 16},
+}
+
+
+class _Interrupted(Exception):
+    pass
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("architecture", list(ARCHITECTURES))
+def test_interrupted_transformer_runs_resume_to_identical_weights(architecture, tmp_path, monkeypatch):
+    cfg = build_config(overrides={
+        "data.task": "reverse", "data.train_size": 160, "data.valid_size": 16, "data.test_size": 0,
+        "model.embedding_size": 16, "model.transformer_size": 16, "model.transformer_heads": 2,
+        "model.transformer_ff_size": 32, "model.dropout": 0.1, "model.attention_dropout": 0.1,
+        "train.batch_size": 16, "train.epochs": 2, "train.eval_every": 4, "train.threads": 1,
+        "train.schedule": "inverse_sqrt", "train.warmup_steps": 5, **ARCHITECTURES[architecture]})
+    Trainer(cfg, tmp_path / "full", quiet=True).run()
+    update, calls = Trainer._update, []
+
+    def interrupt_at_the_seventh_step(self, group):
+        calls.append(1)
+        if len(calls) == 7:  # after the checkpoint of step 4, before the one of step 8
+            raise _Interrupted
+        return update(self, group)
+
+    monkeypatch.setattr(Trainer, "_update", interrupt_at_the_seventh_step)
+    with pytest.raises(_Interrupted):
+        Trainer(cfg, tmp_path / "cut", quiet=True).run()
+    monkeypatch.setattr(Trainer, "_update", update)
+    assert json.loads((tmp_path / "cut" / METRICS_FILE).read_text().splitlines()[-1])["step"] == 4
+    Trainer(cfg, tmp_path / "cut", resume=True, quiet=True).run()
+    a = load_file(str(tmp_path / "full" / "checkpoints" / "last" / "model.safetensors"))
+    b = load_file(str(tmp_path / "cut" / "checkpoints" / "last" / "model.safetensors"))
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k

@@ -26,6 +26,19 @@ def test_inverse_sqrt_warms_up_linearly_then_decays_as_one_over_root_step():
     assert lr_factor(no_warmup, 0, 0, 1.0) == 1.0 and lr_factor(no_warmup, 3, 0, 1.0) == pytest.approx(0.5)
 
 
+@pytest.mark.parametrize("warmup", [1, 16, 4000])
+def test_inverse_sqrt_is_the_noam_schedule_with_its_peak_at_train_lr(warmup):
+    """Vaswani et al. (2017): lr = d^-0.5 * min(n^-0.5, n * warmup^-1.5) at step n >= 1, highest at n = warmup."""
+    t, d = TrainConfig(schedule="inverse_sqrt", warmup_steps=warmup), 256
+
+    def noam(n):
+        return d ** -0.5 * min(n ** -0.5, n * warmup ** -1.5)
+
+    for step in (0, 1, warmup // 2, warmup - 1, warmup, 3 * warmup, 10 * warmup + 7):
+        assert lr_factor(t, step, 0, 1.0) == pytest.approx(noam(step + 1) / noam(warmup))
+    assert max(lr_factor(t, s, 0, 1.0) for s in range(3 * warmup)) == pytest.approx(1.0)
+
+
 def test_linear_warms_up_then_decays_to_zero_at_the_last_step():
     t = TrainConfig(schedule="linear", warmup_steps=10)
     total = 110

@@ -82,7 +82,7 @@ def translate_command(args: argparse.Namespace) -> int:
 
     model = load(args.dir, engine=args.engine)
     options = _seeded(options_from(args, model.config.decode, model.config.data.target_type))
-    if args.attention and model.config.model.attention == "none":
+    if args.attention and not model.config.model.attends:
         raise ConfigError(f"--attention {args.attention}: the model has no attention (model.attention=none)")
     name, raw_lines = read_input(args.input)
     sink = open_output(args.output)
@@ -113,7 +113,8 @@ def translate_command(args: argparse.Namespace) -> int:
         if first is None:
             log.warning("no attention to draw: every input is empty")
         else:
-            attention_heatmap(first.attention, first.source_tokens, first.tokens + ["</s>"], args.attention)
+            attention_heatmap(first.attention, first.source_tokens, first.tokens + ["</s>"], args.attention,
+                              heads=first.head_attention)
     for problem in problems[:20]:
         print(f"seq2seq: error: {problem}", file=sys.stderr)
     if problems:

@@ -47,7 +47,8 @@ def _use(sub: argparse._SubParsersAction) -> None:
     r.add_argument("dir")
     r.add_argument("--input")
     r.add_argument("--output")
-    r.add_argument("--attention", metavar="PNG", help="attention heatmap of the first input")
+    r.add_argument("--attention", metavar="PNG", help="attention heatmap of the first input (with each head's "
+                   "beside the mean for multi-head attention)")
     _engine_flag(r)
     r.add_argument("--tokenized", action="store_true",
                    help="word-level outputs as spaced tokens (`a man ' s hat .`) instead of text (`A man's hat.`)")

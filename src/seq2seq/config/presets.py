@@ -9,6 +9,11 @@ from typing import Any
 _BOOK7 = {"model.cell": "lstm", "model.embedding_size": 16, "model.encoder_hidden": 128,
           "model.decoder_hidden": 128, "train.batch_size": 128, "train.clip_norm": 5.0, "train.bucket": False}
 
+# Both sides Transformers (Vaswani et al. 2017), pre-norm; the learning rate warms up linearly, then decays as
+# 1 / sqrt(step) (train.lr is the peak), with label smoothing 0.1 as in the paper.
+_TRANSFORMER = {"model.encoder_type": "transformer", "model.decoder_type": "transformer",
+                "model.tie_embeddings": True, "train.schedule": "inverse_sqrt", "train.label_smoothing": 0.1}
+
 PRESETS: dict[str, tuple[str, dict[str, Any]]] = {
     "baseline": ("textbook ch. 7 seq2seq: LSTM, embedding 16, hidden 128, context via initial state", _BOOK7),
     "reverse": ("baseline with the source fed backwards", {**_BOOK7, "data.reverse_source": True}),
@@ -42,4 +47,25 @@ PRESETS: dict[str, tuple[str, dict[str, Any]]] = {
              "train.early_stopping_metric": "valid_cer",
              # Frames (10 ms each) far outnumber the characters spoken in them.
              "decode.max_length_a": 0.5}),
+    # Dropout 0.3 as fairseq's Transformer for IWSLT'14 (160k pairs): a corpus this small overfits at 0.1.
+    "transformer": ("Transformer for Multi30k-size data (30k pairs): 3+3 layers of 256, 4 heads, feed-forward "
+                    "1024, dropout 0.3, batches of 2,048 tokens, warm-up 400 steps",
+                    {**_TRANSFORMER, "model.embedding_size": 256, "model.transformer_size": 256,
+                     "model.transformer_heads": 4, "model.transformer_ff_size": 1024, "model.encoder_layers": 3,
+                     "model.decoder_layers": 3, "model.dropout": 0.3, "model.attention_dropout": 0.1,
+                     "train.batch_by": "tokens", "train.batch_size": 2048, "train.warmup_steps": 400,
+                     "train.lr": 1e-3}),
+    "transformer-tiny": ("Transformer for the built-in tasks: 2+2 layers of 64, 4 heads, feed-forward 256",
+                         {**_TRANSFORMER, "model.embedding_size": 64, "model.transformer_size": 64,
+                          "model.transformer_heads": 4, "model.transformer_ff_size": 256,
+                          "model.encoder_layers": 2, "model.decoder_layers": 2, "train.warmup_steps": 200,
+                          "train.lr": 3e-3}),
+    "speech-transformer": ("the Transformer counterpart of las (Dong et al. 2018): feature source, 3 strided "
+                           "convolutions (8x fewer steps) under a 4-layer Transformer encoder, 2-layer decoder",
+                           {**_TRANSFORMER, "data.source_type": "features", "data.target_type": "tokens",
+                            "model.subsample_layers": 3, "model.embedding_size": 128, "model.transformer_size": 128,
+                            "model.transformer_heads": 4, "model.transformer_ff_size": 512,
+                            "model.encoder_layers": 4, "model.decoder_layers": 2, "model.dropout": 0.1,
+                            "train.warmup_steps": 400, "train.lr": 2e-3,
+                            "train.early_stopping_metric": "valid_cer", "decode.max_length_a": 0.5}),
 }

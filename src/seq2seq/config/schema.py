@@ -44,6 +44,26 @@ class ModelConfig:
     feature_norm: bool = option(True, "feature sides: normalise each dimension by the training split's mean/std "
                                 "(saved with the model); outputs and metrics are in the original units")
     stop_flag: bool = option(False, "feature targets: learn a stop flag (binary cross-entropy) that ends generation")
+    encoder_type: str = choice("rnn", "transformer", help="encoder: a recurrent stack or a Transformer "
+                               "(self-attention, Vaswani et al. 2017)")
+    decoder_type: str = choice("rnn", "transformer", help="decoder: a recurrent stack (with the attention keys "
+                               "above) or a Transformer; independent of encoder_type, so hybrids work")
+    transformer_size: int = option(256, "Transformer sides: model width d_model (embeddings of another size are "
+                                   "projected to it)", low=1)
+    transformer_heads: int = option(4, "Transformer sides: attention heads (must divide transformer_size)", low=1)
+    transformer_ff_size: int = option(1024, "Transformer sides: inner size of the position-wise feed-forward layer",
+                                      low=1)
+    attention_dropout: float = option(0.0, "Transformer sides: dropout on attention weights", low=0.0, high=0.99)
+    positions: str = choice("sinusoidal", "learned", help="Transformer sides: fixed sinusoidal or learned "
+                            "position embeddings")
+    max_positions: int = option(1024, "positions=learned: the longest sequence a side can read or write", low=1)
+    subsample_layers: int = option(0, "feature sources with encoder_type=transformer: strided convolutions before "
+                                   "the Transformer, each halving the time steps", low=0, high=6)
+
+    @property
+    def attends(self) -> bool:
+        """Whether generation attends over the source: an RNN decoder with attention, or a Transformer decoder."""
+        return self.attention != "none" or self.decoder_type == "transformer"
 
 
 @dataclass

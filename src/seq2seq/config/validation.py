@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from .fields import ConfigError
-from .schema import Config, DecodeConfig
+from .schema import Config, DecodeConfig, ModelConfig
 
 
 def validate(cfg: Config) -> Config:
     """Refuse impossible combinations, naming the keys; returns cfg."""
+    _check_side_types(cfg)
     _check_model(cfg)
     _check_sides(cfg)
     _check_features(cfg)
@@ -22,11 +23,64 @@ def validate(cfg: Config) -> Config:
 def encoder_output_size(cfg: Config) -> int:
     """The size of the encoder's outputs and final states: both directions' when they are concatenated."""
     m = cfg.model
+    if m.encoder_type == "transformer":
+        return m.transformer_size
     return m.encoder_hidden * (2 if m.bidirectional and m.bidirectional_merge == "concat" else 1)
+
+
+# Keys only a recurrent encoder, a recurrent decoder, either recurrent stack or a Transformer side reads. On a
+# model without such a side they would do nothing, so a value other than the default is refused, not ignored.
+_RNN_ENCODER_KEYS = ("bidirectional", "bidirectional_merge", "encoder_hidden", "pyramid_layers")
+_RNN_DECODER_KEYS = ("decoder_hidden", "bridge", "feed_context", "attention", "attention_output", "input_feeding")
+_RNN_KEYS = ("cell", "residual")
+_TRANSFORMER_KEYS = ("transformer_size", "transformer_heads", "transformer_ff_size", "attention_dropout",
+                     "positions", "max_positions")
+
+
+def _changed(m: ModelConfig, keys: tuple[str, ...]) -> list[str]:
+    """`model.key=value` for each of `keys` set to something other than its default."""
+    default = ModelConfig()
+    shown = {True: "true", False: "false"}
+    return [f"model.{k}={shown.get(v, v) if isinstance(v, bool) else v}" for k in keys
+            if (v := getattr(m, k)) != getattr(default, k)]
+
+
+def _check_side_types(cfg: Config) -> None:
+    """Rules between recurrent and Transformer sides (model.encoder_type / model.decoder_type)."""
+    m = cfg.model
+    kinds = (m.encoder_type, m.decoder_type)
+    unused = []
+    if m.encoder_type == "transformer":
+        unused += _changed(m, _RNN_ENCODER_KEYS)
+    if m.decoder_type == "transformer":
+        unused += _changed(m, _RNN_DECODER_KEYS)
+    if "rnn" not in kinds:
+        unused += _changed(m, _RNN_KEYS)
+    if "transformer" not in kinds:
+        unused += _changed(m, _TRANSFORMER_KEYS)
+    if unused:
+        hint = "; feature sources shorten time with model.subsample_layers" if m.pyramid_layers else ""
+        raise ConfigError(f"model.encoder_type={m.encoder_type} with model.decoder_type={m.decoder_type} has no "
+                          f"use for {', '.join(unused)}: leave them at their defaults{hint}")
+    if "transformer" in kinds and m.transformer_size % m.transformer_heads:
+        raise ConfigError(f"model.transformer_heads ({m.transformer_heads}) must divide model.transformer_size "
+                          f"({m.transformer_size})")
+    if m.max_positions != ModelConfig().max_positions and m.positions != "learned":
+        raise ConfigError("model.max_positions needs model.positions=learned (sinusoidal positions have no limit)")
+    if m.subsample_layers and (m.encoder_type != "transformer" or cfg.data.source_type != "features"):
+        raise ConfigError("model.subsample_layers needs model.encoder_type=transformer and "
+                          "data.source_type=features (recurrent encoders use model.pyramid_layers)")
+    # The rule of a hybrid: a recurrent decoder's initial state comes from the Transformer encoder's outputs
+    # averaged over the real source steps, through the linear bridge, or is zero; there is nothing to copy.
+    if m.encoder_type == "transformer" and m.decoder_type == "rnn" and m.bridge == "copy":
+        raise ConfigError("model.bridge=copy needs a recurrent encoder's final state; a Transformer encoder has "
+                          "none: use model.bridge=linear (the mean of its outputs, projected) or zero")
 
 
 def _check_model(cfg: Config) -> None:
     m = cfg.model
+    if m.decoder_type == "transformer":
+        return  # the checks below are of a recurrent decoder's keys
     enc_out = encoder_output_size(cfg)
     if m.bridge == "copy":
         if enc_out != m.decoder_hidden:

@@ -9,6 +9,7 @@ from seq2seq.config import DecodeConfig
 from seq2seq.data.vocab import BOS, EOS, PAD
 
 from ..hypothesis import Hypothesis
+from .maps import step_maps, with_maps
 
 
 def length_penalty(length: Tensor, alpha: float) -> Tensor:
@@ -62,8 +63,9 @@ class _Search:
         self.finished = self.finished.index_select(0, origin)
         self.lengths = self.lengths.index_select(0, origin) + (~self.finished).long()
         self.history = torch.cat([self.history.index_select(0, origin), token.unsqueeze(1)], 1)
-        if self.keep_attention and out.attention is not None:
-            att = out.attention.float().index_select(0, origin).unsqueeze(1)
+        maps = step_maps(out) if self.keep_attention else None
+        if maps is not None:
+            att = maps.index_select(0, origin).unsqueeze(1)
             self.attention = att if self.attention is None else torch.cat(
                 [self.attention.index_select(0, origin), att], 1)
         self.finished = self.finished | (token == EOS) | (step + 1 >= self.caps)
@@ -130,4 +132,4 @@ def beam_search(model: torch.nn.Module, src: Tensor, src_lengths: Tensor, option
 def _hypothesis(ids: list[int], score: float, attention: Tensor | None) -> Hypothesis:
     """A beam's row of tokens -> Hypothesis: ids up to </s>, attention up to and including its step."""
     end = ids.index(EOS) if EOS in ids else len([i for i in ids if i != PAD])
-    return Hypothesis(ids[:end], score, None if attention is None else attention[: min(end + 1, attention.size(0))].clone())
+    return with_maps(ids[:end], score, None if attention is None else attention[: min(end + 1, attention.size(0))])

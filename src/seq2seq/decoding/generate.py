@@ -52,6 +52,8 @@ def generate(model: torch.nn.Module, source_side: Any, sources: Sequence[Any], o
                     for h in out[row]:
                         if h.attention is not None:
                             h.attention = h.attention[:, : len(sources[i])]
+                        if h.head_attention is not None:
+                            h.head_attention = h.head_attention[..., : len(sources[i])]
                     results[i].extend(out[row])
     finally:
         model.train(was_training)

@@ -10,6 +10,7 @@ from torch import Tensor
 from seq2seq.models.heads import Choice
 
 from ..hypothesis import Hypothesis
+from .maps import step_maps, with_maps
 
 # (scores of the rows still generated, step) -> the Choice for those rows
 Pick = Callable[[Tensor, int], Choice]
@@ -50,9 +51,9 @@ def run_steps(model: torch.nn.Module, src: Tensor, src_lengths: Tensor, caps: Te
             score = score.masked_fill(done, 0.0)
             steps.append(emitted)
         scores.index_add_(0, alive, score)
-        if keep_attention and out.attention is not None:
-            att = out.attention.float()
-            attns.append(att.new_zeros(batch, att.size(1)).index_copy(0, alive, att) if compact else att)
+        maps = step_maps(out) if keep_attention else None
+        if maps is not None:
+            attns.append(maps.new_zeros(batch, *maps.shape[1:]).index_copy(0, alive, maps) if compact else maps)
         rows_ended = alive[stop]
         lengths[rows_ended] = t + 1
         ended = ended | (t + 1 >= caps)
@@ -68,5 +69,5 @@ def run_steps(model: torch.nn.Module, src: Tensor, src_lengths: Tensor, caps: Te
     emitted_all = torch.stack(steps, 1)
     attention = torch.stack(attns, 1) if attns else None
     lengths = lengths.clamp(max=emitted_all.size(1)).tolist()
-    return [Hypothesis(head.finish(emitted_all[i, : lengths[i]]), float(scores[i]),
-                       None if attention is None else attention[i, : lengths[i]].clone()) for i in range(batch)]
+    return [with_maps(head.finish(emitted_all[i, : lengths[i]]), float(scores[i]),
+                      None if attention is None else attention[i, : lengths[i]]) for i in range(batch)]

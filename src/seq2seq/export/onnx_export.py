@@ -95,6 +95,12 @@ def export_onnx(source: str | Path | Bundle, out: str | Path, which: str = "best
     """Export a run directory's checkpoint (or a loaded Bundle) into the directory `out` (created or replaced
     whole, atomically); returns `out`. ExportError if the graphs disagree with PyTorch."""
     bundle = source if isinstance(source, Bundle) else load_bundle(source, which=which)
+    if bundle.config.model.decoder_type == "transformer":
+        # Its step state is a per-layer key/value cache and a position counter, not the flat tensors the
+        # step graph's named inputs and outputs are made of.
+        raise ExportError("model.decoder_type=transformer does not export to ONNX yet (its key/value cache is "
+                          "not a graph input the exporter can name); serve it with the PyTorch engine. A "
+                          "Transformer encoder under an RNN decoder exports.")
     model, was_training = bundle.model, bundle.model.training
     model.eval()
     register()

@@ -18,7 +18,9 @@ class Bridge(nn.Module):
     linear: all encoder layers' final hidden states concatenated, (B, L_enc*He), one Linear to
             (B, L_dec*Hd) and tanh, split into the decoder layers - so any sizes and layer counts
             work and every decoder layer sees every encoder layer. The LSTM cell state gets its own
-            Linear *without* tanh: a cell state is not bounded to (-1, 1), a hidden state is.
+            Linear *without* tanh: a cell state is not bounded to (-1, 1), a hidden state is. An encoder
+            without a cell state (a Transformer's: the mean of its outputs) gives the cell's Linear its
+            hidden state to read.
     """
 
     def __init__(self, kind: str, cell: str, encoder_size: int, encoder_layers: int,
@@ -48,5 +50,6 @@ class Bridge(nn.Module):
             zeros = h.new_zeros(self.decoder_layers, h.size(1), self.decoder_size)
             return zeros, (torch.zeros_like(zeros) if self.is_lstm else None)
         hidden = torch.tanh(self._project(self.hidden_proj, final.hidden))
-        cell = self._project(self.cell_proj, final.cell) if self.is_lstm else None
+        source = final.hidden if final.cell is None else final.cell
+        cell = self._project(self.cell_proj, source) if self.is_lstm else None
         return hidden, cell

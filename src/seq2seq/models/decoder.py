@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -58,11 +59,14 @@ class Memory:
 
 @dataclass(frozen=True)
 class StepOutput:
-    """One decoder step: scores (B, V) or (B, D[+1]), the new state, attention weights (B, S) or None."""
+    """One decoder step: scores (B, V) or (B, D[+1]), the decoder's new state (a DecoderState, or a Transformer
+    decoder's TransformerState), attention weights (B, S) or None, and for multi-head attention each head's
+    weights (B, H, S), of which `attention` is the mean."""
 
     scores: Tensor
-    state: DecoderState
+    state: Any
     attention: Tensor | None
+    head_attention: Tensor | None = None
 
 
 def pre_output_size(cfg: ModelConfig, memory_size: int) -> int:

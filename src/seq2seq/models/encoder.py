@@ -65,7 +65,7 @@ class Encoder(nn.Module):
                               cfg.encoder_hidden, cfg.encoder_layers, cfg.bidirectional, cfg.dropout, cfg.residual)
         self.merge = cfg.bidirectional_merge if cfg.bidirectional else None
         self.hidden_size = cfg.encoder_hidden
-        self.num_layers = cfg.encoder_layers
+        self.num_layers = self.final_layers = cfg.encoder_layers
         self.output_size = cfg.encoder_hidden * (2 if self.merge == "concat" else 1)
 
     def _merge(self, x: Tensor) -> Tensor:

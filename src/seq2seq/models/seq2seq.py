@@ -1,4 +1,5 @@
-"""Seq2Seq: encoder + bridge + decoder with its head, the loss, and `build_model` (config in, module out)."""
+"""Seq2Seq: encoder + bridge + decoder with its head (each side recurrent or a Transformer), the loss, and
+`build_model` (config in, module out)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,11 @@ from seq2seq.models.bridge import Bridge
 from seq2seq.models.decoder import Decoder, DecoderState, Memory, StepOutput
 from seq2seq.models.encoder import Encoder, EncoderOutput
 from seq2seq.models.heads import HEADS, TokenHead, VectorHead
+from seq2seq.models.transformer import TransformerDecoder, TransformerEncoder, TransformerMemory, TransformerState
+
+# model.encoder_type / model.decoder_type -> the class; each takes (model config, side kind or head, size).
+ENCODERS: dict[str, type[Encoder] | type[TransformerEncoder]] = {"rnn": Encoder, "transformer": TransformerEncoder}
+DECODERS: dict[str, type[Decoder] | type[TransformerDecoder]] = {"rnn": Decoder, "transformer": TransformerDecoder}
 
 
 @dataclass(frozen=True)
@@ -37,7 +43,9 @@ def _check_lengths(lengths: Tensor, src: Tensor) -> None:
 class Seq2Seq(nn.Module):
     """Encoder-decoder model. `encode`, `init_state` and `step` are what generation uses."""
 
-    def __init__(self, config: ModelConfig, encoder: Encoder, bridge: Bridge, decoder: Decoder):
+    def __init__(self, config: ModelConfig, encoder: Encoder | TransformerEncoder, bridge: Bridge | None,
+                 decoder: Decoder | TransformerDecoder):
+        """bridge: None for a decoder without a recurrent state (a Transformer's)."""
         super().__init__()
         self.config = config
         self.encoder = encoder
@@ -55,16 +63,20 @@ class Seq2Seq(nn.Module):
         _check_lengths(src_lengths, src)
         return self.encoder(src, src_lengths)
 
-    def init_state(self, enc: EncoderOutput) -> tuple[DecoderState, Memory]:
+    def init_state(self, enc: EncoderOutput) -> tuple[DecoderState | TransformerState, Memory | TransformerMemory]:
         """The decoder's initial state (bridge) and its read-only memory (attention keys precomputed once)."""
+        if isinstance(self.decoder, TransformerDecoder):
+            return self.decoder.init_state(enc)
         hidden, cell = self.bridge(enc.final)
         dec = self.decoder
         keys = None if dec.attention is None else dec.attention.precompute(enc.outputs)
         memory = Memory(enc.outputs, enc.mask, keys, enc.final.hidden[-1])
         return DecoderState(hidden, cell, dec.initial_feed(enc.outputs.size(0), enc.outputs)), memory
 
-    def step(self, prev: Tensor, state: DecoderState, memory: Memory) -> StepOutput:
-        """prev: (B,) previous tokens or (B, D) vectors -> StepOutput(scores, state, attention (B, S) or None)."""
+    def step(self, prev: Tensor, state: DecoderState | TransformerState,
+             memory: Memory | TransformerMemory) -> StepOutput:
+        """prev: (B,) previous tokens or (B, D) vectors -> StepOutput(scores, state, attention (B, S) or None,
+        and for a Transformer decoder each head's attention (B, H, S))."""
         return self.decoder.step(prev, state, memory)
 
     def forward(self, src: Tensor, src_lengths: Tensor, tgt_in: Tensor,
@@ -80,7 +92,8 @@ class Seq2Seq(nn.Module):
         state, memory = self.init_state(self.encode(src, src_lengths))
         return self._decode(self.head.teacher_inputs(tgt_in), state, memory, teacher_forcing)
 
-    def _decode(self, tgt_in: Tensor, state: DecoderState, memory: Memory, teacher_forcing: float) -> ModelOutput:
+    def _decode(self, tgt_in: Tensor, state: DecoderState | TransformerState, memory: Memory | TransformerMemory,
+                teacher_forcing: float) -> ModelOutput:
         """Decode the whole target prefix: in one sequence call when teacher-forced, else step by step
         feeding, per step and row, the gold input with probability teacher_forcing, else the head's feedback."""
         if teacher_forcing >= 1.0:
@@ -120,7 +133,8 @@ def build_model(cfg: Config | ModelConfig, src_size: int, tgt_size: int) -> Seq2
         smallest = 1 if kind == "features" else 2
         if not isinstance(size, int) or isinstance(size, bool) or size < smallest:
             raise ValueError(f"{name} must be an integer >= {smallest} for a {kind} side, got {size!r}")
-    encoder = Encoder(m, d.source_type, src_size)
-    bridge = Bridge(m.bridge, m.cell, encoder.output_size, m.encoder_layers, m.decoder_hidden, m.decoder_layers)
+    encoder = ENCODERS[m.encoder_type](m, d.source_type, src_size)
+    bridge = (Bridge(m.bridge, m.cell, encoder.output_size, encoder.final_layers, m.decoder_hidden, m.decoder_layers)
+              if m.decoder_type == "rnn" else None)
     head = HEADS[d.target_type].from_config(full, tgt_size)
-    return Seq2Seq(m, encoder, bridge, Decoder(m, head, encoder.output_size))
+    return Seq2Seq(m, encoder, bridge, DECODERS[m.decoder_type](m, head, encoder.output_size))

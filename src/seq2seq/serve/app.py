@@ -77,7 +77,8 @@ class TranslateRequest(BaseModel):
     nbest: int | None = Field(None, ge=1, description="outputs per input, best first (<= beam unless sampling)")
     max_length: int | None = Field(None, ge=1, description="cap on output tokens (default: the model's)")
     sample: SampleOptions | None = Field(None, description="sample instead of beam search")
-    return_attention: bool = Field(False, description="add source_tokens and attention to each output")
+    return_attention: bool = Field(False, description="add source_tokens and attention to each output (and "
+                                                      "head_attention for a model with multi-head attention)")
 
 
 class Output(BaseModel):
@@ -86,6 +87,8 @@ class Output(BaseModel):
     score: float
     source_tokens: list[str] | None = None
     attention: list[list[float]] | None = None
+    head_attention: list[list[list[float]]] | None = Field(
+        None, description="each head's attention (heads x output steps x source steps); `attention` is their mean")
 
 
 class TranslateResponse(BaseModel):

@@ -75,14 +75,25 @@ function render(inputs, data) {
   });
   $("elapsed").textContent = `${data.elapsed_ms.toFixed(1)} ms`;
   const first = data.outputs[0] && data.outputs[0][0];
-  const box = $("heatmap-box");
-  box.replaceChildren();
-  if (first && first.attention && first.attention.length && first.source_tokens.length) {
-    box.appendChild(heatmap(first.source_tokens, [...first.tokens, "</s>"], first.attention));
-    $("attention").hidden = false;
-  } else {
-    $("attention").hidden = true;
-  }
+  const shown = first && first.attention && first.attention.length && first.source_tokens.length;
+  $("attention").hidden = !shown;
+  const heads = (shown && first.head_attention) || [];
+  const select = $("head");
+  select.replaceChildren(...["mean of the heads", ...heads.map((_, h) => `head ${h + 1}`)].map((label, k) => {
+    const option = document.createElement("option");
+    option.value = String(k - 1);
+    option.textContent = label;
+    return option;
+  }));
+  $("head-choice").hidden = heads.length === 0;
+  // -1: the mean (`attention`); h >= 0: that head's own map.
+  const draw = () => {
+    const h = parseInt(select.value, 10);
+    $("heatmap-box").replaceChildren(...(shown ? [heatmap(first.source_tokens, [...first.tokens, "</s>"],
+                                                         h >= 0 ? heads[h] : first.attention)] : []));
+  };
+  select.onchange = draw;
+  draw();
 }
 
 async function translate(event) {
@@ -112,8 +123,11 @@ async function loadInfo() {
   try {
     const info = await (await fetch("/v1/model")).json();
     const m = info.model || {};
-    const parts = [info.name, info.preset && `preset ${info.preset}`, m.cell,
-                   m.attention && m.attention !== "none" ? `attention ${m.attention}` : "no attention",
+    const transformer = [m.encoder_type, m.decoder_type].includes("transformer");
+    const parts = [info.name, info.preset && `preset ${info.preset}`,
+                   transformer ? `${m.encoder_type} encoder, ${m.decoder_type} decoder` : m.cell,
+                   m.decoder_type === "transformer" ? `${m.transformer_heads} attention heads`
+                     : m.attention && m.attention !== "none" ? `attention ${m.attention}` : "no attention",
                    `${(info.parameters / 1e6).toFixed(2)}M parameters`];
     const t = info.training;
     if (t && t.valid_exact_match !== undefined) parts.push(`valid exact match ${(100 * t.valid_exact_match).toFixed(1)}%`);

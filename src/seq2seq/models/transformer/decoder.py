@@ -1,0 +1,135 @@
+"""Transformer decoder: masked self-attention over the outputs so far, cross-attention to the encoder, with a
+key/value cache for step-by-step generation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from seq2seq.config import ModelConfig
+from seq2seq.models.decoder import StepOutput
+from seq2seq.models.encoder import EncoderOutput
+from seq2seq.models.heads import TokenHead, VectorHead
+from seq2seq.models.transformer.attention import MultiHeadAttention
+from seq2seq.models.transformer.embedding import TransformerInput
+from seq2seq.models.transformer.feedforward import PositionwiseFeedForward
+from seq2seq.models.transformer.positions import make_positions
+from seq2seq.models.transformer.residual import PreNormResidual
+
+KeyValues = tuple[Tensor, Tensor]  # keys and values, each (B, H, L, d_k)
+
+
+@dataclass(frozen=True)
+class TransformerState:
+    """The decoder's state between steps, an explicit value: per layer, the self-attention keys and values of
+    the `position` steps decoded so far (each (B, H, position, d_k)); a step appends one position to each.
+    All rows of a batch are at the same position (generation steps them together)."""
+
+    cache: tuple[KeyValues, ...]
+    position: int
+
+    def index_select(self, idx: Tensor) -> TransformerState:
+        """Batch rows `idx` (K,), e.g. to reorder beams. Returns a new state of batch K."""
+        return TransformerState(tuple((k.index_select(0, idx), v.index_select(0, idx)) for k, v in self.cache),
+                                self.position)
+
+
+@dataclass(frozen=True)
+class TransformerMemory:
+    """What the decoder reads from the encoder, fixed for a batch: mask (B, S) True at real steps, and per
+    layer the cross-attention keys and values (each (B, H, S, d_k)), projected once per batch."""
+
+    mask: Tensor
+    cross: tuple[KeyValues, ...]
+
+    def index_select(self, idx: Tensor) -> TransformerMemory:
+        """Batch rows `idx` (K,), e.g. to repeat each sentence per beam."""
+        return TransformerMemory(self.mask.index_select(0, idx),
+                                 tuple((k.index_select(0, idx), v.index_select(0, idx)) for k, v in self.cross))
+
+
+class TransformerDecoderLayer(nn.Module):
+    """Masked self-attention, cross-attention to the encoder outputs, position-wise feed-forward, each in a
+    pre-norm residual block. x: (B, T, D) -> (B, T, D)."""
+
+    def __init__(self, cfg: ModelConfig, memory_size: int):
+        super().__init__()
+        size, heads = cfg.transformer_size, cfg.transformer_heads
+        self.attend_self = PreNormResidual(size, cfg.dropout)
+        self.self_attention = MultiHeadAttention(size, heads, cfg.attention_dropout)
+        self.attend_source = PreNormResidual(size, cfg.dropout)
+        self.cross_attention = MultiHeadAttention(size, heads, cfg.attention_dropout, key_size=memory_size)
+        self.transform = PreNormResidual(size, cfg.dropout)
+        self.feed_forward = PositionwiseFeedForward(size, cfg.transformer_ff_size)
+
+    def forward(self, x: Tensor, past: KeyValues, cross: KeyValues, mask: Tensor,
+                need_weights: bool) -> tuple[Tensor, KeyValues, Tensor | None]:
+        """x: (B, T, D) the next T positions; past: this layer's cache of the positions before them;
+        cross: its encoder keys and values; mask: (B, S). Returns the output, the cache with the T new
+        positions appended, and with need_weights the cross-attention weights (B, H, T, S)."""
+        h = self.attend_self.norm(x)
+        keys, values = self.self_attention.keys_values(h)
+        keys, values = torch.cat([past[0], keys], 2), torch.cat([past[1], values], 2)
+        x = self.attend_self(x, self.self_attention(h, keys, values, causal=True)[0])
+        attended, weights = self.cross_attention(self.attend_source.norm(x), *cross, key_mask=mask,
+                                                 need_weights=need_weights)
+        x = self.attend_source(x, attended)
+        return self.transform(x, self.feed_forward(self.transform.norm(x))), (keys, values), weights
+
+
+class TransformerDecoder(nn.Module):
+    """The Transformer decoder (Vaswani et al. 2017), pre-norm, under the same interface as the recurrent one:
+    reads the previous outputs through the head's input layer, scores the next one through the head.
+
+    Teacher forcing runs all target steps at once under a causal mask; generation steps one position at a
+    time, appending each layer's keys and values to the state's cache, so a step projects only the new
+    position and attends over the cached ones (no re-run of the prefix). The attention maps it reports are
+    the last layer's cross-attention: per head, and their mean as `attention`.
+    """
+
+    def __init__(self, cfg: ModelConfig, head: TokenHead | VectorHead, memory_size: int):
+        """head: its input layer made, its output layer attached here; memory_size: the encoder's output size."""
+        super().__init__()
+        self.head = head
+        size = cfg.transformer_size
+        self.heads, self.head_size = cfg.transformer_heads, size // cfg.transformer_heads
+        self.embed = TransformerInput(head.input, cfg.embedding_size, size,
+                                      make_positions(cfg.positions, size, cfg.max_positions), cfg.dropout)
+        self.layers = nn.ModuleList(TransformerDecoderLayer(cfg, memory_size) for _ in range(cfg.decoder_layers))
+        self.norm = nn.LayerNorm(size)
+        head.attach(size)
+
+    def init_state(self, enc: EncoderOutput) -> tuple[TransformerState, TransformerMemory]:
+        """An empty cache, and each layer's cross-attention keys and values of the encoder outputs."""
+        outputs = enc.outputs
+        empty = outputs.new_zeros(outputs.size(0), self.heads, 0, self.head_size)
+        cross = tuple(layer.cross_attention.keys_values(outputs) for layer in self.layers)
+        return TransformerState(tuple((empty, empty) for _ in self.layers), 0), TransformerMemory(enc.mask, cross)
+
+    def _run(self, prev: Tensor, state: TransformerState,
+             memory: TransformerMemory) -> tuple[Tensor, Tensor, TransformerState]:
+        """prev: (B, T) ids or (B, T, D) vectors at positions state.position ... -> scores (B, T, ...),
+        the last layer's cross-attention weights (B, H, T, S) and the state T positions further."""
+        x = self.embed(self.head.input(prev), state.position)
+        cache = []
+        last = len(self.layers) - 1
+        for i, (layer, past, cross) in enumerate(zip(self.layers, state.cache, memory.cross)):
+            x, kv, weights = layer(x, past, cross, memory.mask, need_weights=i == last)
+            cache.append(kv)
+        return self.head(self.norm(x)), weights, TransformerState(tuple(cache), state.position + prev.size(1))
+
+    def step(self, prev: Tensor, state: TransformerState, memory: TransformerMemory) -> StepOutput:
+        """prev: (B,) previous tokens or (B, D) vectors. Returns scores, the new state, the heads' mean
+        attention (B, S) and each head's (B, H, S)."""
+        scores, weights, state = self._run(prev.unsqueeze(1), state, memory)
+        heads = weights[:, :, 0]
+        return StepOutput(scores[:, 0], state, heads.mean(1), heads)
+
+    def forward_sequence(self, tgt_in: Tensor, state: TransformerState,
+                         memory: TransformerMemory) -> tuple[Tensor, Tensor, TransformerState]:
+        """Teacher-forced decoding of a whole target prefix at once: tgt_in (B, T) ids or (B, T, D) vectors.
+        Returns scores (B, T, ...), the heads' mean attention (B, T, S) and the state after T steps."""
+        scores, weights, state = self._run(tgt_in, state, memory)
+        return scores, weights.mean(1), state
