@@ -41,8 +41,10 @@ def test_greedy_is_the_argmax_loop_cut_at_eos(preset, make_model, make_batch, te
     assert {len(h.output) for h in hyps} != {12}  # mixed lengths: some rows ended early
 
 
-def test_each_row_alone_gives_the_same_result(make_model, make_batch):
-    model = make_model("luong", seed=2)
+@pytest.mark.parametrize("extra", [{}, {"model.attention": "location", "model.attention_output": "concat"},
+                                   {"model.attention_heads": 2}], ids=["luong", "location", "two-heads"])
+def test_each_row_alone_gives_the_same_result(extra, make_model, make_batch):
+    model = make_model("luong", seed=2, **extra)
     src, lengths = make_batch(2)
     options = DecodeConfig(max_length_a=1.0, max_length_b=3)
     together = greedy(model, src, lengths, options, keep_attention=True)
@@ -50,8 +52,10 @@ def test_each_row_alone_gives_the_same_result(make_model, make_batch):
         n = int(lengths[i])
         alone = greedy(model, src[i:i + 1, :n], lengths[i:i + 1], options, keep_attention=True)[0]
         assert alone.output == together[i].output and alone.score == pytest.approx(together[i].score, abs=1e-5)
-        torch.testing.assert_close(alone.attention, together[i].attention[:, :n], atol=1e-5, rtol=1e-5)
-        assert torch.all(together[i].attention[:, n:] == 0)
+        # per head (steps, N, S) with heads
+        assert alone.attention.dim() == (3 if extra.get("model.attention_heads") else 2)
+        torch.testing.assert_close(alone.attention, together[i].attention[..., :n], atol=1e-5, rtol=1e-5)
+        assert torch.all(together[i].attention[..., n:] == 0)
 
 
 def test_caps_follow_the_source_length(make_model):

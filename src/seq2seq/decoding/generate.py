@@ -48,7 +48,7 @@ def generate(model: torch.nn.Module, source_side: Any, sources: Sequence[Any], o
                 for row, i in enumerate(idx):
                     for h in out[row]:
                         if h.attention is not None:
-                            h.attention = h.attention[:, : len(sources[i])]
+                            h.attention = h.attention[..., : len(sources[i])]
                     results[i].extend(out[row])
     finally:
         model.train(was_training)

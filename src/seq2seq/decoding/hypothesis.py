@@ -14,7 +14,8 @@ class Hypothesis:
 
     output: token ids without </s> (a list), or the generated vectors (L, D) of a feature target;
     score: summed log-probability of the tokens (0 for vectors); attention: (steps, S) weights over the
-    source as the encoder read it (one row per generated step, </s> included), or None.
+    source as the encoder read it (one row per generated step, </s> included; (steps, N, S) per head
+    with N attention heads), or None.
     """
 
     output: Any

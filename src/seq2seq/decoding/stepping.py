@@ -52,7 +52,7 @@ def run_steps(model: torch.nn.Module, src: Tensor, src_lengths: Tensor, caps: Te
         scores.index_add_(0, alive, score)
         if keep_attention and out.attention is not None:
             att = out.attention.float()
-            attns.append(att.new_zeros(batch, att.size(1)).index_copy(0, alive, att) if compact else att)
+            attns.append(att.new_zeros(batch, *att.shape[1:]).index_copy(0, alive, att) if compact else att)
         rows_ended = alive[stop]
         lengths[rows_ended] = t + 1
         ended = ended | (t + 1 >= caps)

@@ -20,6 +20,7 @@ from ..configure import build_config
 from ..data.batching import collate, make_batches
 from ..distributed import all_sum, broadcast_object, shard, shutdown
 from ..evaluation import evaluate, metric_names
+from ..models.coverage import coverage_loss
 from .checkpointer import METRICS_FILE, Checkpointer
 from .prepare import prepare
 from .runtime import start_runtime
@@ -145,6 +146,8 @@ class Trainer:
             with self.runtime.autocast(), (contextlib.nullcontext() if sync else self.net.no_sync()):
                 out = self.net(batch.src, batch.src_lengths, batch.tgt_in, teacher_forcing=t.teacher_forcing)
                 loss, _ = self.model.loss(out.scores, batch.tgt_out, label_smoothing=t.label_smoothing)
+                if t.coverage_loss > 0:
+                    loss = loss + t.coverage_loss * coverage_loss(out.attention, batch.tgt_lengths)
                 # Normalised by the whole group's target steps (times the ranks DDP averages over), so
                 # accumulation and data parallelism both equal one big batch.
                 scaled = loss * (world.size / max(n_tgt, 1))
