@@ -24,7 +24,8 @@ class InputTooLong(ValueError):
 @dataclass
 class Translation:
     """One output: its text (CSV notation for vectors), its steps' labels (tokens), summed log-probability,
-    the source's labels, attention (output steps x source steps) and, for vector targets, the values."""
+    the source's labels, attention (output steps x source steps; averaged over heads), for vector targets
+    the values, and with several attention heads each head's map (heads x output steps x source steps)."""
 
     text: str
     tokens: list[str]
@@ -32,6 +33,7 @@ class Translation:
     source_tokens: list[str]
     attention: list[list[float]] | None = None
     values: np.ndarray | None = None
+    head_attention: list[list[list[float]]] | None = None
 
     def to_dict(self, attention: bool = True) -> dict[str, Any]:
         """JSON-ready dict (attention only when asked for)."""
@@ -116,11 +118,15 @@ class Model:
     def _translation(self, raw: Any, h: Hypothesis) -> Translation:
         value = self.target.decode(h.output)
         source_tokens = self.source.labels(raw)
-        attention = None
+        attention = heads = None
         if h.attention is not None:
-            attention = self.source.reversal.reading_order(h.attention[:, : len(source_tokens)]).tolist()
+            weights = self.source.reversal.reading_order(h.attention[..., : len(source_tokens)])
+            if weights.dim() == 3:  # (steps, heads, S)
+                heads = weights.transpose(0, 1).tolist()
+                weights = weights.mean(1)
+            attention = weights.tolist()
         return Translation(self.target.format(value), self.target.output_labels(h.output), h.score, source_tokens,
-                           attention, None if isinstance(value, str) else value)
+                           attention, None if isinstance(value, str) else value, heads)
 
 
 def load(run_dir: str | Path, which: str = "best", device: str | torch.device = "cpu") -> Model:

@@ -89,6 +89,10 @@ def translate_command(args: argparse.Namespace) -> int:
             log.warning("no attention to draw: the model has no attention or the inputs are empty")
         else:
             attention_heatmap(first.attention, first.source_tokens, first.tokens + ["</s>"], args.attention)
+            path = Path(args.attention)
+            for i, head in enumerate(first.head_attention or [], 1):  # several heads: also one map per head
+                attention_heatmap(head, first.source_tokens, first.tokens + ["</s>"],
+                                  path.with_name(f"{path.stem}.head{i}{path.suffix}"), title=f"head {i}")
     return 0
 
 

@@ -43,7 +43,8 @@ def _use(sub: argparse._SubParsersAction) -> None:
     r.add_argument("dir")
     r.add_argument("--input")
     r.add_argument("--output")
-    r.add_argument("--attention", metavar="PNG", help="attention heatmap of the first input")
+    r.add_argument("--attention", metavar="PNG", help="attention heatmap of the first input (averaged over heads; "
+                   "with several heads also PNG.headN per head)")
     r.add_argument("--strict", action="store_true", help="refuse inputs longer than the model's limit")
     add_decode_flags(r)
     r.set_defaults(func=c.translate_command)
