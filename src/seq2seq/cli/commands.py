@@ -42,6 +42,7 @@ def train_command(args: argparse.Namespace) -> int:
 def eval_command(args: argparse.Namespace) -> int:
     """`seq2seq eval`: every metric of a data file as JSON, and the predictions as TSV."""
     from ..api import load
+    from ..data.copying import encode_pair
     from ..data.corpus import read_split
     from ..evaluation import evaluate, metric_names
 
@@ -51,7 +52,7 @@ def eval_command(args: argparse.Namespace) -> int:
         cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, format=args.format))
     options = options_from(args, cfg.decode, cfg.data.target_type)
     pairs = read_split(args.data, cfg, skip_invalid=args.skip_invalid)
-    encoded = [(model.source.encode(s), model.target.encode(t)) for s, t in pairs]
+    encoded = [encode_pair(model.source, model.target, s, t) for s, t in pairs]
     metrics, hyps = evaluate(model.net, encoded, model.source, model.target, options, names=metric_names(cfg),
                              batch_size=options.batch_size, device=model.device, prefix="")
     out = Path(args.predictions or Path(args.dir) / "predictions.tsv")

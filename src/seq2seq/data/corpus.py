@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import Config, ConfigError
+from .copying import CopySourceSide, encode_pair
 from .datasets import read_pairs
 from .feature_files import read_feature_pairs
 from .reversal import InputReversal
@@ -85,18 +86,25 @@ def build_sides(cfg: Config, train: list[Pair]) -> tuple[Side, Side]:
         # One tokenizer and one vocabulary fitted on both sides' texts (the config made both sides text).
         vocab_file = ("data.target_vocab", d.target_vocab) if d.target_vocab else ("data.source_vocab", d.source_vocab)
         shared = _fit_tokens(cfg, cfg.source_tokenizer, sources + targets, source_reversal, vocab_file)
-        return shared, TokenSide(shared.tokenizer, shared.vocab)
-    return (_FIT[d.source_type](cfg, cfg.source_tokenizer, sources, source_reversal,
-                                ("data.source_vocab", d.source_vocab)),
-            _FIT[d.target_type](cfg, cfg.target_tokenizer, targets, InputReversal(),
-                                ("data.target_vocab", d.target_vocab)))
+        return _copying(cfg, shared, TokenSide(shared.tokenizer, shared.vocab))
+    return _copying(cfg, _FIT[d.source_type](cfg, cfg.source_tokenizer, sources, source_reversal,
+                                             ("data.source_vocab", d.source_vocab)),
+                    _FIT[d.target_type](cfg, cfg.target_tokenizer, targets, InputReversal(),
+                                        ("data.target_vocab", d.target_vocab)))
+
+
+def _copying(cfg: Config, source: Side, target: Side) -> tuple[Side, Side]:
+    """With model.copy the source side also maps each source word into the target's extended vocabulary."""
+    if cfg.model.copy:
+        return CopySourceSide(source, target.vocab), target
+    return source, target
 
 
 def load_sides(cfg: Config, directory: Path) -> tuple[Side, Side]:
     """Both sides saved in a checkpoint directory."""
     d = cfg.data
-    return (SIDES[d.source_type].load(directory, "source", InputReversal(d.reverse_source)),
-            SIDES[d.target_type].load(directory, "target", InputReversal()))
+    return _copying(cfg, SIDES[d.source_type].load(directory, "source", InputReversal(d.reverse_source)),
+                    SIDES[d.target_type].load(directory, "target", InputReversal()))
 
 
 def encode_pairs(pairs: list[Pair], source: Side, target: Side, max_source_length: int | None = None,
@@ -104,7 +112,7 @@ def encode_pairs(pairs: list[Pair], source: Side, target: Side, max_source_lengt
     """Encoded pairs; pairs over the length limits are dropped and counted in a warning."""
     out, dropped = [], 0
     for s, t in pairs:
-        si, ti = source.encode(s), target.encode(t)
+        si, ti = encode_pair(source, target, s, t)
         if (max_source_length and len(si) > max_source_length) or (max_target_length and len(ti) > max_target_length):
             dropped += 1
             continue

@@ -10,6 +10,7 @@ import torch
 
 from seq2seq.config import DecodeConfig
 from seq2seq.data.batching import sort_for_inference
+from seq2seq.data.copying import resolve
 
 from .beam import beam_search
 from .greedy import greedy
@@ -21,7 +22,8 @@ def generate(model: torch.nn.Module, source_side: Any, sources: Sequence[Any], o
              *, keep_attention: bool = False) -> list[list[Hypothesis]]:
     """Per source (encoded: ids or an (L, D) array), its hypotheses, best first: decode.nbest of them for
     beam search and sampling (independent draws, the i-th with seed decode.seed + i), one for greedy.
-    Sources are padded by their side (`source_side.pad`) in batches of decode.batch_size, longest first."""
+    Sources are padded by their side (`source_side.pad`) in batches of decode.batch_size, longest first;
+    a copy model's outputs hold the copied words themselves in place of extended ids."""
     weights = next(model.parameters())
     device = weights.device
     results: list[list[Hypothesis]] = [[] for _ in sources]
@@ -47,6 +49,7 @@ def generate(model: torch.nn.Module, source_side: Any, sources: Sequence[Any], o
                     out = [[h] for h in greedy(model, src, lengths, options, keep_attention)]
                 for row, i in enumerate(idx):
                     for h in out[row]:
+                        h.output = resolve(source_side, h.output, sources[i])
                         if h.attention is not None:
                             h.attention = h.attention[..., : len(sources[i])]
                     results[i].extend(out[row])

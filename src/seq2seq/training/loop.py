@@ -61,7 +61,7 @@ class Trainer:
         self.scaler = torch.amp.GradScaler("cuda") if t.precision == "fp16" else None
         opt_cls = torch.optim.AdamW if t.optimizer == "adamw" else torch.optim.Adam
         self.optimizer = opt_cls(self.model.parameters(), lr=t.lr, weight_decay=t.weight_decay)
-        self.checkpointer = Checkpointer(self.out, self.world, self.device)
+        self.checkpointer = Checkpointer(self.out, self.world, self.device, t.keep_checkpoints)
         # Validation decodes greedily within the run's output-length rules; translate/eval use the run's
         # whole decode section.
         self.valid_options = dataclasses.replace(cfg.decode, strategy="greedy", nbest=1)

@@ -1,0 +1,152 @@
+"""The data side of copy attention (`model.copy`, see `models.pointer`): an extended target vocabulary per
+sentence, so that source words the target vocabulary lacks can be copied into the output verbatim.
+
+Target ids 0..V-1 are the target vocabulary; id V + i stands for the word at source position i (in the
+order the encoder reads, so after input reversal), used for a source word outside the target
+vocabulary at the first position it occurs at. The source side (`CopySourceSide`) encodes each sentence
+into a `CopySource`: its source ids, its words and their target ids. Training targets name a copyable
+unknown word by its extended id instead of <unk> (`encode_pair`), and generated extended ids become the
+words again (`resolve`), which the target side writes out as they are.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import torch
+
+from .reversal import InputReversal
+from .sides import Side, TokenSide
+from .vocab import PAD, UNK, Vocab
+
+
+@dataclass(frozen=True)
+class CopySource:
+    """One encoded source of a copy model, in the encoder's order. ids: source vocabulary ids; words: the
+    tokens; known: each word's target vocabulary id, None where the target vocabulary lacks it; vocab_size:
+    the target vocabulary's size V."""
+
+    ids: tuple[int, ...]
+    words: tuple[str, ...]
+    known: tuple[int | None, ...]
+    vocab_size: int
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __getitem__(self, steps: slice) -> CopySource:
+        """Some of the positions (truncation to data.max_source_length); extended ids follow the new positions."""
+        return CopySource(self.ids[steps], self.words[steps], self.known[steps], self.vocab_size)
+
+    @property
+    def extended(self) -> list[int]:
+        """Each position's extended target id: the word's target id, or V + the first position it occurs at."""
+        first: dict[str, int] = {}
+        return [self.vocab_size + first.setdefault(word, i) if known is None else known
+                for i, (word, known) in enumerate(zip(self.words, self.known))]
+
+    def copied(self, word: str) -> int | None:
+        """The extended id a target word outside the target vocabulary gets if the source holds it, else None."""
+        return self.vocab_size + self.words.index(word) if word in self.words else None
+
+
+@dataclass
+class CopySourceSide:
+    """A token source side for a copy model: encodes sources into CopySource and pads them into (B, S, 2)
+    batches (each source id beside its extended target id); saved and loaded as the plain side it wraps."""
+
+    side: TokenSide
+    target_vocab: Vocab
+    kind: ClassVar[str] = "tokens"
+
+    @property
+    def reversal(self) -> InputReversal:
+        """The wrapped side's input reversal."""
+        return self.side.reversal
+
+    @property
+    def size(self) -> int:
+        """The source vocabulary size."""
+        return self.side.size
+
+    def encode(self, raw: str) -> CopySource:
+        """A text -> its CopySource (reversed when the side is reversed)."""
+        words = tuple(self.side.reversal.apply(self.side.tokenizer.tokenize(raw)))
+        known = tuple(self.target_vocab.encode([w])[0] if w in self.target_vocab else None for w in words)
+        return CopySource(tuple(self.side.vocab.encode(words)), words, known, len(self.target_vocab))
+
+    def decode(self, encoded: CopySource) -> str:
+        """The source text of an encoded source."""
+        return self.side.decode(list(encoded.ids))
+
+    def labels(self, raw: str) -> list[str]:
+        """Tokens in reading order."""
+        return self.side.labels(raw)
+
+    def output_labels(self, encoded: Any) -> list[str]:
+        """The wrapped side's labels."""
+        return self.side.output_labels(encoded)
+
+    def parse(self, line: str) -> str:
+        """A line is a text."""
+        return line
+
+    def format(self, raw: str) -> str:
+        """A text is a line."""
+        return raw
+
+    def show(self, raw: str) -> str:
+        """The text itself."""
+        return raw
+
+    def pad(self, rows: Sequence[CopySource]) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, S, 2) ids: source ids and extended target ids, <pad> (0) past each end; lengths (B,)."""
+        lengths = [max(len(r), 1) for r in rows]
+        batch = torch.full((len(rows), max(lengths), 2), PAD, dtype=torch.long)
+        for b, row in enumerate(rows):
+            if len(row):
+                batch[b, : len(row)] = torch.tensor([row.ids, row.extended], dtype=torch.long).T
+        return batch, torch.tensor(lengths, dtype=torch.long)
+
+    def pad_target(self, rows: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The wrapped side's target padding."""
+        return self.side.pad_target(rows)
+
+    def steps(self, encoded: Any) -> int:
+        """The wrapped side's count."""
+        return self.side.steps(encoded)
+
+    def save(self, directory: Path, name: str) -> None:
+        """Saved as the plain token side (the target vocabulary is saved with the target side)."""
+        self.side.save(directory, name)
+
+    def encode_target(self, target: TokenSide, raw: str, source: CopySource) -> list[int]:
+        """A target text -> ids in the sentence's extended vocabulary: words outside the target vocabulary
+        that the source holds get their extended id, other unknown words <unk>."""
+        ids = []
+        for word in target.tokenizer.tokenize(raw):
+            copied = None if word in target.vocab else source.copied(word)
+            ids.append(target.vocab.encode([word])[0] if copied is None else copied)
+        return ids
+
+    @staticmethod
+    def resolve(output: Sequence[int], source: CopySource) -> list[int | str]:
+        """Generated ids -> target ids, with each extended id replaced by the source word it stands for."""
+        v, words = source.vocab_size, source.words
+        return [i if i < v else words[i - v] if i - v < len(words) else UNK for i in output]
+
+
+def encode_pair(source: Side, target: Side, raw_source: Any, raw_target: Any) -> tuple[Any, Any]:
+    """A raw pair as the model trains on it (copy models: the target in the sentence's extended vocabulary)."""
+    encoded = source.encode(raw_source)
+    if isinstance(source, CopySourceSide):
+        return encoded, source.encode_target(target, raw_target, encoded)
+    return encoded, target.encode(raw_target)
+
+
+def resolve(source: Side, output: Any, encoded_source: Any) -> Any:
+    """A generated (or encoded target) output with copied words in place of extended ids (copy models only)."""
+    return CopySourceSide.resolve(output, encoded_source) if isinstance(source, CopySourceSide) else output
