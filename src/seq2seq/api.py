@@ -1,4 +1,5 @@
-"""The Python API: `seq2seq.load(DIR)` and `Model.translate(...)`."""
+"""The Python API: `seq2seq.load(DIR)` (or `load_ensemble([DIR, ...])`), `Model.translate(...)` and
+`Model.score(...)`."""
 
 from __future__ import annotations
 
@@ -11,8 +12,11 @@ import numpy as np
 import torch
 
 from .bundle import Bundle, load_bundle
-from .config import DecodeConfig
+from .config import ConfigError, DecodeConfig
+from .data.copying import encode_pair, resolve
 from .decoding import Hypothesis, decode_options, generate
+from .decoding.scoring import score_pairs
+from .ensembling import load_members
 
 log = logging.getLogger("seq2seq")
 
@@ -44,13 +48,23 @@ class Translation:
         return out
 
 
-class Model:
-    """A trained model ready to use; `seq2seq.load(run_dir)` returns one."""
+@dataclass
+class Score:
+    """A given target's log-probability under the model: the sum, and per token (the target's tokens and </s>)."""
 
-    def __init__(self, bundle: Bundle):
+    score: float
+    tokens: list[str]
+    token_scores: list[float]
+
+
+class Model:
+    """A trained model ready to use; `seq2seq.load(run_dir)` returns one, `seq2seq.load_ensemble(run_dirs)` one
+    whose `net` averages several runs' step probabilities (config and sides: the first run's)."""
+
+    def __init__(self, bundle: Bundle, net: torch.nn.Module | None = None):
         self.bundle = bundle
         self.config = bundle.config
-        self.net = bundle.model
+        self.net = bundle.model if net is None else net
         self.source = bundle.source
         self.target = bundle.target
 
@@ -101,6 +115,20 @@ class Model:
         return [t[0].text if t[0].values is None else t[0].values
                 for t in self.translate(list(inputs), options, **overrides)]
 
+    def score(self, sources: list[Any], targets: list[str], *, batch_size: int = 64) -> list[Score]:
+        """Each (source, target) pair's log-probability under the model, teacher-forced (token targets)."""
+        if self.config.data.target_type != "tokens":
+            raise ConfigError("score needs token targets (data.target_type=tokens): vectors have no probability")
+        if len(sources) != len(targets):
+            raise ValueError(f"score needs one target per source, got {len(sources)} sources and {len(targets)} "
+                             f"targets")
+        pairs = [encode_pair(self.source, self.target, s, t) for s, t in zip(sources, targets)]
+        out = []
+        for (source, target), logp in zip(pairs, score_pairs(self.net, self.source, self.target, pairs, batch_size)):
+            tokens = self.target.output_labels(resolve(self.source, target, source)) + ["</s>"]
+            out.append(Score(sum(logp), tokens, logp))
+        return out
+
     def _source(self, raw: Any, strict: bool) -> Any:
         if isinstance(raw, str) and not raw.strip():
             return []
@@ -132,3 +160,13 @@ class Model:
 def load(run_dir: str | Path, which: str = "best", device: str | torch.device = "cpu") -> Model:
     """Load a trained model from a run directory (`checkpoints/best` unless which="last")."""
     return Model(load_bundle(run_dir, which=which, device=device))
+
+
+def load_ensemble(run_dirs: list[str | Path], which: str = "best", device: str | torch.device = "cpu") -> Model:
+    """Several runs sharing their source and target sides as one model averaging their step probabilities
+    (greedy, sampling and beam search alike); the first run's decode section gives the defaults. Runs whose
+    vocabularies differ are refused naming both."""
+    if len(run_dirs) == 1:
+        return load(run_dirs[0], which, device)
+    first, ensemble = load_members(list(run_dirs), which, device)
+    return Model(first, ensemble)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+import seq2seq
 from seq2seq.cli import main
 
 V1 = Path(__file__).resolve().parents[1] / "fixtures" / "v1"
@@ -135,3 +136,22 @@ def test_eval_takes_the_decoding_flags(tmp_path, capsys):
     assert len(lines) == 4 and [line.split("\t")[2] for line in lines[1:]] == ["s", "v", "r"]  # the best of beam 3
     assert main(["eval", str(V1 / "tokens"), "--data", str(data), "--set", "model.cell=gru"]) == 2
     assert "only decode.* keys can change here" in capsys.readouterr().err
+
+
+def test_translate_with_several_runs_decodes_their_ensemble(make_run, monkeypatch, capsys, tmp_path):
+    a, b = make_run("a", seed=1), make_run("b", seed=2, **{"model.attention_heads": 2})
+    status, out, err = _in_process(monkeypatch, capsys, a, "abc\nhello\n", str(b), "--beam", "3",
+                                   "--attention", str(tmp_path / "att.png"))
+    assert status == 0, err
+    expected = seq2seq.load_ensemble([a, b]).translate(["abc", "hello"], beam=3)
+    assert out.splitlines() == [h[0].text for h in expected]
+    assert (tmp_path / "att.png").read_bytes()[:4] == b"\x89PNG"
+    status, out, err = _in_process(monkeypatch, capsys, a, "abc\n", str(make_run("c", text="xyz")))
+    assert status == 2 and "the target vocabularies differ" in err
+
+
+def test_attention_heads_are_drawn_each(make_run, monkeypatch, capsys, tmp_path):
+    run = make_run(**{"model.attention_heads": 2})
+    status, _, err = _in_process(monkeypatch, capsys, run, "abc\n", "--attention", str(tmp_path / "att.png"))
+    assert status == 0, err
+    assert sorted(p.name for p in tmp_path.glob("att*.png")) == ["att.head1.png", "att.head2.png", "att.png"]

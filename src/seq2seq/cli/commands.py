@@ -66,9 +66,9 @@ def eval_command(args: argparse.Namespace) -> int:
 
 def translate_command(args: argparse.Namespace) -> int:
     """`seq2seq translate`: one output line per input line (index, score and text per line with --nbest)."""
-    from ..api import load
+    from ..api import load_ensemble
 
-    model = load(args.dir)
+    model = load_ensemble(args.dirs)
     options = options_from(args, model.config.decode, model.config.data.target_type)
     source = open(args.input, encoding="utf-8") if args.input else sys.stdin
     lines = [ln.rstrip("\n").rstrip("\r") for ln in source]
@@ -94,6 +94,44 @@ def translate_command(args: argparse.Namespace) -> int:
             for i, head in enumerate(first.head_attention or [], 1):  # several heads: also one map per head
                 attention_heatmap(head, first.source_tokens, first.tokens + ["</s>"],
                                   path.with_name(f"{path.stem}.head{i}{path.suffix}"), title=f"head {i}")
+    return 0
+
+
+def score_command(args: argparse.Namespace) -> int:
+    """`seq2seq score`: each pair's log-probability, one line per pair (JSON with each token's with --tokens)."""
+    from ..api import load_ensemble
+    from ..data.corpus import read_split
+
+    model = load_ensemble(args.dirs)
+    cfg = model.config
+    if args.format is not None:
+        cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, format=args.format))
+    if args.batch_size < 1:
+        raise ConfigError(f"--batch-size must be at least 1, got {args.batch_size}")
+    pairs = read_split(args.data, cfg, skip_invalid=args.skip_invalid)
+    for result in model.score([s for s, _ in pairs], [t for _, t in pairs], batch_size=args.batch_size):
+        if args.tokens:
+            print(json.dumps({"score": result.score, "tokens": result.tokens, "token_scores": result.token_scores},
+                             ensure_ascii=False))
+        else:
+            print(f"{result.score:.4f}")
+    return 0
+
+
+def average_command(args: argparse.Namespace) -> int:
+    """`seq2seq average`: the mean weights of a run's step checkpoints as a new run directory."""
+    from ..averaging import average_checkpoints, pick_steps
+
+    steps = None
+    if args.steps is not None:
+        try:
+            steps = [int(s) for s in args.steps.split(",")]
+        except ValueError:
+            raise ConfigError(f"--steps takes step numbers separated by commas, got {args.steps!r}") from None
+    chosen = pick_steps(args.dir, args.last, steps)
+    final = average_checkpoints(args.dir, chosen, args.out)
+    numbers = ", ".join(str(int(d.name.removeprefix("step-"))) for d in chosen)
+    print(f"averaged {len(chosen)} checkpoints (steps {numbers}) of {args.dir} into {final}")
     return 0
 
 

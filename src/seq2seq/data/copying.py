@@ -72,6 +72,16 @@ class CopySourceSide:
         """The source vocabulary size."""
         return self.side.size
 
+    @property
+    def vocab(self) -> Vocab:
+        """The source vocabulary."""
+        return self.side.vocab
+
+    @property
+    def tokenizer(self) -> Any:
+        """The source tokenizer."""
+        return self.side.tokenizer
+
     def encode(self, raw: str) -> CopySource:
         """A text -> its CopySource (reversed when the side is reversed)."""
         words = tuple(self.side.reversal.apply(self.side.tokenizer.tokenize(raw)))

@@ -38,9 +38,7 @@ def generate(model: torch.nn.Module, source_side: Any, sources: Sequence[Any], o
                 generator.manual_seed(options.seed + draw)
             for idx in sort_for_inference([len(s) for s in sources], options.batch_size):
                 src, lengths = source_side.pad([sources[i] for i in idx])
-                # Vectors come padded as float32: give them the weights' dtype (a model moved to float64).
-                src = src.to(device, weights.dtype) if src.is_floating_point() else src.to(device)
-                lengths = lengths.to(device)
+                src, lengths = like_weights(src, weights), lengths.to(device)
                 if options.strategy == "beam":
                     out = beam_search(model, src, lengths, options, keep_attention)
                 elif options.strategy == "sample":
@@ -56,6 +54,12 @@ def generate(model: torch.nn.Module, source_side: Any, sources: Sequence[Any], o
     finally:
         model.train(was_training)
     return results
+
+
+def like_weights(src: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """A padded source batch on the weights' device; vectors (padded as float32) in the weights' dtype too
+    (a model moved to float64)."""
+    return src.to(weights.device, weights.dtype) if src.is_floating_point() else src.to(weights.device)
 
 
 def single(options: DecodeConfig) -> DecodeConfig:
