@@ -104,3 +104,19 @@ def test_average_writes_a_run_of_the_mean_weights(make_run, tmp_path, capsys):
     assert "--steps takes step numbers separated by commas, got '100,x'" in capsys.readouterr().err
     assert main(["average", str(run), "--steps", "100,150", "--out", str(tmp_path / "b")]) == 2
     assert "no checkpoint of step 150 (steps kept: 100, 200, 300)" in capsys.readouterr().err
+
+
+def test_eval_of_several_runs_scores_their_ensemble(make_run, tmp_path, capsys):
+    a, b = make_run("a", seed=1), make_run("b", seed=2)
+    data = tmp_path / "pairs.tsv"
+    data.write_text("abc\tcba\nhe\teh\n", encoding="utf-8")
+    capsys.readouterr()
+    assert main(["eval", str(a), str(b), "--data", str(data), "--beam", "2"]) == 0
+    metrics = json.loads(capsys.readouterr().out)
+    assert metrics["predictions"] == str(a / "predictions.ensemble.tsv") and metrics["sentences"] == 2
+    ensemble = seq2seq.load_ensemble([a, b])
+    scores = ensemble.score(["abc", "he"], ["cba", "eh"])
+    expected = -sum(s.score for s in scores) / sum(len(s.tokens) for s in scores)
+    assert metrics["loss"] == pytest.approx(expected, rel=1e-5)
+    lines = (a / "predictions.ensemble.tsv").read_text().splitlines()
+    assert lines[1].split("\t")[2] == ensemble.translate(["abc"], beam=2)[0][0].text

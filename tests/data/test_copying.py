@@ -19,7 +19,7 @@ V = len(TARGET.vocab)
 
 def _side(reverse=False):
     source = TokenSide(WORDS, SOURCE.vocab, InputReversal(reverse))
-    return CopySourceSide(source, TARGET.vocab)
+    return CopySourceSide.around(source, TARGET.vocab)
 
 
 def test_words_outside_the_target_vocabulary_get_their_first_position():

@@ -78,3 +78,22 @@ def test_members_must_be_token_models_of_one_kind():
         Ensemble([features, features])
     with pytest.raises(ValueError, match="cannot mix copy models"):
         Ensemble([_model(0), _model(1, **{"model.copy": True})])
+
+
+def test_the_teacher_forced_forward_pass_is_the_step_loop():
+    a, b = _model(0), _model(1, **{"model.attention_heads": 2})
+    ensemble = Ensemble([a, b])
+    src, lengths = _batch()
+    tgt_in = torch.randint(4, V, (4, 5), generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        out = ensemble(src, lengths, tgt_in)
+        state, memory = ensemble.init_state(ensemble.encode(src, lengths))
+        for t in range(5):
+            step = ensemble.step(tgt_in[:, t], state, memory)
+            torch.testing.assert_close(out.scores[:, t], step.scores)
+            state = step.state
+        single = Ensemble([a, copy.deepcopy(a)])(src, lengths, tgt_in)
+        torch.testing.assert_close(single.scores, a(src, lengths, tgt_in).scores.log_softmax(-1), atol=1e-5,
+                                   rtol=1e-5)
+    loss, n = ensemble.loss(out.scores, tgt_in)
+    assert n == 20 and float(loss) > 0

@@ -18,7 +18,7 @@ from seq2seq.models.pointer import PointerGenerator
 WORDS = build_tokenizer("word")
 SOURCE = TokenSide(WORDS, Vocab.build([["pay", "to", "Ann", "gets", "Bo"]]))
 TARGET = TokenSide(WORDS, Vocab.build([["gets", "to", "Ann"]]))
-SIDE = CopySourceSide(SOURCE, TARGET.vocab)
+SIDE = CopySourceSide.around(SOURCE, TARGET.vocab)
 V = len(TARGET.vocab)
 
 

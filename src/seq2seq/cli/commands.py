@@ -10,7 +10,7 @@ import os
 import sys
 from pathlib import Path
 
-from ..config import PRESETS, ConfigError, commented_yaml
+from ..config import PRESETS, Config, ConfigError, commented_yaml
 from ..configure import build_config
 from .decode_flags import options_from
 
@@ -39,23 +39,29 @@ def train_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def eval_command(args: argparse.Namespace) -> int:
-    """`seq2seq eval`: every metric of a data file as JSON, and the predictions as TSV."""
-    from ..api import load
-    from ..data.copying import encode_pair
+def _read_data(args: argparse.Namespace, cfg: Config) -> tuple[Config, list]:
+    """The run's config with --format applied, and the pairs of --data read as it says."""
     from ..data.corpus import read_split
-    from ..evaluation import evaluate, metric_names
 
-    model = load(args.dir)
-    cfg = model.config
     if args.format is not None:
         cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, format=args.format))
+    return cfg, read_split(args.data, cfg, skip_invalid=args.skip_invalid)
+
+
+def eval_command(args: argparse.Namespace) -> int:
+    """`seq2seq eval`: every metric of a data file as JSON, and the predictions as TSV."""
+    from ..api import load_ensemble
+    from ..data.copying import encode_pair
+    from ..evaluation import evaluate, metric_names
+
+    model = load_ensemble(args.dirs)
+    cfg, pairs = _read_data(args, model.config)
     options = options_from(args, cfg.decode, cfg.data.target_type)
-    pairs = read_split(args.data, cfg, skip_invalid=args.skip_invalid)
     encoded = [encode_pair(model.source, model.target, s, t) for s, t in pairs]
     metrics, hyps = evaluate(model.net, encoded, model.source, model.target, options, names=metric_names(cfg),
                              batch_size=options.batch_size, device=model.device, prefix="")
-    out = Path(args.predictions or Path(args.dir) / "predictions.tsv")
+    name = "predictions.tsv" if len(args.dirs) == 1 else "predictions.ensemble.tsv"
+    out = Path(args.predictions or Path(args.dirs[0]) / name)
     with open(out, "w", encoding="utf-8") as f:
         f.write("source\treference\thypothesis\n")
         for (s, t), h in zip(pairs, hyps):
@@ -100,15 +106,11 @@ def translate_command(args: argparse.Namespace) -> int:
 def score_command(args: argparse.Namespace) -> int:
     """`seq2seq score`: each pair's log-probability, one line per pair (JSON with each token's with --tokens)."""
     from ..api import load_ensemble
-    from ..data.corpus import read_split
 
-    model = load_ensemble(args.dirs)
-    cfg = model.config
-    if args.format is not None:
-        cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, format=args.format))
     if args.batch_size < 1:
         raise ConfigError(f"--batch-size must be at least 1, got {args.batch_size}")
-    pairs = read_split(args.data, cfg, skip_invalid=args.skip_invalid)
+    model = load_ensemble(args.dirs)
+    _, pairs = _read_data(args, model.config)
     for result in model.score([s for s, _ in pairs], [t for _, t in pairs], batch_size=args.batch_size):
         if args.tokens:
             print(json.dumps({"score": result.score, "tokens": result.tokens, "token_scores": result.token_scores},

@@ -31,10 +31,11 @@ def _train(sub: argparse._SubParsersAction) -> None:
 
 def _use(sub: argparse._SubParsersAction) -> None:
     e = sub.add_parser("eval", help="metrics of a trained model on a data file, as JSON")
-    e.add_argument("dir")
+    e.add_argument("dirs", nargs="+", metavar="RUN", help="a run directory; several: their ensemble")
     e.add_argument("--data", required=True)
     e.add_argument("--format", choices=["auto", "tsv", "jsonl", "book", "pair"])
-    e.add_argument("--predictions", help="TSV of source, reference, hypothesis (default DIR/predictions.tsv)")
+    e.add_argument("--predictions", help="TSV of source, reference, hypothesis (default RUN/predictions.tsv; "
+                   "an ensemble: the first RUN's predictions.ensemble.tsv)")
     e.add_argument("--skip-invalid", action="store_true")
     add_decode_flags(e)
     e.set_defaults(func=c.eval_command)

@@ -12,13 +12,11 @@ words again (`resolve`), which the target side writes out as they are.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, ClassVar
+from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 
-from .reversal import InputReversal
 from .sides import Side, TokenSide
 from .vocab import PAD, UNK, Vocab
 
@@ -54,65 +52,31 @@ class CopySource:
 
 
 @dataclass
-class CopySourceSide:
+class CopySourceSide(TokenSide):
     """A token source side for a copy model: encodes sources into CopySource and pads them into (B, S, 2)
-    batches (each source id beside its extended target id); saved and loaded as the plain side it wraps."""
+    batches (each source id beside its extended target id); saved and loaded as a plain token side.
 
-    side: TokenSide
-    target_vocab: Vocab
-    kind: ClassVar[str] = "tokens"
+    target_vocab: the target side's vocabulary, whose ids (and size V) the extended ids continue.
+    """
 
-    @property
-    def reversal(self) -> InputReversal:
-        """The wrapped side's input reversal."""
-        return self.side.reversal
+    target_vocab: Vocab = field(kw_only=True)
 
-    @property
-    def size(self) -> int:
-        """The source vocabulary size."""
-        return self.side.size
+    @classmethod
+    def around(cls, side: TokenSide, target_vocab: Vocab) -> CopySourceSide:
+        """The copy side of a fitted or loaded token side."""
+        return cls(side.tokenizer, side.vocab, side.reversal, target_vocab=target_vocab)
 
-    @property
-    def vocab(self) -> Vocab:
-        """The source vocabulary."""
-        return self.side.vocab
-
-    @property
-    def tokenizer(self) -> Any:
-        """The source tokenizer."""
-        return self.side.tokenizer
-
-    def encode(self, raw: str) -> CopySource:
+    def encode(self, raw: str) -> CopySource:  # type: ignore[override]
         """A text -> its CopySource (reversed when the side is reversed)."""
-        words = tuple(self.side.reversal.apply(self.side.tokenizer.tokenize(raw)))
+        words = tuple(self.reversal.apply(self.tokenizer.tokenize(raw)))
         known = tuple(self.target_vocab.encode([w])[0] if w in self.target_vocab else None for w in words)
-        return CopySource(tuple(self.side.vocab.encode(words)), words, known, len(self.target_vocab))
+        return CopySource(tuple(self.vocab.encode(words)), words, known, len(self.target_vocab))
 
-    def decode(self, encoded: CopySource) -> str:
+    def decode(self, encoded: CopySource) -> str:  # type: ignore[override]
         """The source text of an encoded source."""
-        return self.side.decode(list(encoded.ids))
+        return super().decode(list(encoded.ids))
 
-    def labels(self, raw: str) -> list[str]:
-        """Tokens in reading order."""
-        return self.side.labels(raw)
-
-    def output_labels(self, encoded: Any) -> list[str]:
-        """The wrapped side's labels."""
-        return self.side.output_labels(encoded)
-
-    def parse(self, line: str) -> str:
-        """A line is a text."""
-        return line
-
-    def format(self, raw: str) -> str:
-        """A text is a line."""
-        return raw
-
-    def show(self, raw: str) -> str:
-        """The text itself."""
-        return raw
-
-    def pad(self, rows: Sequence[CopySource]) -> tuple[torch.Tensor, torch.Tensor]:
+    def pad(self, rows: Sequence[CopySource]) -> tuple[torch.Tensor, torch.Tensor]:  # type: ignore[override]
         """(B, S, 2) ids: source ids and extended target ids, <pad> (0) past each end; lengths (B,)."""
         lengths = [max(len(r), 1) for r in rows]
         batch = torch.full((len(rows), max(lengths), 2), PAD, dtype=torch.long)
@@ -120,18 +84,6 @@ class CopySourceSide:
             if len(row):
                 batch[b, : len(row)] = torch.tensor([row.ids, row.extended], dtype=torch.long).T
         return batch, torch.tensor(lengths, dtype=torch.long)
-
-    def pad_target(self, rows: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """The wrapped side's target padding."""
-        return self.side.pad_target(rows)
-
-    def steps(self, encoded: Any) -> int:
-        """The wrapped side's count."""
-        return self.side.steps(encoded)
-
-    def save(self, directory: Path, name: str) -> None:
-        """Saved as the plain token side (the target vocabulary is saved with the target side)."""
-        self.side.save(directory, name)
 
     def encode_target(self, target: TokenSide, raw: str, source: CopySource) -> list[int]:
         """A target text -> ids in the sentence's extended vocabulary: words outside the target vocabulary

@@ -96,7 +96,7 @@ def build_sides(cfg: Config, train: list[Pair]) -> tuple[Side, Side]:
 def _copying(cfg: Config, source: Side, target: Side) -> tuple[Side, Side]:
     """With model.copy the source side also maps each source word into the target's extended vocabulary."""
     if cfg.model.copy:
-        return CopySourceSide(source, target.vocab), target
+        return CopySourceSide.around(source, target.vocab), target
     return source, target
 
 

@@ -1,5 +1,5 @@
-"""Scoring given outputs: the log-probability a model gives each token of a reference target, through the
-step interface of generation (so an ensemble scores like one model)."""
+"""Scoring given outputs: the log-probability a model (or an ensemble) gives each token of a reference target,
+teacher-forced."""
 
 from __future__ import annotations
 
@@ -19,13 +19,8 @@ from .generate import like_weights
 def token_log_probs(model: torch.nn.Module, src: Tensor, src_lengths: Tensor, tgt_in: Tensor,
                     tgt_out: Tensor) -> Tensor:
     """(B, T) log p(gold token | source, gold prefix) of each target step, 0 at padding."""
-    state, memory = model.init_state(model.encode(src, src_lengths))
-    steps = []
-    for t in range(tgt_in.size(1)):
-        out = model.step(tgt_in[:, t], state, memory)
-        state = out.state
-        steps.append(out.scores.float().log_softmax(-1).gather(1, tgt_out[:, t:t + 1]).squeeze(1))
-    return torch.stack(steps, 1).masked_fill(tgt_out == PAD, 0.0)
+    logp = model(src, src_lengths, tgt_in).scores.float().log_softmax(-1)
+    return logp.gather(2, tgt_out.unsqueeze(-1)).squeeze(-1).masked_fill(tgt_out == PAD, 0.0)
 
 
 def score_pairs(model: torch.nn.Module, source_side: Any, target_side: Any, pairs: Sequence[tuple[Any, Any]],

@@ -2,8 +2,9 @@
 
 At every step the members' output distributions are averaged, p(y) = 1/M sum_m p_m(y) (the ensembles
 of Sutskever et al. 2014 and most NMT systems since); the ensemble offers the decoding interface of a
-single model (`encode`, `init_state`, `step`, `head`), so greedy, sampling and beam search run on it
-unchanged. Its state and memory hold one per member and select rows of all of them at once.
+single model (`encode`, `init_state`, `step`, `head`, and a teacher-forced `forward` and `loss`), so greedy,
+sampling, beam search, scoring and evaluation run on it unchanged. Its state and memory hold one per
+member and select rows of all of them at once.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from torch import Tensor, nn
 from seq2seq.models.decoder import DecoderState, Memory, StepOutput
 from seq2seq.models.encoder import EncoderOutput
 from seq2seq.models.heads import TokenHead, VectorHead
-from seq2seq.models.seq2seq import Seq2Seq
+from seq2seq.models.seq2seq import ModelOutput, Seq2Seq
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,22 @@ class Ensemble(nn.Module):
         """Each member's initial state and memory."""
         pairs = [m.init_state(e) for m, e in zip(self.members, encodings)]
         return EnsembleState(tuple(p[0] for p in pairs)), EnsembleMemory(tuple(p[1] for p in pairs))
+
+    def forward(self, src: Tensor, src_lengths: Tensor, tgt_in: Tensor) -> ModelOutput:
+        """Teacher-forced scores (B, T, V) of a gold prefix tgt_in (B, T), step by step (what evaluation and
+        scoring read), and the attention (B, T, S) or None."""
+        state, memory = self.init_state(self.encode(src, src_lengths))
+        steps, maps = [], []
+        for t in range(tgt_in.size(1)):
+            out = self.step(tgt_in[:, t], state, memory)
+            state = out.state
+            steps.append(out.scores)
+            maps.append(out.attention)
+        return ModelOutput(torch.stack(steps, 1), None if maps[0] is None else torch.stack(maps, 1))
+
+    def loss(self, scores: Tensor, tgt_out: Tensor, label_smoothing: float = 0.0) -> tuple[Tensor, int]:
+        """Summed cross-entropy of the averaged distribution over real target steps, and their count."""
+        return self.head.loss(scores, tgt_out, label_smoothing)
 
     def step(self, prev: Tensor, state: EnsembleState, memory: EnsembleMemory) -> StepOutput:
         """prev: (B,) -> StepOutput(log of the mean probabilities (B, V), the members' states, attention)."""
