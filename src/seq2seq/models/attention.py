@@ -64,30 +64,37 @@ class Attention(nn.Module):
         """
         single = query.dim() == 2
         q = query.unsqueeze(1) if single else query
-        if self.score in ADDITIVE:
-            # (B, T, 1, A) + (B, 1, S, A) -> (B, T, S, A) -> (B, T, 1, S): one head
-            energy = self.query_proj(q).unsqueeze(2) + keys.unsqueeze(1)
-            if self.features is not None:
-                energy = energy + self.features(previous, coverage).unsqueeze(1)
-            scores = self.v(torch.tanh(energy)).squeeze(-1).unsqueeze(2)
+        if self.heads > 1:
+            context, weights, per_head = self._heads(q, keys, values, mask)
         else:
-            # (B, N, T, d) x (B, N, d, S) -> (B, T, N, S)
-            scores = torch.matmul(_split(q, self.heads), _split(keys, self.heads).transpose(2, 3)).transpose(1, 2)
-            if self.scale != 1.0:
-                scores = scores * self.scale
-        scores = scores.masked_fill(~mask[:, None, None, :], float("-inf"))
-        per_head = torch.softmax(scores, dim=-1)
-        if self.heads == 1:
-            weights = per_head.squeeze(2)
+            if self.score in ADDITIVE:
+                # (B, T, 1, A) + (B, 1, S, A) -> (B, T, S, A) -> (B, T, S)
+                energy = self.query_proj(q).unsqueeze(2) + keys.unsqueeze(1)
+                if self.features is not None:
+                    energy = energy + self.features(previous, coverage).unsqueeze(1)
+                scores = self.v(torch.tanh(energy)).squeeze(-1)
+            else:
+                scores = torch.bmm(q, keys.transpose(1, 2))
+                if self.scale != 1.0:
+                    scores = scores * self.scale
+            weights = torch.softmax(scores.masked_fill(~mask.unsqueeze(1), float("-inf")), dim=-1)
             context = torch.bmm(weights, values)
-        else:
-            # (B, N, T, S) x (B, N, S, He/N) -> (B, T, N, He/N) -> (B, T, He)
-            parts = torch.matmul(per_head.transpose(1, 2), _split(values, self.heads)).transpose(1, 2)
-            context = self.out_proj(parts.reshape(*parts.shape[:2], -1))
-            weights = per_head.mean(2)
+            per_head = weights.unsqueeze(2)
         if single:
             return context.squeeze(1), weights.squeeze(1), per_head.squeeze(1)
         return context, weights, per_head
+
+    def _heads(self, q: Tensor, keys: Tensor, values: Tensor, mask: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """Several heads of a multiplicative score: q (B, T, Hd) -> context (B, T, He), mean weights (B, T, S),
+        each head's weights (B, T, N, S)."""
+        # (B, N, T, d) x (B, N, d, S) -> (B, N, T, S)
+        scores = torch.matmul(_split(q, self.heads), _split(keys, self.heads).transpose(2, 3)) * self.scale
+        per_head = torch.softmax(scores.masked_fill(~mask[:, None, None, :], float("-inf")), dim=-1)
+        # (B, N, T, S) x (B, N, S, He/N) -> (B, N, T, He/N) -> (B, T, He)
+        parts = torch.matmul(per_head, _split(values, self.heads)).transpose(1, 2)
+        context = self.out_proj(parts.reshape(*parts.shape[:2], -1))
+        per_head = per_head.transpose(1, 2)
+        return context, per_head.mean(2), per_head
 
 
 def _split(x: Tensor, heads: int) -> Tensor:
