@@ -70,3 +70,20 @@ def test_history_past_a_sentence_end_changes_nothing():
     long_previous = torch.cat([previous, torch.zeros(1, 4)], 1)
     long_coverage = torch.cat([coverage, torch.zeros(1, 4)], 1)
     torch.testing.assert_close(features(long_previous, long_coverage)[:, :3], features(previous, coverage))
+
+
+def test_gradcheck_of_location_attention_with_coverage():
+    torch.manual_seed(0)
+    features = AlignmentFeatures(4, location=True, coverage=True, channels=2, kernel=3)
+    attn = Attention("location", 4, 4, features=features).double()
+    g = torch.Generator().manual_seed(1)
+    query = torch.randn(2, 4, generator=g, dtype=torch.float64, requires_grad=True)
+    values = torch.randn(2, 5, 4, generator=g, dtype=torch.float64, requires_grad=True)
+    previous = torch.softmax(torch.randn(2, 5, generator=g, dtype=torch.float64), -1).requires_grad_()
+    coverage = torch.rand(2, 5, generator=g, dtype=torch.float64, requires_grad=True)
+    mask = _mask()
+
+    def f(q, v, p, c):
+        return attn(q, attn.precompute(v), v, mask, p, c)[:2]
+
+    assert torch.autograd.gradcheck(f, (query, values, previous, coverage), eps=1e-6, atol=1e-5)

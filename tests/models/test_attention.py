@@ -135,3 +135,16 @@ def test_heads_score_their_own_parts_and_are_projected(score):
 def test_one_head_has_no_output_projection():
     assert Attention("general", 6, 6).out_proj is None
     assert Attention("general", 6, 6, heads=2).out_proj.weight.shape == (6, 6)
+
+
+@pytest.mark.parametrize("score", ["dot", "scaled_dot", "general"])
+def test_gradcheck_with_heads(score):
+    torch.manual_seed(0)
+    attn = Attention(score, 4, 4, heads=2).double()
+    query, values, mask = _inputs(torch.float64, 4, 4)
+    query, values = query[:2, :2].requires_grad_(), values[:2, :4].requires_grad_()
+
+    def f(q, v):
+        return attn(q, attn.precompute(v), v, mask[:2, :4])[:2]
+
+    assert torch.autograd.gradcheck(f, (query, values), eps=1e-6, atol=1e-5)

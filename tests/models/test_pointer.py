@@ -80,8 +80,12 @@ def test_copy_model_padding_invariance_and_step_path(extra):
             step = model.step(batch.tgt_in[:, t], state, memory)
             torch.testing.assert_close(step.scores, out.scores[:, t], atol=1e-5, rtol=1e-5)
             state = step.state
-    loss, n = model.loss(out.scores, batch.tgt_out)
+    out = model.train()(batch.src, batch.src_lengths, batch.tgt_in)
+    loss, n = model.loss(out.scores, batch.tgt_out, label_smoothing=0.1)
     assert n == int(batch.tgt_lengths.sum()) and torch.isfinite(loss)
+    loss.backward()
+    for name, p in model.named_parameters():
+        assert p.grad is not None and torch.isfinite(p.grad).all() and p.grad.abs().sum() > 0, name
 
 
 def test_every_search_decodes_a_copy_model_and_beam_one_is_greedy():
