@@ -99,6 +99,9 @@ def test_every_search_decodes_a_copy_model_and_beam_one_is_greedy():
     assert len(sample(model, src, lengths, DecodeConfig(strategy="sample", max_length=6))) == 3
     wide = beam_search(model, src, lengths, DecodeConfig(strategy="beam", beam_size=4, nbest=4, max_length=6))
     assert all(len(h) == 4 for h in wide)
+    for i, source in enumerate(sources):  # each sentence alone decodes as in the padded batch
+        one, n = SIDE.pad([source])
+        assert greedy(model, one, n, options)[0].output == g[i].output
     for hyps, row in zip(generate(model, SIDE, sources, options), sources):
         # generated extended ids come back as the source words they stand for
         assert all(isinstance(i, int) and i < V or i in row.words for i in hyps[0].output)
