@@ -107,3 +107,31 @@ def transformer_run(tmp_path_factory):
             "--set", "model.transformer_heads=2", "--set", "model.transformer_ff_size=32", "--set", "train.threads=1"]
     assert main(args) == 0
     return out
+
+
+@pytest.fixture
+def make_run(tmp_path):
+    """A factory of run directories holding an untrained small char model (for fast tests of what loads runs):
+    make_run(name, seed=0, steps=(1,), text="abcdefgh", **config overrides) -> the run directory, with one step
+    checkpoint per step (different weights each), `last` and `best` at the last one."""
+    from seq2seq import build_config
+    from seq2seq.bundle import assemble
+    from seq2seq.checkpoint import write_checkpoint
+    from seq2seq.config import save
+    from seq2seq.data.corpus import build_sides
+
+    def make(name="run", seed=0, steps=(1,), text="abcdefgh", **overrides):
+        cfg = build_config(overrides={"model.embedding_size": 8, "model.encoder_hidden": 16,
+                                      "model.decoder_hidden": 16, "model.attention": "general",
+                                      "model.bridge": "zero", "train.keep_checkpoints": len(steps), **overrides})
+        source, target = build_sides(cfg, [(text, text[::-1])])
+        out = tmp_path / name
+        out.mkdir()
+        save(cfg, out / "config.yaml")
+        for i, step in enumerate(steps):
+            torch.manual_seed(seed * 1000 + i)
+            bundle = assemble(cfg, source, target)
+            write_checkpoint(out, step, lambda d: bundle.save_into(d, {"step": step, "epoch": i}), ("last", "best"),
+                             keep=cfg.train.keep_checkpoints)
+        return out
+    return make

@@ -278,3 +278,60 @@ def test_word_outputs_are_text_for_people_and_tokens_on_request(tmp_path, monkey
     capsys.readouterr()
     assert main(["translate", str(run), "--tokenized"]) == 0
     assert capsys.readouterr().out == "a man ' s t - shirt , ok .\n"
+
+
+# --- fast: untrained runs (make_run) for scoring, heads, ensembles and copying ----------------------------
+
+
+def test_score_gives_each_tokens_log_probability(make_run):
+    model = seq2seq.load(make_run())
+    scores = model.score(["abc", "hello"], ["cba", ""])
+    assert [s.tokens for s in scores] == [["c", "b", "a", "</s>"], ["</s>"]]
+    assert all(len(s.token_scores) == len(s.tokens) and s.score == pytest.approx(sum(s.token_scores))
+               for s in scores)
+    with torch.no_grad():
+        model.net.head.output.bias[:3] = -100.0  # never <pad>, <unk> or <s>: the output's text reads back as its ids
+    best = model.translate(["abc"], max_length=4)[0][0]
+    scored = model.score(["abc"], [best.text])[0]
+    # greedy's score counts </s> only if it ended there before its cap of 4 tokens
+    ended = len(best.tokens) < 4
+    assert sum(scored.token_scores[: len(best.tokens) + ended]) == pytest.approx(best.score, abs=1e-5)
+    with pytest.raises(ValueError, match="one target per source"):
+        model.score(["abc"], [])
+    with pytest.raises(ConfigError, match="score needs token targets"):
+        seq2seq.load(V1 / "features").score(["1 2"], ["2 3"])
+
+
+def test_an_ensembles_score_is_of_the_averaged_distribution(make_run):
+    a, b = make_run("a", seed=1), make_run("b", seed=2)
+    both = seq2seq.load_ensemble([a, b]).score(["abc"], ["cb"])[0]
+    alone = [seq2seq.load(r).score(["abc"], ["cb"])[0] for r in (a, b)]
+    # a mixture's probability lies between its members'
+    for i, value in enumerate(both.token_scores):
+        lo, hi = sorted(s.token_scores[i] for s in alone)
+        assert lo - 1e-6 <= value <= hi + 1e-6
+
+
+def test_heads_give_one_map_each_and_the_attention_is_their_mean(make_run):
+    model = seq2seq.load(make_run(**{"model.attention_heads": 4, "data.reverse_source": True}))
+    t = model.translate(["abcd"], max_length=3, attention=True)[0][0]
+    heads = np.array(t.head_attention)
+    assert heads.shape == (4, len(t.tokens) + 1 if len(t.tokens) < 3 else 3, 4)
+    assert np.allclose(heads.mean(0), np.array(t.attention), atol=1e-6)
+    assert np.allclose(heads.sum(-1), 1.0, atol=1e-5)
+    assert seq2seq.load(make_run("one")).translate(["abcd"], attention=True)[0][0].head_attention is None
+
+
+def test_a_copy_model_writes_copied_words_out_verbatim(make_run):
+    run = make_run(text="pay Ann gets", **{"model.copy": True, "data.tokenizer": "word"})
+    model = seq2seq.load(run)
+    unknown = "Zyx"  # in neither vocabulary
+    encoded = model.source.encode(f"pay {unknown}")
+    v = len(model.target.vocab)
+    assert encoded.extended[1] == v + 1
+    # make the model copy: a large copy gate bias and attention that only the source can give
+    with torch.no_grad():
+        model.net.decoder.copy.gate.bias.fill_(-30.0)
+    out = model.translate([f"pay {unknown}"], max_length=3)[0][0]
+    assert set(out.tokens) <= {"pay", unknown} and unknown in out.tokens
+    assert model.score([f"pay {unknown}"], [unknown])[0].tokens == [unknown, "</s>"]

@@ -9,16 +9,16 @@ from .loading import load
 from .translation import Translation
 
 __version__ = _version("seq2seq")
-__all__ = ["PRESETS", "Config", "ConfigError", "DecodeConfig", "Model", "Seq2Seq", "Translation", "build_config",
-           "build_model", "load", "train"]
+__all__ = ["PRESETS", "Config", "ConfigError", "DecodeConfig", "Model", "Score", "Seq2Seq", "Translation",
+           "build_config", "build_model", "load", "load_ensemble", "train"]
 
 
 def __getattr__(name: str) -> Any:
     """The PyTorch parts load on first use, so that `import seq2seq` and the ONNX engine work without torch."""
-    if name == "Model":
-        from .api import Model
+    if name in ("Model", "Score", "load_ensemble"):
+        from . import api
 
-        return Model
+        return getattr(api, name)
     if name in ("Seq2Seq", "build_model"):
         from . import models
 

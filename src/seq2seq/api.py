@@ -1,31 +1,45 @@
 """The Python API of the PyTorch engine: `Model` over a run directory's checkpoint (`seq2seq.load` picks the
-engine; see `loading`)."""
+engine; see `loading`), `load_ensemble` for several runs as one model, and `Model.score` for given targets."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from .bundle import Bundle, load_bundle
-from .config import DecodeConfig
+from .config import ConfigError, DecodeConfig
+from .data.copying import encode_pair, resolve
 from .decoding import Hypothesis, generate
+from .decoding.scoring import score_pairs
+from .ensembling import load_members
 from .translation import InputError, InputTooLong, Translation, Translator
 
-__all__ = ["InputError", "InputTooLong", "Model", "Translation", "load"]
+__all__ = ["InputError", "InputTooLong", "Model", "Score", "Translation", "load", "load_ensemble"]
+
+
+@dataclass
+class Score:
+    """A given target's log-probability under the model: the sum, and per token (the target's tokens and </s>)."""
+
+    score: float
+    tokens: list[str]
+    token_scores: list[float]
 
 
 class Model(Translator):
-    """A trained model on PyTorch; `seq2seq.load(run_dir)` returns one."""
+    """A trained model on PyTorch; `seq2seq.load(run_dir)` returns one, `seq2seq.load_ensemble(run_dirs)` one
+    whose `net` averages several runs' step probabilities (config and sides: the first run's)."""
 
     engine = "torch"
 
-    def __init__(self, bundle: Bundle):
+    def __init__(self, bundle: Bundle, net: torch.nn.Module | None = None):
         super().__init__(bundle.config, bundle.source, bundle.target)
         self.bundle = bundle
-        self.net = bundle.model
+        self.net = bundle.model if net is None else net
 
     @property
     def device(self) -> torch.device:
@@ -47,7 +61,31 @@ class Model(Translator):
         """Per encoded source, its hypotheses best first, with attention when asked."""
         return generate(self.net, self.source, sources, options, keep_attention=keep_attention)
 
+    def score(self, sources: list[Any], targets: list[str], *, batch_size: int = 64) -> list[Score]:
+        """Each (source, target) pair's log-probability under the model, teacher-forced (token targets)."""
+        if self.config.data.target_type != "tokens":
+            raise ConfigError("score needs token targets (data.target_type=tokens): vectors have no probability")
+        if len(sources) != len(targets):
+            raise ValueError(f"score needs one target per source, got {len(sources)} sources and {len(targets)} "
+                             f"targets")
+        pairs = [encode_pair(self.source, self.target, s, t) for s, t in zip(sources, targets)]
+        out = []
+        for (source, target), logp in zip(pairs, score_pairs(self.net, self.source, self.target, pairs, batch_size)):
+            tokens = self.target.output_labels(resolve(self.source, target, source)) + ["</s>"]
+            out.append(Score(sum(logp), tokens, logp))
+        return out
+
 
 def load(run_dir: str | Path, which: str = "best", device: str | torch.device = "cpu") -> Model:
     """Load a trained model from a run directory (`checkpoints/best` unless which="last")."""
     return Model(load_bundle(run_dir, which=which, device=device))
+
+
+def load_ensemble(run_dirs: list[str | Path], which: str = "best", device: str | torch.device = "cpu") -> Model:
+    """Several runs sharing their source and target sides as one model averaging their step probabilities
+    (greedy, sampling and beam search alike); the first run's decode section gives the defaults. Runs whose
+    vocabularies differ are refused naming both."""
+    if len(run_dirs) == 1:
+        return load(run_dirs[0], which, device)
+    first, ensemble = load_members(list(run_dirs), which, device)
+    return Model(first, ensemble)

@@ -39,8 +39,10 @@ def make_run_dir(run_dir: str | Path) -> Path:
     return run
 
 
-def write_checkpoint(run_dir: Path, step: int, write: Callable[[Path], None], links: tuple[str, ...]) -> Path:
-    """Fill a fresh checkpoint directory with `write(dir)` and point each name in `links` at it.
+def write_checkpoint(run_dir: Path, step: int, write: Callable[[Path], None], links: tuple[str, ...],
+                     keep: int = 0) -> Path:
+    """Fill a fresh checkpoint directory with `write(dir)` and point each name in `links` at it; step
+    directories no link names are removed, but for the `keep` latest (train.keep_checkpoints).
 
     A kill at any moment leaves every previous link whole.
     """
@@ -68,7 +70,7 @@ def write_checkpoint(run_dir: Path, step: int, write: Callable[[Path], None], li
         tmp_link.symlink_to(final.name)
         os.replace(tmp_link, ckpt_root / link)
     _fsync(ckpt_root)
-    _remove_unreferenced(ckpt_root)
+    _remove_unreferenced(ckpt_root, keep)
     return final
 
 
@@ -79,8 +81,14 @@ def current_umask() -> int:
     return mask
 
 
-def _remove_unreferenced(ckpt_root: Path) -> None:
+def step_dirs(ckpt_root: Path) -> list[Path]:
+    """The complete step checkpoints of a run's checkpoints/ directory, oldest first."""
+    return sorted(d for d in ckpt_root.glob("step-*") if d.is_dir() and (d / MODEL_JSON).is_file())
+
+
+def _remove_unreferenced(ckpt_root: Path, latest: int) -> None:
     keep = {os.readlink(ckpt_root / n) for n in ("last", "best") if (ckpt_root / n).is_symlink()}
+    keep |= {d.name for d in step_dirs(ckpt_root)[-latest:]} if latest else set()
     for d in ckpt_root.iterdir():
         if d.is_dir() and not d.is_symlink() and d.name.startswith(("step-", ".tmp-")) and d.name not in keep:
             shutil.rmtree(d, ignore_errors=True)

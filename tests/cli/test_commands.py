@@ -1,8 +1,11 @@
 """The `seq2seq` command: listings, config, data inspect, plots, and user errors as one line with status 2."""
 
+import json
+
 import pytest
 import yaml
 
+import seq2seq
 from seq2seq import build_config
 from seq2seq.cli import build_parser, main
 
@@ -88,7 +91,8 @@ def test_user_errors_are_one_line(tmp_path, capsys):
 
 def test_every_subcommand_has_help(capsys):
     parser = build_parser()
-    for command in ("train", "eval", "translate", "serve", "export", "plot", "demo", "config", "tasks", "presets"):
+    for command in ("train", "eval", "translate", "serve", "export", "plot", "demo", "config", "tasks", "presets",
+                    "score", "average"):
         with pytest.raises(SystemExit) as exit_info:
             parser.parse_args([command, "--help"])
         assert exit_info.value.code == 0
@@ -114,3 +118,49 @@ def test_version_names_the_package_torch_and_python(capsys):
     assert stop.value.code == 0
     assert capsys.readouterr().out == (f"seq2seq {seq2seq.__version__} (torch {torch.__version__}, "
                                        f"Python {platform.python_version()})\n")
+
+
+def test_score_prints_each_pairs_log_probability(make_run, tmp_path, capsys):
+    run, other = make_run("a", seed=1), make_run("b", seed=2)
+    data = tmp_path / "pairs.tsv"
+    data.write_text("abc\tcba\nhe\teh\n", encoding="utf-8")
+    capsys.readouterr()
+    assert main(["score", str(run), "--data", str(data)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    expected = seq2seq.load(run).score(["abc", "he"], ["cba", "eh"])
+    assert lines == [f"{s.score:.4f}" for s in expected]
+    assert main(["score", str(run), str(other), "--data", str(data), "--tokens", "--batch-size", "1"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert rows[1]["tokens"] == ["e", "h", "</s>"] and len(rows[1]["token_scores"]) == 3
+    assert rows[0]["score"] == pytest.approx(seq2seq.load_ensemble([run, other]).score(["abc"], ["cba"])[0].score)
+    mismatch = make_run("c", text="xyz")
+    assert main(["score", str(run), str(mismatch), "--data", str(data)]) == 2
+    assert f"{run} and {mismatch}: the target vocabularies differ" in capsys.readouterr().err
+
+
+def test_average_writes_a_run_of_the_mean_weights(make_run, tmp_path, capsys):
+    run = make_run(steps=(100, 200, 300))
+    assert main(["average", str(run), "--last", "2", "--out", str(tmp_path / "avg")]) == 0
+    assert "averaged 2 checkpoints (steps 200, 300)" in capsys.readouterr().out
+    assert main(["translate", str(tmp_path / "avg"), "--input", str(run / "config.yaml"), "--output",
+                 str(tmp_path / "out.txt")]) == 0
+    assert main(["average", str(run), "--steps", "100,x", "--out", str(tmp_path / "b")]) == 2
+    assert "--steps takes step numbers separated by commas, got '100,x'" in capsys.readouterr().err
+    assert main(["average", str(run), "--steps", "100,150", "--out", str(tmp_path / "b")]) == 2
+    assert "no checkpoint of step 150 (steps kept: 100, 200, 300)" in capsys.readouterr().err
+
+
+def test_eval_of_several_runs_scores_their_ensemble(make_run, tmp_path, capsys):
+    a, b = make_run("a", seed=1), make_run("b", seed=2)
+    data = tmp_path / "pairs.tsv"
+    data.write_text("abc\tcba\nhe\teh\n", encoding="utf-8")
+    capsys.readouterr()
+    assert main(["eval", str(a), str(b), "--data", str(data), "--beam", "2"]) == 0
+    metrics = json.loads(capsys.readouterr().out)
+    assert metrics["predictions"] == str(a / "predictions.ensemble.tsv") and metrics["sentences"] == 2
+    ensemble = seq2seq.load_ensemble([a, b])
+    scores = ensemble.score(["abc", "he"], ["cba", "eh"])
+    expected = -sum(s.score for s in scores) / sum(len(s.tokens) for s in scores)
+    assert metrics["loss"] == pytest.approx(expected, rel=1e-5)
+    lines = (a / "predictions.ensemble.tsv").read_text().splitlines()
+    assert lines[1].split("\t")[2] == ensemble.translate(["abc"], beam=2)[0][0].text

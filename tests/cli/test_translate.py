@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+import seq2seq
 from seq2seq import build_config
 from seq2seq.bundle import assemble
 from seq2seq.checkpoint import write_checkpoint
@@ -233,3 +234,26 @@ def test_eval_leaves_out_pairs_beyond_the_generation_bounds(tmp_path, capsys, ca
     assert caplog.messages == [f"{data}: dropped 1 of 3 pairs longer than decode.max_source_length=1000 or "
                                f"decode.max_output_length=1000"]
     assert [line.split("\t")[0] for line in (tmp_path / "p.tsv").read_text().splitlines()[1:]] == ["abc", "hello"]
+
+
+def test_translate_with_several_runs_decodes_their_ensemble(make_run, monkeypatch, capsys, tmp_path):
+    a, b = make_run("a", seed=1), make_run("b", seed=2, **{"model.attention_heads": 2})
+    status, out, err = _in_process(monkeypatch, capsys, a, "abc\nhello\n", str(b), "--beam", "3",
+                                   "--attention", str(tmp_path / "att.png"))
+    assert status == 0, err
+    expected = seq2seq.load_ensemble([a, b]).translate(["abc", "hello"], beam=3)
+    assert out.splitlines() == [h[0].text for h in expected]
+    assert (tmp_path / "att.png").read_bytes()[:4] == b"\x89PNG"
+    status, out, err = _in_process(monkeypatch, capsys, a, "abc\n", str(make_run("c", text="xyz")))
+    assert status == 2 and "the target vocabularies differ" in err
+
+
+def test_attention_heads_are_drawn_beside_their_mean(make_run, monkeypatch, capsys, tmp_path):
+    widths = {}
+    for heads in (1, 2):
+        run = make_run(f"h{heads}", **{"model.attention_heads": heads})
+        png = tmp_path / f"att{heads}.png"
+        status, _, err = _in_process(monkeypatch, capsys, run, "abc\n", "--attention", str(png))
+        assert status == 0, err
+        widths[heads] = int.from_bytes(png.read_bytes()[16:20], "big")  # the PNG header's width
+    assert widths[2] > 2 * widths[1]  # the mean, then one panel per head, side by side

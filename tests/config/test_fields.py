@@ -105,8 +105,9 @@ def test_choices_refuse_lists_mappings_and_numbers(value, kind):
 def test_choice_error_lists_aliases():
     with pytest.raises(ConfigError) as err:
         Config().set("model.attention", "cosine")
-    assert str(err.value) == ("model.attention: bad value 'cosine'; allowed values: none, dot, general, concat "
-                              "(aliases: mlp, bahdanau, additive, luong)")
+    assert str(err.value) == ("model.attention: bad value 'cosine'; allowed values: none, dot, general, concat, "
+                              "scaled_dot, location (aliases: mlp, bahdanau, additive, luong, scaled-dot, "
+                              "location-aware)")
 
 
 @pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf, ".nan", ".inf", "-.inf"])

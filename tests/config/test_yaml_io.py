@@ -88,4 +88,4 @@ def test_every_key_documented():
     assert len(keys) == sum(len(Config().to_dict()[s]) for s in ("model", "data", "train", "decode"))
     described = {k: (default, h) for k, default, h in keys}
     assert described["decode.seed"][0] is None  # unseeded sampling differs from run to run
-    assert described["model.attention"][1].endswith("(one of: none, dot, general, concat)")
+    assert described["model.attention"][1].endswith("(one of: none, dot, general, concat, scaled_dot, location)")

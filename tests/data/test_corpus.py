@@ -98,6 +98,25 @@ def test_shared_vocab_is_one_vocabulary_for_both_sides():
     assert source.encode("ax") == [target.encode("x")[0], target.encode("a")[0]]
 
 
+def test_vocabularies_from_files_replace_the_fitted_ones(tmp_path):
+    (tmp_path / "src.txt").write_text("c\t9\nq\t5\na\t1\n", encoding="utf-8")
+    (tmp_path / "tgt.txt").write_text("z\nx\n", encoding="utf-8")
+    cfg = build_config(overrides={"data.source_vocab": str(tmp_path / "src.txt"), "data.min_freq": 2,
+                                  "data.target_vocab": str(tmp_path / "tgt.txt")})
+    source, target = build_sides(cfg, TRAIN)
+    assert source.vocab.tokens[4:] == ["c", "q"] and target.vocab.tokens[4:] == ["z", "x"]
+    assert target.encode("xyz") == [5, 1, 4]  # y is not in the file: <unk>
+    shared = build_config(overrides={"data.shared_vocab": True, "data.source_vocab": str(tmp_path / "tgt.txt")})
+    source, target = build_sides(shared, TRAIN)
+    assert source.vocab is target.vocab and source.vocab.tokens[4:] == ["z", "x"]
+    with pytest.raises(ConfigError, match=r"data.source_vocab .* and data.target_vocab .* differ"):
+        build_config(overrides={"data.shared_vocab": True, "data.source_vocab": "a.txt", "data.target_vocab": "b.txt"})
+    with pytest.raises(ConfigError, match=r"data.target_vocab needs data.target_type=tokens"):
+        build_config(overrides={"data.target_vocab": "a.txt", "data.target_type": "features"})
+    with pytest.raises(DataError, match=r"missing.txt:1: file not found"):
+        build_sides(build_config(overrides={"data.target_vocab": str(tmp_path / "missing.txt")}), TRAIN)
+
+
 def test_shared_sentencepiece_is_fitted_on_both_sides():
     texts = [("the cat sat", "le chat"), ("the dog ran", "le chien"), ("a cat ran", "un chat")] * 10
     cfg = build_config(overrides={"data.shared_vocab": True, "data.tokenizer": "sentencepiece",

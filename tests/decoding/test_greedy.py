@@ -42,10 +42,13 @@ def test_greedy_is_the_argmax_loop_cut_at_eos(preset, make_model, make_batch, te
     assert {len(h.output) for h in hyps} != {12}  # mixed lengths: some rows ended early
 
 
-@pytest.mark.parametrize("preset", ["luong", "transformer-tiny", "transformer-encoder+luong-decoder",
-                                    "birnn-encoder+transformer-decoder"])
-def test_each_row_alone_gives_the_same_result(preset, make_model, make_batch):
-    model = make_model(preset, seed=2)
+@pytest.mark.parametrize("preset,extra", [
+    ("luong", {}), ("transformer-tiny", {}), ("transformer-encoder+luong-decoder", {}),
+    ("birnn-encoder+transformer-decoder", {}), ("luong", {"model.attention": "location", "model.attention_output": "concat"}),
+    ("luong", {"model.attention_heads": 2})], ids=["luong", "transformer-tiny", "transformer-encoder+luong-decoder",
+                                                   "birnn-encoder+transformer-decoder", "location", "two-heads"])
+def test_each_row_alone_gives_the_same_result(preset, extra, make_model, make_batch):
+    model = make_model(preset, seed=2, **extra)
     src, lengths = make_batch(2)
     options = DecodeConfig(max_length_a=1.0, max_length_b=3)
     together = greedy(model, src, lengths, options, keep_attention=True)
@@ -55,7 +58,8 @@ def test_each_row_alone_gives_the_same_result(preset, make_model, make_batch):
         assert alone.output == together[i].output and alone.score == pytest.approx(together[i].score, abs=1e-5)
         torch.testing.assert_close(alone.attention, together[i].attention[:, :n], atol=1e-5, rtol=1e-5)
         assert torch.all(together[i].attention[:, n:] == 0)
-        assert (together[i].head_attention is not None) == (model.config.decoder_type == "transformer")
+        heads = model.config.decoder_type == "transformer" or "model.attention_heads" in extra
+        assert (together[i].head_attention is not None) == heads
         if together[i].head_attention is not None:  # multi-head: each head's map, and their mean
             torch.testing.assert_close(alone.head_attention, together[i].head_attention[..., :n], atol=1e-5, rtol=1e-5)
             torch.testing.assert_close(together[i].head_attention.mean(0), together[i].attention)

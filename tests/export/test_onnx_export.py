@@ -10,7 +10,7 @@ import pytest
 
 from seq2seq.api import Model
 from seq2seq import build_config
-from seq2seq.config import PRESETS
+from seq2seq.config import PRESETS, ConfigError
 from seq2seq.engine import load_exported
 from seq2seq.export import ExportError, export_onnx
 from seq2seq.export import onnx_export
@@ -34,6 +34,9 @@ ARCHITECTURES = {
                                   "model.attention=general", "model.input_feeding=true"],
     "features-to-features-fixed": ["data.source_type=features", "data.target_type=features",
                                    "data.target_length=4", "model.feed_context=peeky"],
+    "location-coverage-input-feeding": ["model.attention=location", "model.coverage=true", "model.input_feeding=true"],
+    "two-heads-scaled-dot": ["model.attention=scaled_dot", "model.attention_heads=2", "model.encoder_hidden=6",
+                             "model.decoder_hidden=6", "model.bridge=zero"],
     "transformer-encoder-rnn-decoder": ["model.encoder_type=transformer", "model.attention=general",
                                         "model.bridge=linear"],
     "gru-listener-features-to-tokens": ["data.source_type=features", "model.pyramid_layers=2", "model.cell=gru",
@@ -82,6 +85,20 @@ def test_a_transformer_decoder_is_refused_with_the_reason(preset, tiny_bundle, t
     with pytest.raises(ExportError, match=r"model.decoder_type=transformer does not export to ONNX yet"):
         export_onnx(tiny_bundle(preset), tmp_path / preset)
     assert not (tmp_path / preset).exists()
+
+
+def test_the_onnx_engine_refuses_a_coverage_penalty_it_does_not_implement(tiny_export):
+    bundle, out = tiny_export
+    model = load_exported(out)
+    with pytest.raises(ConfigError, match=r"^decode.coverage_penalty=0.2 is not implemented by the onnx engine"):
+        model.translate(["abc"], beam=3, coverage_penalty=0.2)
+    assert model.translate(["abc"], beam=3)[0][0].text == Model(bundle).translate(["abc"], beam=3)[0][0].text
+
+
+def test_a_copy_model_is_refused_with_the_reason(tiny_bundle, tmp_path):
+    with pytest.raises(ExportError, match=r"^model.copy=true does not export to ONNX yet"):
+        export_onnx(tiny_bundle(None, ["model.attention=concat", "model.copy=true"]), tmp_path / "copy")
+    assert not (tmp_path / "copy").exists()
 
 
 @pytest.mark.parametrize("name", list(ARCHITECTURES))

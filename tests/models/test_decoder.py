@@ -24,13 +24,19 @@ def _memory(dec, batch=3, src_len=5):
     mask = torch.arange(src_len)[None] < torch.tensor([5, 2, 4][:batch])[:, None]
     outputs = outputs * mask.unsqueeze(-1)
     keys = None if dec.attention is None else dec.attention.precompute(outputs)
-    return Memory(outputs, mask, keys, torch.randn(batch, HE, generator=g))
+    # a copy model's map of source positions into the extended vocabulary: some known ids, some copied
+    source_map = torch.randint(4, V, (batch, src_len), generator=g) if dec.copy is not None else None
+    if source_map is not None:
+        source_map[:, 1] = V + 1
+    return Memory(outputs, mask, keys, torch.randn(batch, HE, generator=g), source_map)
 
 
-def _state(dec, cfg, batch=3):
+def _state(dec, cfg, batch=3, memory=None):
     g = torch.Generator().manual_seed(2)
     h = torch.randn(cfg.decoder_layers, batch, 8, generator=g)
     c = torch.randn(cfg.decoder_layers, batch, 8, generator=g) if cfg.cell == "lstm" else None
+    if memory is not None:
+        return dec.initial_state(h, c, memory)
     return DecoderState(h, c, dec.initial_feed(batch, h))
 
 
@@ -44,6 +50,11 @@ VARIANTS = [
     dict(cell="gru", attention="concat", input_feeding=True, decoder_layers=2, residual=True),
     dict(cell="lstm", tie_embeddings=True),
     dict(cell="lstm", attention="general", attention_output="tanh", tie_embeddings=True, embedding_size=8),
+    dict(cell="lstm", attention="location", location_kernel=5),
+    dict(cell="gru", attention="location", coverage=True, input_feeding=True, attention_output="tanh"),
+    dict(cell="lstm", attention="concat", coverage=True, decoder_layers=2),
+    dict(cell="gru", attention="concat", copy=True, input_feeding=True),
+    dict(cell="lstm", attention="location", coverage=True, copy=True, feed_context="input"),
 ]
 
 
@@ -51,10 +62,10 @@ VARIANTS = [
 def test_sequence_equals_steps(over):
     dec, cfg = _decoder(**over)
     memory = _memory(dec)
-    state = _state(dec, cfg)
+    state = _state(dec, cfg, memory=memory)
     tgt = torch.randint(4, V, (3, 6))
     scores, attn, final = dec.forward_sequence(tgt, state, memory)
-    assert scores.shape == (3, 6, V)
+    assert scores.shape == (3, 6, V + 5 if cfg.copy else V)
     assert (attn is None) == (cfg.attention == "none")
     s = state
     for t in range(6):
@@ -64,8 +75,11 @@ def test_sequence_equals_steps(over):
             torch.testing.assert_close(out.attention, attn[:, t], atol=1e-5, rtol=1e-5)
             assert torch.all(out.attention[~memory.mask] == 0)
         s = out.state
-    torch.testing.assert_close(s.hidden, final.hidden, atol=1e-5, rtol=1e-5)
+    for name in ("hidden", "feed", "attention", "coverage"):
+        if getattr(s, name) is not None or getattr(final, name) is not None:
+            torch.testing.assert_close(getattr(s, name), getattr(final, name), atol=1e-5, rtol=1e-5)
     assert (s.feed is not None) == cfg.input_feeding
+    assert (s.attention is not None) == (cfg.attention == "location") and (s.coverage is not None) == cfg.coverage
 
 
 def test_state_is_a_value_and_index_select():

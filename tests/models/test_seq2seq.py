@@ -134,29 +134,69 @@ def test_grid_forward_backward(combo):
         assert p.grad.abs().sum() > 0, f"{name} has an all-zero gradient"
 
 
-@pytest.mark.parametrize("combo", GRID, ids=GRID_IDS)
-def test_grid_padding_invariance_and_step_path(combo):
-    model = _model(combo).eval()
+def _check_padding_invariance_and_step_path(model: Seq2Seq) -> None:
+    """Each sentence alone gives its padded batch row's scores and attention, padding gets no weight, and the
+    step path (generation, input feeding, scheduled sampling) equals the sequence path."""
     src, src_len, tgt_in, _, tgt_len = _batch()
+    real = torch.arange(7)[None] < src_len[:, None]
     with torch.no_grad():
         out = model(src, src_len, tgt_in)
         if out.attention is not None:
-            assert torch.all(out.attention.masked_select(~(torch.arange(7)[None] < src_len[:, None])[:, None]) == 0)
+            per_head = out.attention.dim() == 4
+            pad = ~(real[:, None, None] if per_head else real[:, None])
+            assert torch.all(out.attention.masked_select(pad) == 0)
         for i in range(3):
             s, t = int(src_len[i]), int(tgt_len[i])
             alone = model(src[i:i + 1, :s], src_len[i:i + 1], tgt_in[i:i + 1, :t])
             torch.testing.assert_close(alone.scores[0], out.scores[i, :t], atol=1e-5, rtol=1e-5)
             if out.attention is not None:
-                torch.testing.assert_close(alone.attention[0], out.attention[i, :t, :s], atol=1e-5, rtol=1e-5)
-        # the step path (generation, input feeding, scheduled sampling) equals the sequence path
+                torch.testing.assert_close(alone.attention[0], out.attention[i, :t][..., :s], atol=1e-5, rtol=1e-5)
         state, memory = model.init_state(model.encode(src, src_len))
         assert isinstance(state, DecoderState)
         for t in range(tgt_in.size(1)):
             step = model.step(tgt_in[:, t], state, memory)
             state = step.state
             torch.testing.assert_close(step.scores, out.scores[:, t], atol=1e-5, rtol=1e-5)
-            if out.attention is not None:
-                torch.testing.assert_close(step.attention, out.attention[:, t], atol=1e-5, rtol=1e-5)
+            if out.attention is not None:  # a step gives the heads' mean and, with heads, each head's map
+                maps = out.attention[:, t]
+                torch.testing.assert_close(step.attention, maps.mean(1) if per_head else maps, atol=1e-5, rtol=1e-5)
+                assert (step.head_attention is not None) == per_head
+                if per_head:
+                    torch.testing.assert_close(step.head_attention, maps, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("combo", GRID, ids=GRID_IDS)
+def test_grid_padding_invariance_and_step_path(combo):
+    _check_padding_invariance_and_step_path(_model(combo).eval())
+
+
+# The attention family beyond the grid's (kept out of it so that it stays under 40 models).
+FAMILY = [dict(attention="location"), dict(attention="location", coverage=True, input_feeding=True),
+          dict(attention="concat", coverage=True, attention_output="tanh"), dict(attention="scaled_dot"),
+          dict(attention="general", attention_heads=2), dict(attention="dot", attention_heads=3, input_feeding=True),
+          dict(attention="scaled_dot", attention_heads=2, attention_output="tanh", feed_context="peeky")]
+
+
+def _family_model(over: dict, seed: int = 0) -> Seq2Seq:
+    base = {**_overrides(GRID[0]), "model.cell": "lstm", "model.bridge": "zero", "model.decoder_hidden": ENC_H,
+            "model.bidirectional": False, "model.tie_embeddings": False, "model.input_feeding": False,
+            "model.attention_output": "concat", "model.location_kernel": 3}
+    torch.manual_seed(seed)
+    return build_model(build_config(overrides={**base, **{f"model.{k}": v for k, v in over.items()}}).model,
+                       V_SRC, V_TGT)
+
+
+@pytest.mark.parametrize("over", FAMILY, ids=lambda o: ",".join(f"{k}={v}" for k, v in o.items()))
+def test_attention_family_padding_invariance_step_path_and_gradients(over):
+    model = _family_model(over)
+    _check_padding_invariance_and_step_path(model.eval())
+    src, src_len, tgt_in, tgt_out, _ = _batch()
+    out = model.train()(src, src_len, tgt_in)
+    heads = over.get("attention_heads", 1)
+    assert out.attention.shape == ((3, 6, heads, 7) if heads > 1 else (3, 6, 7))
+    model.loss(out.scores, tgt_out)[0].backward()
+    for name, p in model.named_parameters():
+        assert p.grad is not None and p.grad.abs().sum() > 0, f"{name} got no gradient"
 
 
 # ---------------------------------------------------------------- gradcheck, loss, sampling, checks

@@ -20,6 +20,7 @@ from seq2seq.data.tasks import generate_splits
 from seq2seq.distributed import World
 from seq2seq.training import Progress, Trainer
 from seq2seq.training.checkpointer import METRICS_FILE, Checkpointer
+from seq2seq.training.resume import run_config
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "v1"
 
@@ -177,3 +178,38 @@ def test_interrupted_transformer_runs_resume_to_identical_weights(architecture, 
     assert a.keys() == b.keys()
     for k in a:
         assert torch.equal(a[k], b[k]), k
+
+
+# --- resuming the attention family and the other issue-20 keys bit-identically -------------------------------
+
+RESUMED = {
+    "location-coverage-loss": {"model.attention": "location", "model.coverage": True, "model.input_feeding": True,
+                               "train.coverage_loss": 0.5},
+    "two-heads": {"model.attention": "scaled_dot", "model.attention_heads": 2, "model.decoder_hidden": 32},
+    "copy": {"data.task": "names", "model.attention": "concat", "model.copy": True},
+    "frozen-embeddings-kept-checkpoints": {"model.attention": "general", "model.freeze_embeddings": True,
+                                           "train.keep_checkpoints": 3},
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", RESUMED)
+def test_the_family_resumes_at_an_epoch_boundary_to_identical_weights(name, tmp_path):
+    vectors = tmp_path / "vectors.txt"
+    vectors.write_text("a " + " ".join(["0.5"] * 8) + "\nPay " + " ".join(["1"] * 8) + "\n", encoding="utf-8")
+    overrides = {"data.task": "reverse", "data.train_size": 200, "data.valid_size": 20, "data.test_size": 0,
+                 "model.embedding_size": 8, "model.encoder_hidden": 16, "model.decoder_hidden": 16,
+                 "model.bidirectional": True, "model.bridge": "linear", "model.dropout": 0.1,
+                 "model.source_embeddings": str(vectors), "train.batch_size": 16, "train.threads": 1,
+                 "train.eval_every": 6, "train.epochs": 2, **RESUMED[name]}
+    Trainer(build_config(overrides=overrides), tmp_path / "full", quiet=True).run()
+    Trainer(build_config(overrides={**overrides, "train.epochs": 1}), tmp_path / "cut", quiet=True).run()
+    Trainer(build_config(overrides={"train.epochs": 2}, base=run_config(tmp_path / "cut")), tmp_path / "cut",
+            resume=True, quiet=True).run()
+    a = load_file(str(tmp_path / "full" / "checkpoints" / "last" / "model.safetensors"))
+    b = load_file(str(tmp_path / "cut" / "checkpoints" / "last" / "model.safetensors"))
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+    if overrides.get("train.keep_checkpoints"):
+        kept = sorted(p.name for p in (tmp_path / "full" / "checkpoints").glob("step-*"))
+        assert len(kept) == 3 and kept[-1] == checkpoint_dir(tmp_path / "full", "last").resolve().name

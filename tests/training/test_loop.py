@@ -6,14 +6,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 import seq2seq
 from seq2seq import build_config
 from seq2seq.audio import espeak_available, synthesise, wav_to_fbank
 from seq2seq.bundle import load_bundle
 from seq2seq.cli import main
+from seq2seq.data.batching import collate
 from seq2seq.data.feature_files import format_sequence, write_npz
 from seq2seq.data.tasks import generate_splits, to_book_line
+from seq2seq.models.coverage import coverage_loss
 from seq2seq.models.seq2seq import Seq2Seq
 from seq2seq.training import Trainer, TrainingError
 
@@ -199,3 +202,22 @@ def test_tiny_spoken_digits(preset, tmp_path):
     model = seq2seq.load(run)
     assert all(isinstance(t, str) for t in model.predict(feats[48:], beam=2))
     assert (run / "checkpoints" / "best" / "source.features.safetensors").is_file()
+
+
+def test_the_coverage_loss_joins_the_training_loss(tmp_path):
+    overrides = {"data.task": "reverse", "data.train_size": 40, "data.valid_size": 5, "data.test_size": 0,
+                 "model.embedding_size": 8, "model.encoder_hidden": 16, "model.decoder_hidden": 16,
+                 "model.attention": "general", "train.batch_size": 8, "train.threads": 1}
+    losses = []
+    for weight in (0.0, 2.0):
+        trainer = Trainer(build_config(overrides={**overrides, "train.coverage_loss": weight}), tmp_path / str(weight),
+                          quiet=True)
+        batch = trainer._epoch_batches(0)[0]
+        if weight:
+            pairs = collate([trainer.train_ids[i] for i in batch], trainer.bundle.source, trainer.bundle.target)
+            with torch.no_grad():
+                out = trainer.model(pairs.src, pairs.src_lengths, pairs.tgt_in)
+            expected = weight * float(coverage_loss(out.attention, pairs.tgt_lengths))
+        losses.append(trainer._update([batch])[0])
+    # the same initial weights and batch (no dropout): the runs differ by the weighted coverage loss
+    assert expected > 0 and losses[1] - losses[0] == pytest.approx(expected, rel=1e-4)

@@ -7,6 +7,7 @@ from seq2seq import ConfigError, build_config
 from seq2seq.bundle import assemble
 from seq2seq.checkpoint import write_checkpoint
 from seq2seq.data.corpus import build_sides
+from seq2seq.data.datasets import DataError
 from seq2seq.data.sides import FeatureSide, TokenSide
 from seq2seq.data.tasks import generate_splits
 from seq2seq.data.vocab import Vocab
@@ -87,3 +88,46 @@ def test_feature_sides_are_normalised_by_the_training_split(tmp_path):
     steps = np.concatenate([s for s, _ in splits["train"]])
     assert np.allclose(source.mean, steps.mean(0)) and np.allclose(source.std, steps.std(0))
     assert np.allclose(data.train[0][0], (splits["train"][0][0] - source.mean) / source.std)
+
+
+def _vectors(tmp_path, tokens, dim=8, scale=1.0):
+    path = tmp_path / "vectors.vec"
+    lines = [f"{len(tokens)} {dim}"] + [f"{t} " + " ".join(str(scale * (i + 1)) for _ in range(dim))
+                                       for i, t in enumerate(tokens)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_pretrained_embeddings_are_read_reported_and_frozen(tmp_path, caplog):
+    vectors = _vectors(tmp_path, ["a", "b", "zz", "c"])
+    cfg = build_config(overrides={**SMALL, "model.source_embeddings": str(vectors),
+                                  "model.target_embeddings": str(vectors), "model.freeze_embeddings": True})
+    with caplog.at_level("INFO", logger="seq2seq"):
+        data = prepare(cfg, tmp_path / "run", resume=False)
+    source, model = data.bundle.source, data.bundle.model
+    weight = model.encoder.input.weight
+    assert weight[source.vocab.encode(["a"])[0]].tolist() == [1.0] * 8
+    assert weight[source.vocab.encode(["c"])[0]].tolist() == [4.0] * 8
+    assert not weight.requires_grad and not model.head.input.weight.requires_grad
+    assert model.head.output.weight.requires_grad  # only the embeddings are frozen
+    letters = len(source.vocab)
+    assert f"model.source_embeddings: 3 of {letters} vocabulary entries found in {vectors}" in caplog.text
+    with pytest.raises(ConfigError, match=r"model.freeze_embeddings=true needs model.source_embeddings"):
+        build_config(overrides={**SMALL, "model.freeze_embeddings": True})
+
+
+def test_pretrained_embeddings_are_not_read_again_on_resume_but_stay_frozen(tmp_path):
+    cfg = build_config(overrides={**SMALL, "model.target_embeddings": str(_vectors(tmp_path, ["a"])),
+                                  "model.freeze_embeddings": True})
+    fresh = prepare(cfg, tmp_path, resume=False).bundle
+    write_checkpoint(tmp_path, 3, lambda d: fresh.save_into(d, {"step": 3, "epoch": 1}), ("last", "best"))
+    (tmp_path / "vectors.vec").unlink()  # a resumed run reads its trained weights from the checkpoint instead
+    resumed = prepare(cfg, tmp_path, resume=True).bundle
+    assert not resumed.model.head.input.weight.requires_grad
+
+
+def test_embedding_size_mismatch_names_the_file_and_line(tmp_path):
+    cfg = build_config(overrides={**SMALL, "model.source_embeddings": str(_vectors(tmp_path, ["a"], dim=5))})
+    with pytest.raises(DataError, match=r"vectors.vec:1: the header declares vectors of 5 values, but "
+                                        r"model.embedding_size is 8"):
+        prepare(cfg, tmp_path, resume=False)

@@ -9,12 +9,16 @@ import logging
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ..config import PRESETS, ConfigError, DecodeConfig, commented_yaml
+from ..config import PRESETS, Config, ConfigError, DecodeConfig, commented_yaml
 from ..configure import build_config
 from ..config.overrides import with_seed
 from .decode_flags import options_from
 from .line_io import one_line, open_output, read_input
+
+if TYPE_CHECKING:
+    from ..translation import Translator
 
 log = logging.getLogger("seq2seq")
 
@@ -43,19 +47,26 @@ def train_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def eval_command(args: argparse.Namespace) -> int:
-    """`seq2seq eval`: every metric of a data file as JSON, and the predictions as TSV."""
-    from ..api import load
-    from ..data.corpus import read_split, within_limits
-    from ..evaluation import evaluate, metric_names
+def _read_data(args: argparse.Namespace, cfg: Config) -> tuple[Config, list]:
+    """The run's config with --format applied, and the pairs of --data read as it says."""
+    from ..data.corpus import read_split
 
-    model = load(args.dir)
-    cfg = model.config
     if args.format is not None:
         cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, format=args.format))
+    return cfg, read_split(args.data, cfg, skip_invalid=args.skip_invalid)
+
+
+def eval_command(args: argparse.Namespace) -> int:
+    """`seq2seq eval`: every metric of a data file as JSON, and the predictions as TSV."""
+    from ..api import load_ensemble
+    from ..data.copying import encode_pair
+    from ..data.corpus import within_limits
+    from ..evaluation import evaluate, metric_names
+
+    model = load_ensemble(args.dirs)
+    cfg, pairs = _read_data(args, model.config)
     options = _seeded(options_from(args, cfg.decode, cfg.data.target_type))
-    pairs = read_split(args.data, cfg, skip_invalid=args.skip_invalid)
-    encoded = [(model.source.encode(s), model.target.encode(t)) for s, t in pairs]
+    encoded = [encode_pair(model.source, model.target, s, t) for s, t in pairs]
     kept = within_limits(encoded, options.max_source_length, options.max_output_length, args.data,
                          ("decode.max_source_length", "decode.max_output_length"))
     pairs, encoded = [pairs[i] for i in kept], [encoded[i] for i in kept]
@@ -64,7 +75,8 @@ def eval_command(args: argparse.Namespace) -> int:
                           f"decode.max_output_length={options.max_output_length}")
     metrics, hyps = evaluate(model.net, encoded, model.source, model.target, options, names=metric_names(cfg),
                              batch_size=options.batch_size, device=model.device, prefix="")
-    out = Path(args.predictions or Path(args.dir) / "predictions.tsv")
+    name = "predictions.tsv" if len(args.dirs) == 1 else "predictions.ensemble.tsv"
+    out = Path(args.predictions or Path(args.dirs[0]) / name)
     with open(out, "w", encoding="utf-8") as f:
         f.write("source\treference\thypothesis\n")
         for (s, t), h in zip(pairs, hyps):
@@ -73,14 +85,26 @@ def eval_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def _load_for_decoding(dirs: list[str], engine: str) -> Translator:
+    """One run on the chosen engine, or several runs as an ensemble (PyTorch only)."""
+    if len(dirs) == 1:
+        from ..loading import load
+
+        return load(dirs[0], engine=engine)
+    if engine == "onnx":
+        raise ConfigError(f"an ensemble of {len(dirs)} runs decodes on the PyTorch engine; leave out --engine onnx")
+    from ..api import load_ensemble
+
+    return load_ensemble(dirs)
+
+
 def translate_command(args: argparse.Namespace) -> int:
     """`seq2seq translate`: one output line per input line (index, score and text per line with --nbest); a line
     that cannot be translated gets an empty output, its reason on stderr, and the command exits 1."""
-    from ..loading import load
     from ..translation import InputError
     from ..data.datasets import DataError, decode_line
 
-    model = load(args.dir, engine=args.engine)
+    model = _load_for_decoding(args.dirs, args.engine)
     options = _seeded(options_from(args, model.config.decode, model.config.data.target_type))
     if args.attention and not model.config.model.attends:
         raise ConfigError(f"--attention {args.attention}: the model has no attention (model.attention=none)")
@@ -122,6 +146,40 @@ def translate_command(args: argparse.Namespace) -> int:
         print(f"seq2seq: {len(problems)} of {len(texts)} input lines not translated{more}; their output lines "
               f"are empty", file=sys.stderr)
         return 1
+    return 0
+
+
+def score_command(args: argparse.Namespace) -> int:
+    """`seq2seq score`: each pair's log-probability, one line per pair (JSON with each token's with --tokens)."""
+    from ..api import load_ensemble
+
+    if args.batch_size < 1:
+        raise ConfigError(f"--batch-size must be at least 1, got {args.batch_size}")
+    model = load_ensemble(args.dirs)
+    _, pairs = _read_data(args, model.config)
+    for result in model.score([s for s, _ in pairs], [t for _, t in pairs], batch_size=args.batch_size):
+        if args.tokens:
+            print(json.dumps({"score": result.score, "tokens": result.tokens, "token_scores": result.token_scores},
+                             ensure_ascii=False))
+        else:
+            print(f"{result.score:.4f}")
+    return 0
+
+
+def average_command(args: argparse.Namespace) -> int:
+    """`seq2seq average`: the mean weights of a run's step checkpoints as a new run directory."""
+    from ..averaging import average_checkpoints, pick_steps
+
+    steps = None
+    if args.steps is not None:
+        try:
+            steps = [int(s) for s in args.steps.split(",")]
+        except ValueError:
+            raise ConfigError(f"--steps takes step numbers separated by commas, got {args.steps!r}") from None
+    chosen = pick_steps(args.dir, args.last, steps)
+    final = average_checkpoints(args.dir, chosen, args.out)
+    numbers = ", ".join(str(int(d.name.removeprefix("step-"))) for d in chosen)
+    print(f"averaged {len(chosen)} checkpoints (steps {numbers}) of {args.dir} into {final}")
     return 0
 
 

@@ -35,16 +35,18 @@ def _train(sub: argparse._SubParsersAction) -> None:
 
 def _use(sub: argparse._SubParsersAction) -> None:
     e = sub.add_parser("eval", help="metrics of a trained model on a data file, as JSON")
-    e.add_argument("dir")
+    e.add_argument("dirs", nargs="+", metavar="RUN", help="a run directory; several: their ensemble")
     e.add_argument("--data", required=True)
     e.add_argument("--format", choices=["auto", "tsv", "jsonl", "book", "pair"])
-    e.add_argument("--predictions", help="TSV of source, reference, hypothesis (default DIR/predictions.tsv)")
+    e.add_argument("--predictions", help="TSV of source, reference, hypothesis (default RUN/predictions.tsv; "
+                   "an ensemble: the first RUN's predictions.ensemble.tsv)")
     e.add_argument("--skip-invalid", action="store_true")
     add_decode_flags(e)
     e.set_defaults(func=c.eval_command)
 
     r = sub.add_parser("translate", help="translate lines from stdin (or --input) to stdout")
-    r.add_argument("dir")
+    r.add_argument("dirs", nargs="+", metavar="RUN", help="a run directory; several: an ensemble averaging their "
+                   "step probabilities (runs sharing source and target vocabularies)")
     r.add_argument("--input")
     r.add_argument("--output")
     r.add_argument("--attention", metavar="PNG", help="attention heatmap of the first input (with each head's "
@@ -54,6 +56,15 @@ def _use(sub: argparse._SubParsersAction) -> None:
                    help="word-level outputs as spaced tokens (`a man ' s hat .`) instead of text (`A man's hat.`)")
     add_decode_flags(r)
     r.set_defaults(func=c.translate_command)
+
+    sc = sub.add_parser("score", help="the log-probability a model gives each pair's target (teacher-forced)")
+    sc.add_argument("dirs", nargs="+", metavar="RUN", help="a run directory; several: their ensemble")
+    sc.add_argument("--data", required=True, help="pairs to score (the formats `train` reads)")
+    sc.add_argument("--format", choices=["auto", "tsv", "jsonl", "book", "pair"])
+    sc.add_argument("--tokens", action="store_true", help="one JSON object per pair with each token's score")
+    sc.add_argument("--batch-size", type=int, default=64, help="pairs scored at once")
+    sc.add_argument("--skip-invalid", action="store_true")
+    sc.set_defaults(func=c.score_command)
 
     sv = sub.add_parser("serve", help="an HTTP API (/v1/translate, /docs) and a page to try the model on")
     sv.add_argument("dir")
@@ -101,6 +112,15 @@ def _tools(sub: argparse._SubParsersAction) -> None:
     dm.add_argument("--quick", action="store_true", help="small data and 2 epochs (a smoke test)")
     dm.add_argument("--jobs", type=int, default=2, help="runs trained in parallel, one thread each")
     dm.set_defaults(func=c.demo_command)
+
+    av = sub.add_parser("average", help="average a run's step checkpoints into a new run directory")
+    av.add_argument("dir")
+    which = av.add_mutually_exclusive_group(required=True)
+    which.add_argument("--last", type=int, metavar="N", help="the N latest step checkpoints (keep them with "
+                       "train.keep_checkpoints=N)")
+    which.add_argument("--steps", metavar="S1,S2,...", help="the checkpoints of these steps")
+    av.add_argument("--out", required=True, help="the new run directory (loads like any run)")
+    av.set_defaults(func=c.average_command)
 
     cf = sub.add_parser("config", help="print the resolved config as commented YAML")
     cf.add_argument("--config", help="YAML config file")

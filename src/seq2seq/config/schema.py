@@ -31,13 +31,28 @@ class ModelConfig:
         "init", "input", "peeky", help="init: only via the bridge; input: concat to every decoder input; "
         "peeky: every input and the output layer")
     attention: str = choice(
-        "none", "dot", "general", "concat",
-        aliases={"mlp": "concat", "bahdanau": "concat", "additive": "concat", "luong": "general"},
-        help="attention score function")
+        "none", "dot", "general", "concat", "scaled_dot", "location",
+        aliases={"mlp": "concat", "bahdanau": "concat", "additive": "concat", "luong": "general",
+                 "scaled-dot": "scaled_dot", "location-aware": "location"},
+        help="attention score function (location: additive with a convolution over the previous step's weights)")
+    attention_heads: int = option(1, "attention heads of dot/scaled_dot/general attention (concatenated and "
+                                  "projected)", low=1)
+    # Chorowski et al. (2015) use 10 filters; 31 positions reach 15 steps either way of the last focus.
+    location_channels: int = option(10, "location attention: convolution filters", low=1)
+    location_kernel: int = option(31, "location attention: convolution width in source steps (odd)", low=1)
+    coverage: bool = option(False, "feed the running sum of past attention weights into the additive score "
+                            "(concat or location attention)")
+    copy: bool = option(False, "pointer-generator: mix generating from the vocabulary with copying source "
+                        "tokens, also ones outside the target vocabulary")
     attention_output: str = choice(
         "concat", "tanh", help="concat: output layer on [c; h]; tanh: h~ = tanh(W[c; h]) (Luong)")
     input_feeding: bool = option(False, "feed the attentional state to the next decoder step")
     tie_embeddings: bool = option(False, "share target embedding and output weights")
+    source_embeddings: str | None = option(None, "pretrained source word vectors (word2vec/GloVe/fastText text "
+                                           "format) to initialise the source embedding")
+    target_embeddings: str | None = option(None, "pretrained target word vectors to initialise the target "
+                                           "embedding")
+    freeze_embeddings: bool = option(False, "keep the embeddings read from source/target_embeddings fixed")
     pyramid_layers: int = option(0, "feature sources: pyramidal bi-RNN layers under the encoder, each halving "
                                  "the time steps (LAS listener)", low=0, high=6)
     # On by default: raw speech features and time series differ in scale by orders of magnitude per dimension.
@@ -90,6 +105,9 @@ class DataConfig:
     min_freq: int = option(1, "drop tokens seen fewer times than this", low=1)
     max_vocab_size: int | None = option(None, "keep at most this many tokens per vocabulary", low=5)
     shared_vocab: bool = option(False, "one vocabulary for source and target")
+    source_vocab: str | None = option(None, "source vocabulary file (one token per line, optionally a count), "
+                                      "instead of one built from the training data")
+    target_vocab: str | None = option(None, "target vocabulary file (one token per line, optionally a count)")
     # 1000, not unlimited: one runaway line (a 5 MB line of characters) would make its batch need tens of
     # gigabytes. Validation and test pairs are bounded by decode.max_source_length / max_output_length instead.
     max_source_length: int | None = option(1000, "drop (and count) longer training pairs, in source steps "
@@ -144,6 +162,9 @@ class TrainConfig:
     # several processes share one host's cores.
     threads: int = option(0, "torch threads (0 = all cores, shared among the processes of a torchrun host)", low=0)
     device: str = option("auto", "auto, cpu, cuda, cuda:N")
+    coverage_loss: float = option(0.0, "weight of the coverage loss sum_t sum_i min(a_ti, coverage_ti), which "
+                                  "penalises attending again to what was attended (See et al. 2017)", low=0.0)
+    keep_checkpoints: int = option(0, "also keep the last N step checkpoints (for `seq2seq average`)", low=0)
     eval_max_sentences: int = option(0, "cap on sentences decoded for exact match/BLEU per evaluation (0 = all)",
                                      low=0)
     tensorboard: bool = option(False, "write TensorBoard event files into the run directory (needs the "
@@ -166,6 +187,9 @@ class DecodeConfig:
                         high=256)
     # 0: the raw log-probability ranks hypotheses, as in the textbook; Wu et al. (2016) use 0.6-1.0.
     length_penalty: float = option(0.0, "GNMT alpha (0 = raw log-prob)", low=0.0)
+    # 0: no penalty, as in the textbook; Wu et al. (2016) tune beta in 0.0-1.0.
+    coverage_penalty: float = option(0.0, "beam search: GNMT coverage penalty beta (sources left unread rank "
+                                     "lower)", low=0.0)
     min_length: int = option(0, "tokens before </s> is allowed", low=0)
     max_length: int = option(0, "absolute cap (0 = use max_length_a * len + max_length_b)", low=0)
     # A ceiling over both rules, so that no input or option runs generation unbounded (a*len+b grows with the

@@ -92,16 +92,36 @@ def _check_model(cfg: Config) -> None:
             raise ConfigError(
                 f"model.bridge=copy needs model.encoder_layers ({m.encoder_layers}) == "
                 f"model.decoder_layers ({m.decoder_layers}); use model.bridge=linear or zero")
-    if m.attention == "dot" and enc_out != m.decoder_hidden:
+    if m.attention in ("dot", "scaled_dot") and enc_out != m.decoder_hidden:
         raise ConfigError(
-            f"model.attention=dot needs encoder outputs ({enc_out}) and model.decoder_hidden "
+            f"model.attention={m.attention} needs encoder outputs ({enc_out}) and model.decoder_hidden "
             f"({m.decoder_hidden}) of one size; use model.attention=general or concat")
-    if m.input_feeding and m.attention == "none":
-        raise ConfigError("model.input_feeding=true needs model.attention to be dot, general or concat")
-    if m.attention_output == "tanh" and m.attention == "none":
-        raise ConfigError("model.attention_output=tanh needs model.attention to be dot, general or concat")
+    for key, used in (("model.input_feeding=true", m.input_feeding),
+                      ("model.attention_output=tanh", m.attention_output == "tanh"), ("model.copy=true", m.copy),
+                      (f"train.coverage_loss={cfg.train.coverage_loss}", cfg.train.coverage_loss > 0),
+                      (f"decode.coverage_penalty={cfg.decode.coverage_penalty}", cfg.decode.coverage_penalty > 0)):
+        if used and m.attention == "none":
+            raise ConfigError(f"{key} needs model.attention to be dot, general, concat, scaled_dot or location")
     if m.tie_embeddings and m.feed_context == "peeky":
         raise ConfigError("model.tie_embeddings=true cannot be used with model.feed_context=peeky")
+    _check_attention(cfg, enc_out)
+
+
+def _check_attention(cfg: Config, enc_out: int) -> None:
+    m = cfg.model
+    if m.attention_heads > 1:
+        if m.attention not in ("dot", "scaled_dot", "general"):
+            raise ConfigError(f"model.attention_heads={m.attention_heads} needs model.attention dot, scaled_dot or "
+                              f"general (not {m.attention})")
+        for key, size in (("model.decoder_hidden", m.decoder_hidden), ("the encoder outputs", enc_out)):
+            if size % m.attention_heads:
+                raise ConfigError(f"model.attention_heads={m.attention_heads} must divide {key} ({size})")
+    if m.attention == "location" and m.location_kernel % 2 == 0:
+        raise ConfigError(f"model.location_kernel={m.location_kernel} must be odd (the convolution is centred on "
+                          f"each source position)")
+    if m.coverage and m.attention not in ("concat", "location"):
+        raise ConfigError(f"model.coverage=true needs an additive score: model.attention=concat or location "
+                          f"(not {m.attention})")
 
 
 def _check_sides(cfg: Config) -> None:
@@ -112,6 +132,19 @@ def _check_sides(cfg: Config) -> None:
         raise ConfigError("data.shared_vocab=true needs the same source and target tokenizer")
     if cfg.model.pyramid_layers and d.source_type != "features":
         raise ConfigError("model.pyramid_layers needs data.source_type=features")
+    m = cfg.model
+    for key, used, side in (("data.source_vocab", d.source_vocab, "source"),
+                            ("model.source_embeddings", m.source_embeddings, "source"),
+                            ("data.target_vocab", d.target_vocab, "target"),
+                            ("model.target_embeddings", m.target_embeddings, "target"),
+                            ("model.copy=true", m.copy, "source"), ("model.copy=true", m.copy, "target")):
+        if used and getattr(d, f"{side}_type") != "tokens":
+            raise ConfigError(f"{key} needs data.{side}_type=tokens")
+    if m.freeze_embeddings and not (m.source_embeddings or m.target_embeddings):
+        raise ConfigError("model.freeze_embeddings=true needs model.source_embeddings or model.target_embeddings")
+    if d.shared_vocab and d.source_vocab and d.target_vocab and d.source_vocab != d.target_vocab:
+        raise ConfigError(f"data.shared_vocab=true makes one vocabulary: data.source_vocab ({d.source_vocab}) and "
+                          f"data.target_vocab ({d.target_vocab}) differ")
     metric = cfg.train.early_stopping_metric
     if metric == "valid_cer" and (d.target_type != "tokens" or d.source_type != "features"):
         raise ConfigError("train.early_stopping_metric=valid_cer needs data.source_type=features and "

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import Config, ConfigError
+from .copying import CopySourceSide, encode_pair
 from .datasets import read_pairs
 from .feature_files import read_feature_pairs
 from .reversal import InputReversal
@@ -14,6 +15,7 @@ from .sides import SIDES, FeatureSide, Side, TokenSide
 from .tasks import generate_splits
 from .tokenizers import build_tokenizer
 from .vocab import Vocab
+from .vocab_file import read_vocab
 
 log = logging.getLogger("seq2seq")
 
@@ -50,17 +52,25 @@ def load_splits(cfg: Config) -> dict[str, list[Pair]]:
             if getattr(d, name) is not None}
 
 
-def _fit_tokens(cfg: Config, kind: str, texts: list[str], reversal: InputReversal) -> TokenSide:
+def _fit_tokens(cfg: Config, kind: str, texts: list[str], reversal: InputReversal,
+                vocab_file: tuple[str, str | None] = ("", None)) -> TokenSide:
+    """A tokenizer (fitted if it learns) and a vocabulary: built from the texts, or read from the file of
+    `vocab_file` = (its config key, its path or None)."""
     d = cfg.data
     tok = build_tokenizer(kind, word_split=d.word_split, lowercase=d.lowercase, sp_type=d.sentencepiece_type,
                           sp_vocab_size=d.sentencepiece_vocab_size)
     if kind == "sentencepiece":
         tok.fit(texts)
-    vocab = Vocab.build([tok.tokenize(t) for t in texts], min_freq=d.min_freq, max_size=d.max_vocab_size)
+    key, path = vocab_file
+    if path:
+        vocab = read_vocab(path, d.min_freq, d.max_vocab_size, key)
+    else:
+        vocab = Vocab.build([tok.tokenize(t) for t in texts], min_freq=d.min_freq, max_size=d.max_vocab_size)
     return TokenSide(tok, vocab, reversal)
 
 
-def _fit_features(cfg: Config, _: str, values: list[Any], reversal: InputReversal) -> FeatureSide:
+def _fit_features(cfg: Config, _: str, values: list[Any], reversal: InputReversal,
+                  vocab_file: tuple[str, str | None] = ("", None)) -> FeatureSide:
     return FeatureSide.fit(values, cfg.model.feature_norm, reversal)
 
 
@@ -74,24 +84,34 @@ def build_sides(cfg: Config, train: list[Pair]) -> tuple[Side, Side]:
     sources, targets = [p[0] for p in train], [p[1] for p in train]
     if d.shared_vocab:
         # One tokenizer and one vocabulary fitted on both sides' texts (the config made both sides text).
-        shared = _fit_tokens(cfg, cfg.source_tokenizer, sources + targets, source_reversal)
-        return shared, TokenSide(shared.tokenizer, shared.vocab)
-    return (_FIT[d.source_type](cfg, cfg.source_tokenizer, sources, source_reversal),
-            _FIT[d.target_type](cfg, cfg.target_tokenizer, targets, InputReversal()))
+        vocab_file = ("data.target_vocab", d.target_vocab) if d.target_vocab else ("data.source_vocab", d.source_vocab)
+        shared = _fit_tokens(cfg, cfg.source_tokenizer, sources + targets, source_reversal, vocab_file)
+        return _copying(cfg, shared, TokenSide(shared.tokenizer, shared.vocab))
+    return _copying(cfg, _FIT[d.source_type](cfg, cfg.source_tokenizer, sources, source_reversal,
+                                             ("data.source_vocab", d.source_vocab)),
+                    _FIT[d.target_type](cfg, cfg.target_tokenizer, targets, InputReversal(),
+                                        ("data.target_vocab", d.target_vocab)))
+
+
+def _copying(cfg: Config, source: Side, target: Side) -> tuple[Side, Side]:
+    """With model.copy the source side also maps each source word into the target's extended vocabulary."""
+    if cfg.model.copy:
+        return CopySourceSide.around(source, target.vocab), target
+    return source, target
 
 
 def load_sides(cfg: Config, directory: Path) -> tuple[Side, Side]:
     """Both sides saved in a checkpoint directory."""
     d = cfg.data
-    return (SIDES[d.source_type].load(directory, "source", InputReversal(d.reverse_source)),
-            SIDES[d.target_type].load(directory, "target", InputReversal()))
+    return _copying(cfg, SIDES[d.source_type].load(directory, "source", InputReversal(d.reverse_source)),
+                    SIDES[d.target_type].load(directory, "target", InputReversal()))
 
 
 def encode_pairs(pairs: list[Pair], source: Side, target: Side, max_source_length: int | None = None,
                  max_target_length: int | None = None, label: str = "train",
                  keys: tuple[str, str] = ("data.max_source_length", "data.max_target_length")) -> list[Pair]:
     """Encoded pairs; pairs over the length limits (config keys `keys`) are dropped and counted in a warning."""
-    encoded = [(source.encode(s), target.encode(t)) for s, t in pairs]
+    encoded = [encode_pair(source, target, s, t) for s, t in pairs]
     return [encoded[i] for i in within_limits(encoded, max_source_length, max_target_length, label, keys)]
 
 

@@ -1,5 +1,5 @@
-"""Built-in toy tasks generated deterministically from a seed: addition, date, reverse, copy, sort, and the
-real-valued keras-example and sine."""
+"""Built-in toy tasks generated deterministically from a seed: addition, date, reverse, copy, sort, names, and
+the real-valued keras-example and sine."""
 
 from __future__ import annotations
 
@@ -106,6 +106,29 @@ def _draw_sine(rng: random.Random) -> tuple[np.ndarray, np.ndarray]:
     return series[:SINE_WINDOW], series[SINE_WINDOW:]
 
 
+# Names and numbers to carry over (copy attention): pseudo-words of 2-3 syllables (over 100,000 of them, so a
+# test sentence's names were almost never seen in training) in sentences whose frame words are few.
+_SYLLABLES = tuple(c + v for c in "bdfgklmnprstvz" for v in "aeiou") + ("an", "el", "in", "or", "us")
+_NAME_TEMPLATES: tuple[tuple[str, str], ...] = (
+    ("pay {n} to {a} {b}", "{a} {b} gets {n}"),
+    ("{a} {b} was born in {c}", "born in {c} : {a} {b}"),
+    ("call {a} at {n}", "number of {a} is {n}"),
+    ("{a} moved from {c} to {d}", "{a} left {c} for {d}"),
+    ("send {n} books from {c} to {a}", "{a} in {c} gets {n} books"),
+)
+
+
+def _pseudo_word(rng: random.Random) -> str:
+    return "".join(rng.choice(_SYLLABLES) for _ in range(rng.randint(2, 3))).capitalize()
+
+
+def _draw_names(rng: random.Random) -> Pair:
+    source, target = rng.choice(_NAME_TEMPLATES)
+    slots = {"a": _pseudo_word(rng), "b": _pseudo_word(rng), "c": _pseudo_word(rng), "d": _pseudo_word(rng),
+             "n": str(rng.randint(10, 99999))}
+    return source.format(**slots), target.format(**slots)
+
+
 def _array_key(question: Any) -> Hashable:
     return np.asarray(question).round(5).tobytes()
 
@@ -127,6 +150,8 @@ TASKS: dict[str, TaskSpec] = {
                      _symbols(lambda s: s), space=_SYMBOL_SPACE),
     "sort": TaskSpec(f"sort the letters of a string of 1-{MAX_SYMBOLS} letters: `cab` -> `abc`",
                      _symbols(lambda s: "".join(sorted(s))), space=_SYMBOL_SPACE),
+    "names": TaskSpec("carry rare names and numbers over (copy attention), words: `pay 417 to Kalo Venmir` -> "
+                      "`Kalo Venmir gets 417`", _draw_names, space=10 ** 12, config={"data.tokenizer": "word"}),
     "keras-example": TaskSpec(
         f"the seed's Keras example: {KERAS_LENGTHS[0]}-{KERAS_LENGTHS[1]} consecutive integers from 0-"
         f"{KERAS_STARTS - 1} -> each + 1 (`1 2 3` -> `2 3 4`), real-valued, MSE",

@@ -51,10 +51,14 @@ class Vocab:
         """Ids of tokens; unknown tokens get UNK."""
         return [self._ids.get(t, UNK) for t in tokens]
 
-    def decode(self, ids: Iterable[int], strip_special: bool = True) -> list[str]:
-        """Tokens of ids; with strip_special, stop at `</s>` and drop `<pad>`/`<s>` (`<unk>` stays)."""
+    def decode(self, ids: Iterable[int | str], strip_special: bool = True) -> list[str]:
+        """Tokens of ids; with strip_special, stop at `</s>` and drop `<pad>`/`<s>` (`<unk>` stays). A string
+        among the ids is a token already (a word a copy model copied from its source) and is kept as it is."""
         out = []
         for i in ids:
+            if isinstance(i, str):
+                out.append(i)
+                continue
             i = int(i)
             if not 0 <= i < len(self.tokens):
                 raise ValueError(f"id {i} is outside the vocabulary (size {len(self.tokens)})")

@@ -7,6 +7,7 @@ from torch import Tensor
 
 from seq2seq.config import DecodeConfig
 from seq2seq.data.vocab import BOS, EOS, PAD
+from seq2seq.models.coverage import average_heads, coverage_penalty
 
 from ..hypothesis import Hypothesis
 from .maps import step_maps, with_maps
@@ -26,7 +27,7 @@ class _Search:
     """The search's tensors for the sentences still searched (n of them, k beams each, rows n*k)."""
 
     def __init__(self, model: torch.nn.Module, src: Tensor, src_lengths: Tensor, caps: Tensor, k: int,
-                 keep_attention: bool):
+                 keep_attention: bool, beta: float = 0.0):
         batch, dev = src.size(0), src.device
         state, memory = model.init_state(model.encode(src, src_lengths))
         expand = torch.arange(batch, device=dev).repeat_interleave(k)
@@ -41,6 +42,10 @@ class _Search:
         self.attention: Tensor | None = None
         self.keep_attention = keep_attention
         self.alive = torch.arange(batch, device=dev)  # the sentence of each group of k rows
+        # GNMT coverage penalty of each row (0 without one) and the summed attention it is computed from.
+        self.beta = beta
+        self.penalty = torch.zeros(batch * k, device=dev)
+        self.coverage = torch.zeros(batch * k, self.memory.mask.size(1), device=dev) if beta > 0 else None
 
     def advance(self, model: torch.nn.Module, step: int, k: int, min_length: int) -> None:
         """One step: every beam extended by every token, the k best of each sentence kept."""
@@ -54,11 +59,18 @@ class _Search:
         logp.masked_fill_(self.finished.unsqueeze(1), float("-inf"))
         logp[:, PAD] = pad_logp
         vocab = logp.size(-1)
-        top_scores, top_idx = (self.scores.view(-1, 1) + logp).view(n, k * vocab).topk(k, dim=1)
+        if self.coverage is not None:
+            self._cover(out.attention)
+        # The penalty is the same for every token a row may add, so it only reorders rows against each other.
+        top_scores, top_idx = (self.scores.view(-1, 1) + self.penalty.view(-1, 1) + logp).view(
+            n, k * vocab).topk(k, dim=1)
         base = (torch.arange(n, device=logp.device) * k).unsqueeze(1)
         origin = (base + torch.div(top_idx, vocab, rounding_mode="floor")).view(-1)
         token = (top_idx % vocab).view(-1)
-        self.scores = top_scores
+        self.penalty = self.penalty.index_select(0, origin)
+        self.scores = top_scores - self.penalty.view(n, k)
+        if self.coverage is not None:
+            self.coverage = self.coverage.index_select(0, origin)
         self.state = out.state.index_select(origin)
         self.finished = self.finished.index_select(0, origin)
         self.lengths = self.lengths.index_select(0, origin) + (~self.finished).long()
@@ -71,28 +83,39 @@ class _Search:
         self.finished = self.finished | (token == EOS) | (step + 1 >= self.caps)
         self.prev = token
 
+    def _cover(self, attention: Tensor | None) -> None:
+        """Add a step's attention (rows, [N,] S) to the open rows' coverage and update their penalties."""
+        if attention is None:
+            raise ValueError("decode.coverage_penalty needs a model with attention")
+        weights = average_heads(attention.float(), attention.dim() == 3)
+        self.coverage = self.coverage + weights.masked_fill(self.finished.unsqueeze(1), 0.0)
+        fresh = coverage_penalty(self.coverage, self.memory.mask, self.beta)
+        self.penalty = torch.where(self.finished, self.penalty, fresh)
+
     def certain(self, k: int, nbest: int, alpha: float) -> Tensor:
         """(n,) bool: sentences whose n-best can no longer change - their nbest best finished hypotheses
         rank above the best any open one could still reach (an open score only falls; with a length
-        penalty it is bounded by dividing by the penalty at the length cap)."""
+        penalty it is bounded by dividing by the penalty at the length cap; a coverage penalty is <= 0)."""
         n = self.alive.numel()
         fin = self.finished.view(n, k)
-        ranked = _ranked(self.scores, self.lengths.view(n, k), alpha)
+        ranked = _ranked(self.scores, self.lengths.view(n, k), alpha) + self.penalty.view(n, k)
         best_open = self.scores / length_penalty(self.caps.view(n, k), alpha) if alpha > 0 else self.scores
         kth = ranked.masked_fill(~fin, float("-inf")).topk(nbest, dim=1).values[:, -1]
         return fin.all(1) | (kth >= best_open.masked_fill(fin, float("-inf")).amax(1))
 
-    def retire(self, certain: Tensor, k: int) -> tuple[list[int], Tensor, Tensor, Tensor, Tensor | None]:
+    def retire(self, certain: Tensor, k: int) -> tuple[list[int], Tensor, Tensor, Tensor, Tensor, Tensor | None]:
         """Remove the certain sentences from the search; returns their ids and final tensors."""
         rows = certain.repeat_interleave(k)
         done = (self.alive[certain].tolist(), self.history[rows], self.scores[certain], self.lengths[rows].view(-1, k),
-                None if self.attention is None else self.attention[rows])
+                self.penalty[rows].view(-1, k), None if self.attention is None else self.attention[rows])
         keep, keep_rows = (~certain).nonzero().squeeze(1), (~rows).nonzero().squeeze(1)
         self.alive, self.scores = self.alive.index_select(0, keep), self.scores.index_select(0, keep)
         self.state, self.memory = self.state.index_select(keep_rows), self.memory.index_select(keep_rows)
         self.prev, self.finished = self.prev.index_select(0, keep_rows), self.finished.index_select(0, keep_rows)
         self.lengths, self.history = self.lengths.index_select(0, keep_rows), self.history.index_select(0, keep_rows)
-        self.caps = self.caps.index_select(0, keep_rows)
+        self.caps, self.penalty = self.caps.index_select(0, keep_rows), self.penalty.index_select(0, keep_rows)
+        if self.coverage is not None:
+            self.coverage = self.coverage.index_select(0, keep_rows)
         if self.attention is not None:
             self.attention = self.attention.index_select(0, keep_rows)
         return done
@@ -105,12 +128,13 @@ def beam_search(model: torch.nn.Module, src: Tensor, src_lengths: Tensor, option
 
     Finished hypotheses stay in the beam with their score frozen (they extend only by <pad> at no
     cost), so beam size 1 is exactly greedy and each hypothesis' score is its tokens' log-probability;
-    with decode.length_penalty they are ranked by score / length penalty. A sentence leaves the batch
+    with decode.length_penalty they are ranked by score / length penalty, with decode.coverage_penalty
+    the GNMT coverage penalty is added (also when rows compete for the beam). A sentence leaves the batch
     as soon as its result is certain, which gives the same result as running every beam to the end.
     """
     k, nbest, alpha = options.beam_size, options.nbest, options.length_penalty
     caps, _ = model.head.caps(src_lengths, options)
-    search = _Search(model, src, src_lengths, caps, k, keep_attention)
+    search = _Search(model, src, src_lengths, caps, k, keep_attention, options.coverage_penalty)
     done = []
     for step in range(int(caps.max())):
         search.advance(model, step, k, options.min_length)
@@ -120,8 +144,8 @@ def beam_search(model: torch.nn.Module, src: Tensor, src_lengths: Tensor, option
             if search.alive.numel() == 0:
                 break
     results: list[list[Hypothesis]] = [[] for _ in range(src.size(0))]
-    for sentences, history, scores, lengths, attention in done:
-        order = _ranked(scores, lengths, alpha).argsort(dim=1, descending=True)[:, :nbest].tolist()
+    for sentences, history, scores, lengths, penalty, attention in done:
+        order = (_ranked(scores, lengths, alpha) + penalty).argsort(dim=1, descending=True)[:, :nbest].tolist()
         ids, flat = history.tolist(), scores.tolist()
         for g, b in enumerate(sentences):
             results[b] = [_hypothesis(ids[g * k + j], flat[g][j], None if attention is None else attention[g * k + j])

@@ -10,6 +10,7 @@ import torch
 
 from seq2seq.config import DecodeConfig
 from seq2seq.data.batching import sort_for_inference
+from seq2seq.data.copying import resolve
 
 from .beam import beam_search
 from .greedy import greedy
@@ -23,7 +24,7 @@ def generate(model: torch.nn.Module, source_side: Any, sources: Sequence[Any], o
     """Per source (encoded: ids or an (L, D) array), its hypotheses, best first: decode.nbest of them for
     beam search and sampling (independent draws, the i-th with seed decode.seed + i; a fresh seed when it is
     null), one for greedy. Sources are padded by their side (`source_side.pad`) in batches of decode.batch_size,
-    longest first."""
+    longest first; a copy model's outputs hold the copied words themselves in place of extended ids."""
     options = with_seed(options)
     weights = next(model.parameters())
     device = weights.device
@@ -39,9 +40,7 @@ def generate(model: torch.nn.Module, source_side: Any, sources: Sequence[Any], o
                 generator.manual_seed(options.seed + draw)
             for idx in sort_for_inference([len(s) for s in sources], options.batch_size):
                 src, lengths = source_side.pad([sources[i] for i in idx])
-                # Vectors come padded as float32: give them the weights' dtype (a model moved to float64).
-                src = src.to(device, weights.dtype) if src.is_floating_point() else src.to(device)
-                lengths = lengths.to(device)
+                src, lengths = like_weights(src, weights), lengths.to(device)
                 if options.strategy == "beam":
                     out = beam_search(model, src, lengths, options, keep_attention)
                 elif options.strategy == "sample":
@@ -50,6 +49,7 @@ def generate(model: torch.nn.Module, source_side: Any, sources: Sequence[Any], o
                     out = [[h] for h in greedy(model, src, lengths, options, keep_attention)]
                 for row, i in enumerate(idx):
                     for h in out[row]:
+                        h.output = resolve(source_side, h.output, sources[i])
                         if h.attention is not None:
                             h.attention = h.attention[:, : len(sources[i])]
                         if h.head_attention is not None:
@@ -58,6 +58,12 @@ def generate(model: torch.nn.Module, source_side: Any, sources: Sequence[Any], o
     finally:
         model.train(was_training)
     return results
+
+
+def like_weights(src: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """A padded source batch on the weights' device; vectors (padded as float32) in the weights' dtype too
+    (a model moved to float64)."""
+    return src.to(weights.device, weights.dtype) if src.is_floating_point() else src.to(weights.device)
 
 
 def single(options: DecodeConfig) -> DecodeConfig:

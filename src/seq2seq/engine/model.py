@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ..config import DecodeConfig
+from ..config import ConfigError, DecodeConfig
 from ..hypothesis import Hypothesis
 from ..rundir import EXPORT_JSON, CheckpointError, load_config_and_sides, read_json
 from ..translation import Translator
@@ -45,6 +45,14 @@ class OnnxModel(Translator):
     def parameter_count(self) -> int:
         """The model's number of weights (as exported)."""
         return int(self.manifest.get("parameters", 0))
+
+    def decode_options(self, options: DecodeConfig | None = None, **overrides: Any) -> DecodeConfig:
+        """As `Translator.decode_options`, refusing what this engine's searches do not implement."""
+        opts = super().decode_options(options, **overrides)
+        if opts.coverage_penalty > 0:
+            raise ConfigError(f"decode.coverage_penalty={opts.coverage_penalty} is not implemented by the onnx "
+                              f"engine's beam search; decode with the torch engine (--engine torch)")
+        return opts
 
     def generate(self, sources: Sequence[Any], options: DecodeConfig,
                  keep_attention: bool = False) -> list[list[Hypothesis]]:

@@ -10,6 +10,7 @@ import torch
 
 from seq2seq.config import DecodeConfig
 from seq2seq.data.batching import collate, make_batches
+from seq2seq.data.copying import resolve
 from seq2seq.decoding import generate, single
 
 from .metrics import SCORERS
@@ -48,6 +49,7 @@ def evaluate(model: torch.nn.Module, pairs: Pairs, source: Any, target: Any, opt
     opts = dataclasses.replace(single(options), batch_size=batch_size)
     hyps = generate(model, source, [s for s, _ in subset], opts)
     outputs = [h[0].output for h in hyps]
-    metrics.update(SCORERS[target.kind](outputs, [t for _, t in subset], target, names))
+    references = [resolve(source, t, s) for s, t in subset]
+    metrics.update(SCORERS[target.kind](outputs, references, target, names))
     texts = [target.format(target.decode(o)) for o in outputs]
     return {prefix + k: v for k, v in metrics.items()}, texts

@@ -101,6 +101,9 @@ def export_onnx(source: str | Path | Bundle, out: str | Path, which: str = "best
         raise ExportError("model.decoder_type=transformer does not export to ONNX yet (its key/value cache is "
                           "not a graph input the exporter can name); serve it with the PyTorch engine. A "
                           "Transformer encoder under an RNN decoder exports.")
+    if bundle.config.model.copy:
+        raise ExportError("model.copy=true does not export to ONNX yet (its per-sentence extended vocabulary is "
+                          "built and resolved outside the graphs); serve it with the PyTorch engine.")
     model, was_training = bundle.model, bundle.model.training
     model.eval()
     register()

@@ -30,20 +30,23 @@ class EncoderOutput:
     """What the encoder hands on.
 
     outputs: (B, S, He) top-layer states (zeros at padded steps);
-    mask: (B, S) bool, True at real tokens; final: per-layer final states.
+    mask: (B, S) bool, True at real tokens; final: per-layer final states;
+    source_map: (B, S) the extended target id of each source position for a copy model, else None.
     He = 2 * encoder_hidden for a bidirectional encoder merged by concat, else encoder_hidden.
     """
 
     outputs: Tensor
     mask: Tensor
     final: FinalState
+    source_map: Tensor | None = None
 
     def index_select(self, idx: Tensor) -> EncoderOutput:
         """Rows `idx` (K,) of the batch, e.g. to repeat each sentence per beam."""
         fin = self.final
         return EncoderOutput(self.outputs.index_select(0, idx), self.mask.index_select(0, idx),
                              FinalState(fin.hidden.index_select(1, idx),
-                                        None if fin.cell is None else fin.cell.index_select(1, idx)))
+                                        None if fin.cell is None else fin.cell.index_select(1, idx)),
+                             None if self.source_map is None else self.source_map.index_select(0, idx))
 
 
 class Encoder(nn.Module):

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import torch
@@ -58,10 +59,14 @@ class Seq2Seq(nn.Module):
         return self.decoder.head
 
     def encode(self, src: Tensor, src_lengths: Tensor) -> EncoderOutput:
-        """src: (B, S) ids or (B, S, D) features; src_lengths: (B,) real lengths in [1, S]."""
+        """src: (B, S) ids or (B, S, D) features (a copy model: (B, S, 2), each id beside its extended target
+        id, see `pointer`); src_lengths: (B,) real lengths in [1, S]."""
+        copy = self.decoder.copy
+        src, source_map = (src, None) if copy is None else copy.split(src)
         self.encoder.input.check("src", src)
         _check_lengths(src_lengths, src)
-        return self.encoder(src, src_lengths)
+        enc = self.encoder(src, src_lengths)
+        return enc if source_map is None else dataclasses.replace(enc, source_map=source_map)
 
     def init_state(self, enc: EncoderOutput) -> tuple[DecoderState | TransformerState, Memory | TransformerMemory]:
         """The decoder's initial state (bridge) and its read-only memory (attention keys precomputed once)."""
@@ -70,8 +75,8 @@ class Seq2Seq(nn.Module):
         hidden, cell = self.bridge(enc.final)
         dec = self.decoder
         keys = None if dec.attention is None else dec.attention.precompute(enc.outputs)
-        memory = Memory(enc.outputs, enc.mask, keys, enc.final.hidden[-1])
-        return DecoderState(hidden, cell, dec.initial_feed(enc.outputs.size(0), enc.outputs)), memory
+        memory = Memory(enc.outputs, enc.mask, keys, enc.final.hidden[-1], enc.source_map)
+        return dec.initial_state(hidden, cell, memory), memory
 
     def step(self, prev: Tensor, state: DecoderState | TransformerState,
              memory: Memory | TransformerMemory) -> StepOutput:

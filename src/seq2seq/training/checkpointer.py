@@ -24,8 +24,9 @@ METRICS_FILE = "metrics.jsonl"
 class Checkpointer:
     """Saves and restores a run's state in `out/checkpoints` (rank 0 writes; every rank restores)."""
 
-    def __init__(self, out: Path, world: World, device: torch.device):
-        self.out, self.world, self.device = out, world, device
+    def __init__(self, out: Path, world: World, device: torch.device, keep: int = 0):
+        """keep: step checkpoints kept beside last and best (train.keep_checkpoints)."""
+        self.out, self.world, self.device, self.keep = out, world, device, keep
 
     def save(self, bundle: Bundle, optimizer: torch.optim.Optimizer, progress: Progress, best: bool) -> None:
         """Write checkpoints/step-N and point `last` (and `best`) at it; a kill at any moment leaves the
@@ -46,7 +47,7 @@ class Checkpointer:
             state = {"progress": asdict(progress), "optimizer": opt_meta}
             (directory / TRAINER_JSON).write_text(json.dumps(state), encoding="utf-8")
 
-        write_checkpoint(self.out, progress.step, write, ("last", "best") if best else ("last",))
+        write_checkpoint(self.out, progress.step, write, ("last", "best") if best else ("last",), self.keep)
         barrier(self.world)
 
     def restore(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> Progress:

@@ -19,6 +19,7 @@ from ..config import Config, ConfigError, save
 from ..data.batching import collate, make_batches
 from ..distributed import all_sum, broadcast_object, shard, shutdown
 from ..evaluation import evaluate, metric_names
+from ..models.coverage import coverage_loss
 from .checkpointer import METRICS_FILE, Checkpointer
 from ..stopping import TrainingError, TrainingInterrupted
 from .interrupt import StopSignals
@@ -68,7 +69,7 @@ class Trainer:
         self.scaler = torch.amp.GradScaler("cuda") if t.precision == "fp16" else None
         opt_cls = torch.optim.AdamW if t.optimizer == "adamw" else torch.optim.Adam
         self.optimizer = opt_cls(self.model.parameters(), lr=t.lr, weight_decay=t.weight_decay)
-        self.checkpointer = Checkpointer(self.out, self.world, self.device)
+        self.checkpointer = Checkpointer(self.out, self.world, self.device, t.keep_checkpoints)
         # Validation decodes greedily within the run's output-length rules; translate/eval use the run's
         # whole decode section.
         self.valid_options = dataclasses.replace(cfg.decode, strategy="greedy", nbest=1)
@@ -178,6 +179,8 @@ class Trainer:
             with self.runtime.autocast(), (contextlib.nullcontext() if sync else self.net.no_sync()):
                 out = self.net(batch.src, batch.src_lengths, batch.tgt_in, teacher_forcing=t.teacher_forcing)
                 loss, _ = self.model.loss(out.scores, batch.tgt_out, label_smoothing=t.label_smoothing)
+                if t.coverage_loss > 0:
+                    loss = loss + t.coverage_loss * coverage_loss(out.attention, batch.tgt_lengths)
                 # Normalised by the whole group's target steps (times the ranks DDP averages over), so
                 # accumulation and data parallelism both equal one big batch.
                 scaled = loss * (world.size / max(n_tgt, 1))

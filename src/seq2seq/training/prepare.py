@@ -1,15 +1,22 @@
-"""Run preparation: the data splits, both sides (fitted, or read back to resume), the model, encoded pairs."""
+"""Run preparation: the data splits, both sides (fitted, or read back to resume), the model (with pretrained
+embeddings), encoded pairs."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import torch
 
 from ..bundle import Bundle, assemble
 from ..checkpoint import checkpoint_dir
 from ..config import Config, ConfigError
 from ..data.corpus import build_sides, encode_pairs, load_sides, load_splits
+from ..data.embeddings import read_vectors
+
+log = logging.getLogger("seq2seq")
 
 Pairs = list[tuple[Any, Any]]
 
@@ -44,4 +51,25 @@ def prepare(cfg: Config, out: Path, resume: bool) -> Prepared:
     if not valid:
         raise ConfigError("no validation pairs left within decode.max_source_length / decode.max_output_length")
     test = encode_pairs(splits["test"], source, target, label="test", **bounds) if splits.get("test") else []
-    return Prepared(assemble(cfg, source, target), train, valid, test)
+    bundle = assemble(cfg, source, target)
+    _pretrained_embeddings(bundle, resume)
+    return Prepared(bundle, train, valid, test)
+
+def _pretrained_embeddings(bundle: Bundle, resume: bool) -> None:
+    """Initialise the embeddings from model.source_embeddings / target_embeddings (a fresh run only: a resumed
+    one reads its trained weights) and freeze them with model.freeze_embeddings (every run: requires_grad is
+    not saved)."""
+    m = bundle.config.model
+    model = bundle.model
+    for key, path, layer, side in (("model.source_embeddings", m.source_embeddings, model.encoder.input, bundle.source),
+                                   ("model.target_embeddings", m.target_embeddings, model.head.input, bundle.target)):
+        if not path:
+            continue
+        if not resume:
+            vectors, found = read_vectors(path, side.vocab, layer.embedding_dim, "model.embedding_size")
+            with torch.no_grad():
+                layer.weight[found] = vectors[found].to(layer.weight.dtype)
+            log.info("%s: %d of %d vocabulary entries found in %s (the others keep their random initialisation)",
+                     key, int(found.sum()), len(side.vocab), path)
+        if m.freeze_embeddings:
+            layer.weight.requires_grad_(False)

@@ -89,6 +89,8 @@ class TransformerDecoder(nn.Module):
     the last layer's cross-attention: per head, and their mean as `attention`.
     """
 
+    copy = None  # copy attention is the recurrent decoder's; validation refuses model.copy with this decoder
+
     def __init__(self, cfg: ModelConfig, head: TokenHead | VectorHead, memory_size: int):
         """head: its input layer made, its output layer attached here; memory_size: the encoder's output size."""
         super().__init__()
