@@ -9,11 +9,11 @@ import onnx
 import pytest
 
 from seq2seq.api import Model
-from seq2seq import build_config
 from seq2seq.config import PRESETS, ConfigError
 from seq2seq.engine import load_exported
 from seq2seq.export import ExportError, export_onnx
 from seq2seq.export import onnx_export
+from seq2seq.models.transformer import TransformerState
 
 TEXTS = ["abc", "hello", "j", "abcdefghijabc", "gfedcba", "aaaa", "ij ja"]
 RNG = np.random.default_rng(0)
@@ -39,6 +39,13 @@ ARCHITECTURES = {
                              "model.decoder_hidden=6", "model.bridge=zero"],
     "transformer-encoder-rnn-decoder": ["model.encoder_type=transformer", "model.attention=general",
                                         "model.bridge=linear"],
+    "bilstm-encoder-transformer-decoder": ["model.decoder_type=transformer", "model.bidirectional=true",
+                                           "model.encoder_layers=2", "model.decoder_layers=2"],
+    "gru-encoder-transformer-decoder-learned-tied": ["model.decoder_type=transformer", "model.cell=gru",
+                                                     "model.positions=learned", "model.max_positions=64",
+                                                     "model.tie_embeddings=true", "model.decoder_layers=3"],
+    "features-to-transformer-features-stop": ["data.source_type=features", "data.target_type=features",
+                                              "model.decoder_type=transformer", "model.stop_flag=true"],
     "gru-listener-features-to-tokens": ["data.source_type=features", "model.pyramid_layers=2", "model.cell=gru",
                                         "model.attention=concat", "model.bridge=zero"],
 }
@@ -71,20 +78,10 @@ def _check_engines(bundle, directory):
         _assert_same(torch_model, onnx_model, inputs, beam=3, alpha=0.6, min_length=3, batch_size=2)
 
 
-TRANSFORMER_DECODERS = [p for p in PRESETS if build_config(p).model.decoder_type == "transformer"]
-
-
-@pytest.mark.parametrize("preset", [p for p in PRESETS if p not in TRANSFORMER_DECODERS])
+@pytest.mark.parametrize("preset", list(PRESETS))
 def test_every_preset_decodes_as_in_pytorch(preset, tiny_bundle, tmp_path):
     sizes = ["model.decoder_hidden=12"] if preset in ("luong", "bahdanau", "deep-residual", "las") else []
     _check_engines(tiny_bundle(preset, sizes), tmp_path / preset)
-
-
-@pytest.mark.parametrize("preset", TRANSFORMER_DECODERS)
-def test_a_transformer_decoder_is_refused_with_the_reason(preset, tiny_bundle, tmp_path):
-    with pytest.raises(ExportError, match=r"model.decoder_type=transformer does not export to ONNX yet"):
-        export_onnx(tiny_bundle(preset), tmp_path / preset)
-    assert not (tmp_path / preset).exists()
 
 
 def test_the_onnx_engine_refuses_a_coverage_penalty_it_does_not_implement(tiny_export):
@@ -157,6 +154,13 @@ def test_export_replaces_the_directory_whole_and_restores_training_mode(tiny_bun
     export_onnx(bundle, out)
     assert not (out / "stale.txt").exists() and bundle.model.training
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".export-")]
+
+
+def test_a_position_baked_into_the_step_graph_is_caught_by_the_check(tiny_bundle, tmp_path, monkeypatch):
+    # A Python int position is a constant to the tracer: steps after the first would all read position 0.
+    monkeypatch.setattr(TransformerState, "position", property(lambda state: int(state.keys.size(3))))
+    with pytest.raises(ExportError, match="differ from PyTorch"):
+        export_onnx(tiny_bundle("transformer-tiny"), tmp_path / "x")
 
 
 def test_disagreeing_graphs_are_refused(tiny_bundle, tmp_path, monkeypatch):

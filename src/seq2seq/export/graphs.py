@@ -130,7 +130,8 @@ def _changed(a: dict[str, Tensor], b: dict[str, Tensor], label: str, axes: dict[
 @torch.no_grad()  # not inference_mode: its tensors could not be traced afterwards
 def probe(model: nn.Module, reduction: int) -> Probe:
     """Run encoder and step on batches differing only in batch size or only in source length, and name each
-    changing axis. `reduction`: how many source steps one memory step covers (2**pyramid_layers)."""
+    changing axis. `reduction`: how many source steps one memory step covers (2**pyramid_layers for a listener,
+    2**subsample_layers for a Transformer encoder)."""
     short, long = 2 * reduction + 1, 4 * reduction + 3
     runs = {}
     for key, (batch, steps) in {"base": (3, short), "batch": (4, short), "source": (3, long)}.items():

@@ -24,7 +24,8 @@ def test_step_path_equals_the_sequence_path(architecture, make_model, make_batch
                 assert step.head_attention.shape == (3, model.config.transformer_heads, out.attention.size(2))
                 torch.testing.assert_close(step.head_attention.mean(1), step.attention)
                 assert state.position == t + 1
-                assert all(k.size(2) == t + 1 for k, _ in state.cache)  # one position more per step
+                shape = (model.config.decoder_layers, 3, model.config.transformer_heads, t + 1)
+                assert state.keys.shape[:4] == state.values.shape[:4] == shape  # one position more per step
             else:
                 assert step.head_attention is None
 
@@ -72,9 +73,8 @@ def test_decoding_on_from_a_prefix_equals_decoding_it_all(make_model, make_batch
     torch.testing.assert_close(torch.cat([first, rest], 1), whole, atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(rest_attention, attention[:, 2:], atol=1e-5, rtol=1e-5)
     assert middle.position == 2 and end.position == end2.position == 6
-    for (k, v), (k2, v2) in zip(end.cache, end2.cache):
-        torch.testing.assert_close(k, k2, atol=1e-5, rtol=1e-5)
-        torch.testing.assert_close(v, v2, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(end.keys, end2.keys, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(end.values, end2.values, atol=1e-5, rtol=1e-5)
 
 
 def test_state_and_memory_are_values_with_index_select(make_model, make_batch):
@@ -84,7 +84,7 @@ def test_state_and_memory_are_values_with_index_select(make_model, make_batch):
         state, memory = model.init_state(model.encode(src, src_len))
         assert isinstance(state, TransformerState) and isinstance(memory, TransformerMemory)
         step = model.step(tgt_in[:, 0], state, memory)
-        assert state.position == 0 and all(k.size(2) == 0 for k, _ in state.cache)  # not mutated
+        assert state.position == 0 and state.keys.size(3) == state.values.size(3) == 0  # not mutated
         idx = torch.tensor([2, 0, 0])
         picked, picked_memory = step.state.index_select(idx), memory.index_select(idx)
         assert picked.position == 1 and torch.equal(picked_memory.mask, memory.mask[idx])

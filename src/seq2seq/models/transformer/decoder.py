@@ -18,36 +18,51 @@ from seq2seq.models.transformer.feedforward import PositionwiseFeedForward
 from seq2seq.models.transformer.positions import make_positions
 from seq2seq.models.transformer.residual import PreNormResidual
 
-KeyValues = tuple[Tensor, Tensor]  # keys and values, each (B, H, L, d_k)
+KeyValues = tuple[Tensor, Tensor]  # one layer's keys and values, each (B, H, L, d_k)
 
 
 @dataclass(frozen=True)
 class TransformerState:
-    """The decoder's state between steps, an explicit value: per layer, the self-attention keys and values of
-    the `position` steps decoded so far (each (B, H, position, d_k)); a step appends one position to each.
-    All rows of a batch are at the same position (generation steps them together)."""
+    """The decoder's state between steps, an explicit value: the self-attention keys and values of the steps
+    decoded so far, every layer's stacked, each (layers, B, H, steps, d_k); a step appends one position.
 
-    cache: tuple[KeyValues, ...]
-    position: int
+    Its position is the cache's length (`position`), not a number of its own, so an exported step graph reads
+    it as a shape. All rows of a batch are at the same position (generation steps them together)."""
+
+    keys: Tensor
+    values: Tensor
+
+    @property
+    def position(self) -> int:
+        """How many steps have been decoded: the position of the next one."""
+        return self.keys.size(3)
+
+    def layer(self, i: int) -> KeyValues:
+        """Layer i's cached keys and values, each (B, H, steps, d_k)."""
+        return self.keys[i], self.values[i]
 
     def index_select(self, idx: Tensor) -> TransformerState:
         """Batch rows `idx` (K,), e.g. to reorder beams. Returns a new state of batch K."""
-        return TransformerState(tuple((k.index_select(0, idx), v.index_select(0, idx)) for k, v in self.cache),
-                                self.position)
+        return TransformerState(self.keys.index_select(1, idx), self.values.index_select(1, idx))
 
 
 @dataclass(frozen=True)
 class TransformerMemory:
-    """What the decoder reads from the encoder, fixed for a batch: mask (B, S) True at real steps, and per
-    layer the cross-attention keys and values (each (B, H, S, d_k)), projected once per batch."""
+    """What the decoder reads from the encoder, fixed for a batch: mask (B, S) True at real steps, and every
+    layer's cross-attention keys and values, stacked, each (layers, B, H, S, d_k), projected once per batch."""
 
     mask: Tensor
-    cross: tuple[KeyValues, ...]
+    cross_keys: Tensor
+    cross_values: Tensor
+
+    def layer(self, i: int) -> KeyValues:
+        """Layer i's cross-attention keys and values, each (B, H, S, d_k)."""
+        return self.cross_keys[i], self.cross_values[i]
 
     def index_select(self, idx: Tensor) -> TransformerMemory:
         """Batch rows `idx` (K,), e.g. to repeat each sentence per beam."""
-        return TransformerMemory(self.mask.index_select(0, idx),
-                                 tuple((k.index_select(0, idx), v.index_select(0, idx)) for k, v in self.cross))
+        return TransformerMemory(self.mask.index_select(0, idx), self.cross_keys.index_select(1, idx),
+                                 self.cross_values.index_select(1, idx))
 
 
 class TransformerDecoderLayer(nn.Module):
@@ -85,8 +100,10 @@ class TransformerDecoder(nn.Module):
 
     Teacher forcing runs all target steps at once under a causal mask; generation steps one position at a
     time, appending each layer's keys and values to the state's cache, so a step projects only the new
-    position and attends over the cached ones (no re-run of the prefix). The attention maps it reports are
-    the last layer's cross-attention: per head, and their mean as `attention`.
+    position and attends over the cached ones (no re-run of the prefix). State and memory are flat tensors
+    (every layer's stacked), which the ONNX exporter names as graph inputs and outputs as it does an RNN's.
+    The attention maps it reports are the last layer's cross-attention: per head, and their mean as
+    `attention`.
     """
 
     copy = None  # copy attention is the recurrent decoder's; validation refuses model.copy with this decoder
@@ -106,21 +123,23 @@ class TransformerDecoder(nn.Module):
     def init_state(self, enc: EncoderOutput) -> tuple[TransformerState, TransformerMemory]:
         """An empty cache, and each layer's cross-attention keys and values of the encoder outputs."""
         outputs = enc.outputs
-        empty = outputs.new_zeros(outputs.size(0), self.heads, 0, self.head_size)
-        cross = tuple(layer.cross_attention.keys_values(outputs) for layer in self.layers)
-        return TransformerState(tuple((empty, empty) for _ in self.layers), 0), TransformerMemory(enc.mask, cross)
+        shape = (len(self.layers), outputs.size(0), self.heads, 0, self.head_size)
+        keys, values = zip(*(layer.cross_attention.keys_values(outputs) for layer in self.layers))
+        return (TransformerState(outputs.new_zeros(shape), outputs.new_zeros(shape)),
+                TransformerMemory(enc.mask, torch.stack(keys), torch.stack(values)))
 
     def _run(self, prev: Tensor, state: TransformerState,
              memory: TransformerMemory) -> tuple[Tensor, Tensor, TransformerState]:
         """prev: (B, T) ids or (B, T, D) vectors at positions state.position ... -> scores (B, T, ...),
         the last layer's cross-attention weights (B, H, T, S) and the state T positions further."""
         x = self.embed(self.head.input(prev), state.position)
-        cache = []
+        keys, values = [], []
         last = len(self.layers) - 1
-        for i, (layer, past, cross) in enumerate(zip(self.layers, state.cache, memory.cross)):
-            x, kv, weights = layer(x, past, cross, memory.mask, need_weights=i == last)
-            cache.append(kv)
-        return self.head(self.norm(x)), weights, TransformerState(tuple(cache), state.position + prev.size(1))
+        for i, layer in enumerate(self.layers):
+            x, (k, v), weights = layer(x, state.layer(i), memory.layer(i), memory.mask, need_weights=i == last)
+            keys.append(k)
+            values.append(v)
+        return self.head(self.norm(x)), weights, TransformerState(torch.stack(keys), torch.stack(values))
 
     def step(self, prev: Tensor, state: TransformerState, memory: TransformerMemory) -> StepOutput:
         """prev: (B,) previous tokens or (B, D) vectors. Returns scores, the new state, the heads' mean

@@ -43,7 +43,8 @@ class LearnedPositions(nn.Module):
         if offset + length > self.max_positions:
             raise ValueError(f"a sequence of {offset + length} steps is longer than model.max_positions="
                              f"{self.max_positions} (learned positions)")
-        return self.table.weight[offset: offset + length]
+        # A lookup, not a slice: an offset the ONNX tracer follows as a shape (a cache's length) stays dynamic.
+        return self.table(torch.arange(offset, offset + length, device=self.table.weight.device))
 
 
 def make_positions(kind: str, size: int, max_positions: int) -> SinusoidalPositions | LearnedPositions:
