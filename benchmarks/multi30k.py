@@ -200,6 +200,32 @@ def markdown_row(r: dict[str, Any]) -> str:
             f" | {b['beam']}, {b['alpha']:g} |")
 
 
+def plot_curves(metrics_files: list[Path], png: Path) -> Path:
+    """Validation BLEU (the toolkit's, greedy, on the validation sentences it scores) against training wall
+    hours, one line per run, to PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    for f in metrics_files:
+        recs = [json.loads(x) for x in f.read_text().splitlines() if x.strip()]
+        recs = [r for r in recs if "valid_bleu" in r]
+        if recs:
+            ax.plot([r["seconds"] / 3600 for r in recs], [r["valid_bleu"] for r in recs], marker="o", markersize=3,
+                    label=f.parent.name)
+    ax.set_xlabel("training time, hours (one thread, wall clock)")
+    ax.set_ylabel("validation BLEU (greedy)")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    png.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(png, dpi=110)
+    plt.close(fig)
+    return png
+
+
 HEADER = ("| run | dir | params | epochs (best) | wall (1 core) | train tok/s (src+tgt) | val BLEU (toolkit, "
           "greedy) | val tok BLEU greedy / beam | test greedy: tok BLEU / sacreBLEU / sacreBLEU lc / chrF | test beam: same four | beam, alpha |\n"
           "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
@@ -210,6 +236,7 @@ def main() -> None:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--name", help="run name: the run directory is RUNS/NAME")
     p.add_argument("--table", action="store_true", help="only print the table of every RUNS/*/benchmark.json")
+    p.add_argument("--plot", metavar="PNG", help="only draw validation BLEU against training time of RUNS/*")
     p.add_argument("--direction", choices=("en-de", "de-en"), default="en-de")
     p.add_argument("--config", help="YAML config (else --preset)")
     p.add_argument("--preset", default="luong")
@@ -224,6 +251,9 @@ def main() -> None:
     p.add_argument("--retrain", action="store_true", help="resume training even if the run finished (more epochs)")
     p.add_argument("--train-only", action="store_true")
     args = p.parse_args()
+    if args.plot:
+        print(plot_curves(sorted(Path(args.runs).glob("*/metrics.jsonl")), Path(args.plot)))
+        return
     if args.table:
         found = sorted(Path(args.runs).glob("*/benchmark.json"), key=lambda f: f.stat().st_mtime)
         print("\n".join([HEADER] + [markdown_row(json.loads(f.read_text())) for f in found]))
