@@ -30,9 +30,11 @@ def run_segmented(rnn: nn.RNNBase, x: Tensor, lengths: Tensor,
     (B, T, H), zeros after each row's length, and the states at each row's last real step, as nn.LSTM/GRU/RNN.
     """
     lstm = isinstance(rnn, nn.LSTM)
-    lens = lengths.to("cpu", torch.long)
-    order = torch.argsort(lens, descending=True, stable=True)
-    lens_sorted = lens[order].tolist()
+    lens = lengths.tolist()
+    # Python's sort of a few hundred numbers takes microseconds; torch.argsort's stable CPU sort ~0.1 ms.
+    order_list = sorted(range(len(lens)), key=lambda i: -lens[i])
+    lens_sorted = [lens[i] for i in order_list]
+    order = torch.tensor(order_list)
     idx = order.to(x.device)
     x_sorted = x.index_select(0, idx)
     if hx is None:
