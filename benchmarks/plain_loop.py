@@ -15,6 +15,7 @@ returned.
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import tempfile
 import time
@@ -127,8 +128,11 @@ def main() -> None:
     p.add_argument("--train", required=True, help="a textbook `question_answer` file (addition)")
     p.add_argument("--rounds", type=int, default=7)
     p.add_argument("--steps", type=int, default=30)
+    p.add_argument("--out", help="also write the figures to this JSON file")
     args = p.parse_args()
     r = compare(Path(args.train), args.rounds, args.steps)
+    if args.out:
+        Path(args.out).write_text(json.dumps(r) + "\n", encoding="utf-8")
     print(f"addition step, CPU ms (median of {args.rounds} alternating rounds of {args.steps}): plain loop "
           f"{r['plain_ms']:.2f}, toolkit {r['toolkit_ms']:.2f}; toolkit speed-up {r['speedup']:.2f}x")
 
