@@ -18,12 +18,13 @@ def _packed(rnn, x, lengths, hx):
 @pytest.mark.parametrize("cls", [nn.LSTM, nn.GRU, nn.RNN])
 @pytest.mark.parametrize("layers", [1, 2])
 @pytest.mark.parametrize("initial", [False, True])
-def test_segmented_equals_packed(cls, layers, initial):
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])  # float32: oneDNN's kernels on the CPU
+def test_segmented_equals_packed(cls, layers, initial, dtype):
     torch.manual_seed(0)
-    rnn = cls(5, 7, layers, batch_first=True).double()
-    x = torch.randn(6, 9, 5, dtype=torch.double, requires_grad=True)
+    rnn = cls(5, 7, layers, batch_first=True).to(dtype)
+    x = torch.randn(6, 9, 5, dtype=dtype, requires_grad=True)
     lengths = torch.tensor([3, 9, 1, 3, 5, 8])
-    h0 = torch.randn(layers, 6, 7, dtype=torch.double)
+    h0 = torch.randn(layers, 6, 7, dtype=dtype)
     hx = ((h0, torch.randn_like(h0)) if cls is nn.LSTM else h0) if initial else None
     results = [_packed(rnn, x, lengths, hx), run_segmented(rnn, x, lengths, hx)]
     flat = [[out, *(final if cls is nn.LSTM else (final,))] for out, final in results]
