@@ -3,7 +3,8 @@
 Trains through the ordinary `seq2seq train --train/--valid` path on `addition.txt` and `date.txt`
 (45,000 / 5,000 split, as the book), one pinned core and one thread, and prints per-epoch time
 (training + validation) as a ratio to the textbook's measured figures, the fraction of the training
-compute floor, and the accuracy targets of the demo issue.
+compute floor, and the accuracy targets of the demo issue. Then the addition training step against a plain
+PyTorch loop of the same model (`plain_loop.py`), in one pinned process.
 
     python benchmarks/textbook.py [--book-dir ../shared/data/book] [--out runs/textbook]
 """
@@ -55,6 +56,16 @@ def run(task: str, preset: str, epochs: int, files: tuple[Path, Path], out: Path
             "exact": {int(r["epoch"]): round(r["valid_exact_match"] * 100, 1) for r in rows}}
 
 
+def step_against_plain_loop(train: Path, out: Path, core: str | None) -> dict:
+    """The addition training step against the plain PyTorch loop (`plain_loop.py`), pinned like the runs."""
+    result = out / "plain_loop.json"
+    cmd = [sys.executable, str(Path(__file__).with_name("plain_loop.py")), "--train", str(train), "--out", str(result)]
+    if core is not None and shutil.which("taskset"):
+        cmd = ["taskset", "-c", core] + cmd
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+    return json.loads(result.read_text())
+
+
 def main() -> None:
     """Run the variants and print the comparison."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -64,6 +75,7 @@ def main() -> None:
                    help="task:preset:epochs, comma-separated (e.g. add addition:baseline:25)")
     p.add_argument("--core", default="0", help="CPU to pin each run to (taskset)")
     p.add_argument("--no-pin", action="store_true", help="do not pin to a core")
+    p.add_argument("--no-plain-loop", action="store_true", help="skip the addition step against the plain loop")
     args = p.parse_args()
     book, out = Path(args.book_dir), Path(args.out)
     if not (book / "addition.txt").is_file():
@@ -88,7 +100,14 @@ def main() -> None:
         if r["task"] == "addition":
             print(f"\n(addition training at {ADDITION_TRAIN_FLOOR_SECONDS / r['train_s'] * 100:.0f}% of the "
                   f"{ADDITION_TRAIN_FLOOR_SECONDS} s/epoch compute floor)\n")
-    (out / "textbook.json").write_text(json.dumps(results, indent=2) + "\n")
+    summary: dict = {"variants": results}
+    if not args.no_plain_loop:
+        step = step_against_plain_loop(files["addition"][0], out, None if args.no_pin else args.core)
+        summary["addition_step"] = step
+        print(f"addition training step (CPU time, alternating rounds, one process): plain PyTorch loop "
+              f"{step['plain_ms']:.2f} ms, reverse-peeky {step['toolkit_ms']:.2f} ms: {step['speedup']:.2f}x the "
+              f"plain loop")
+    (out / "textbook.json").write_text(json.dumps(summary, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -181,3 +181,21 @@ def test_checkpoint_files_and_folder_get_the_users_mode(tmp_path, umask):
     assert stat.S_IMODE(final.stat().st_mode) == 0o777 & ~umask
     assert {f.name: stat.S_IMODE(f.stat().st_mode) for f in final.iterdir()} == {
         "model.json": 0o666 & ~umask, "model.safetensors": 0o666 & ~umask}
+
+
+def test_restored_optimizer_keeps_its_own_fused_choice():
+    """A state saved by an unfused Adam resumes in a fused one (and back): the flag is not state."""
+    torch.manual_seed(0)
+    model = torch.nn.Linear(3, 2)
+    plain = torch.optim.Adam(model.parameters(), lr=0.1)
+    model(torch.randn(4, 3)).sum().backward()
+    plain.step()
+    tensors, meta = optimizer_tensors(plain)
+    fused = torch.optim.Adam(model.parameters(), lr=0.1, fused=True)
+    restore_optimizer(fused, tensors, meta)
+    assert fused.param_groups[0]["fused"] is True
+    fused.step()  # the restored state is usable by the fused kernel
+    tensors, meta = optimizer_tensors(fused)
+    again = torch.optim.Adam(model.parameters(), lr=0.1)
+    restore_optimizer(again, tensors, meta)
+    assert not again.param_groups[0]["fused"]

@@ -147,6 +147,7 @@ def test_bf16_on_a_cpu_without_bf16_lstm_keeps_the_lstm_in_fp32(tmp_path, monkey
 
 def test_threads_default_shares_the_cores_among_a_hosts_processes(monkeypatch):
     monkeypatch.setattr(os, "cpu_count", lambda: 16)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(16)), raising=False)
     monkeypatch.delenv("LOCAL_WORLD_SIZE", raising=False)
     assert thread_count(0) == 16
     monkeypatch.setenv("LOCAL_WORLD_SIZE", "4")
@@ -162,3 +163,11 @@ def test_each_rank_takes_every_nth_example_of_a_global_batch():
     assert parts == [[0, 3, 6], [1, 4], [2, 5]]
     assert sorted(i for p in parts for i in p) == batch
     assert World(rank=1, size=2).distributed and not World(rank=1, size=2).is_main and World().is_main
+
+
+def test_threads_default_counts_only_the_cores_this_process_may_use(monkeypatch):
+    """Pinned with taskset to one core of 16, one thread: two threads on one core slow LSTMs sharply."""
+    monkeypatch.setattr(os, "cpu_count", lambda: 16)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0}, raising=False)
+    monkeypatch.delenv("LOCAL_WORLD_SIZE", raising=False)
+    assert thread_count(0) == 1

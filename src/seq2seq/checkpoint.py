@@ -160,6 +160,10 @@ def optimizer_tensors(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch
     return tensors, {"param_groups": sd["param_groups"], "scalars": scalars}
 
 
+# Optimiser settings that choose an implementation of the same update.
+_IMPLEMENTATION = ("fused", "foreach")
+
+
 def restore_optimizer(optimizer: torch.optim.Optimizer, tensors: dict[str, torch.Tensor],
                       meta: dict[str, Any]) -> None:
     """Inverse of optimizer_tensors."""
@@ -171,6 +175,9 @@ def restore_optimizer(optimizer: torch.optim.Optimizer, tensors: dict[str, torch
     for key, value in meta["scalars"].items():
         idx, name = key.split(".", 1)
         state.setdefault(int(idx), {})[name] = value
-    # JSON turned tuples (Adam's betas) into lists; give them back their type.
-    groups = [{k: tuple(v) if k == "betas" else v for k, v in g.items()} for g in meta["param_groups"]]
+    # JSON turned tuples (Adam's betas) into lists; give them back their type. How the update is computed
+    # (fused or not) is this optimiser's own choice, not part of the saved state.
+    groups = [{**{k: tuple(v) if k == "betas" else v for k, v in g.items()},
+               **{k: mine[k] for k in _IMPLEMENTATION if k in mine}}
+              for g, mine in zip(meta["param_groups"], optimizer.param_groups)]
     optimizer.load_state_dict({"state": state, "param_groups": groups})

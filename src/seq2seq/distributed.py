@@ -15,7 +15,9 @@ def thread_count(requested: int) -> int:
     processes (LOCAL_WORLD_SIZE); more threads than cores slows LSTMs sharply."""
     if requested:
         return requested
-    return max(1, (os.cpu_count() or 1) // int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
+    # The cores this process may run on (taskset, cgroups' cpusets), not all the host's.
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(1, cores // int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
 
 
 @dataclass(frozen=True)

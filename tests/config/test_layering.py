@@ -37,6 +37,10 @@ def test_task_named_by_overrides_last_one_wins():
 def test_feature_task_defaults_lie_under_every_layer():
     cfg = build_config(overrides={"data.task": "keras-example"})
     assert (cfg.data.source_type, cfg.data.target_type) == ("features", "features")
+    # The keras example's own training settings (it does not learn in 20 epochs with the general defaults).
+    assert (cfg.model.attention, cfg.train.feature_loss, cfg.train.lr, cfg.train.schedule, cfg.train.batch_size) == (
+        "general", "l1", 0.003, "linear", 32)
+    assert build_config("baseline", overrides={"data.task": "keras-example"}).train.batch_size == 128
     assert build_config(overrides={"data.task": "sine"}).data.target_length == 10
     # A task's own settings lie under every layer: an explicit value wins, even one equal to the default.
     assert build_config(overrides={"data.task": "sine", "data.target_length": 4}).data.target_length == 4

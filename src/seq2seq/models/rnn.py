@@ -19,6 +19,7 @@ from torch import Tensor, nn
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
 from seq2seq.models.precision import lstm_needs_fp32
+from seq2seq.models.segmented import can_segment, run_segmented
 
 CELLS: dict[str, type[nn.RNNBase]] = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 _CELL_FNS = {"rnn": torch.rnn_tanh_cell, "lstm": torch.lstm_cell, "gru": torch.gru_cell}
@@ -145,11 +146,16 @@ class StackedRNN(nn.Module):
         seq: Tensor | PackedSequence = x
         if lengths is not None and bool((lengths == x.size(1)).all()):
             lengths = None  # no padding: packing would only cost time (1.35x on a small LSTM)
-        if lengths is not None:
+        segmented = lengths is not None and can_segment(self.layers[0], x)
+        if lengths is not None and not segmented:
             seq = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
+
+        def layer_call(layer: nn.RNNBase, inp: Tensor | PackedSequence, layer_hx: Tensor | tuple | None) -> tuple:
+            return run_segmented(layer, inp, lengths, layer_hx) if segmented else layer(inp, layer_hx)
+
         hx = None if state is None else (state if self.is_lstm else state[0])
         if not self.residual:
-            seq, final = self.layers[0](seq, hx)
+            seq, final = layer_call(self.layers[0], seq, hx)
             h, c = final if self.is_lstm else (final, None)
         else:
             hs, cs = [], []
@@ -162,7 +168,7 @@ class StackedRNN(nn.Module):
                 inp = seq
                 if i > 0 and self.dropout > 0:
                     inp = _map(seq, lambda t: F.dropout(t, self.dropout, self.training))
-                out, final = layer(inp, layer_hx)
+                out, final = layer_call(layer, inp, layer_hx)
                 seq = _add(out, seq) if i > 0 else out
                 if self.is_lstm:
                     hs.append(final[0])
@@ -170,7 +176,7 @@ class StackedRNN(nn.Module):
                 else:
                     hs.append(final)
             h, c = torch.cat(hs, 0), (torch.cat(cs, 0) if self.is_lstm else None)
-        if lengths is not None:
+        if lengths is not None and not segmented:
             seq = pad_packed_sequence(seq, batch_first=True, total_length=x.size(1))[0]
         return seq, (h, c)
 

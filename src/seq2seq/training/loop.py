@@ -60,6 +60,9 @@ class Trainer:
             make_run_dir(self.out)
         data = prepare(cfg, self.out, resume)
         self.bundle, self.train_ids, self.valid_ids, self.test_ids = data.bundle, data.train, data.valid, data.test
+        # Per example, once: what batching and each step's token counts read.
+        self.src_lengths = [len(s) for s, _ in self.train_ids]
+        self.tgt_steps = [self.bundle.target.steps(g) for _, g in self.train_ids]
         self.model = self.bundle.model.to(self.device)
         # The DDP wrapper averages gradients over ranks; self.model stays the plain module for eval/saving.
         self.net = (torch.nn.parallel.DistributedDataParallel(self.model, device_ids=[self.device.index]
@@ -68,7 +71,11 @@ class Trainer:
         t = cfg.train
         self.scaler = torch.amp.GradScaler("cuda") if t.precision == "fp16" else None
         opt_cls = torch.optim.AdamW if t.optimizer == "adamw" else torch.optim.Adam
-        self.optimizer = opt_cls(self.model.parameters(), lr=t.lr, weight_decay=t.weight_decay)
+        self.params = list(self.model.parameters())
+        # On the CPU the fused kernel updates each tensor in one pass (the same update; 3x faster on the addition
+        # model's small tensors than the per-tensor default). CUDA keeps torch's default (foreach), unmeasured here.
+        self.optimizer = opt_cls(self.params, lr=t.lr, weight_decay=t.weight_decay,
+                                 fused=True if self.device.type == "cpu" else None)
         self.checkpointer = Checkpointer(self.out, self.world, self.device, t.keep_checkpoints)
         # Validation decodes greedily within the run's output-length rules; translate/eval use the run's
         # whole decode section.
@@ -94,7 +101,7 @@ class Trainer:
     def _epoch_batches(self, epoch: int) -> list[list[int]]:
         """Global batches of an epoch, the same on every rank; each rank later takes its shard."""
         t = self.cfg.train
-        batches = make_batches([len(s) for s, _ in self.train_ids], [len(g) for _, g in self.train_ids],
+        batches = make_batches(self.src_lengths, [len(g) for _, g in self.train_ids],
                                t.batch_size, by=t.batch_by, bucket=t.bucket, shuffle=True, seed=t.seed,
                                epoch=epoch)
         # A rank with an empty shard would stall the others; such tiny batches are left out everywhere.
@@ -164,9 +171,8 @@ class Trainer:
         """One optimiser step over `group` (accumulated global batches); returns loss sum and token counts."""
         t, world = self.cfg.train, self.world
         # Every rank knows the global batches, so the global counts need no communication.
-        pairs = [self.train_ids[i] for idx in group for i in idx]
-        n_tgt = sum(self.bundle.target.steps(tgt) for _, tgt in pairs)
-        n_all = n_tgt + sum(len(src) for src, _ in pairs)
+        n_tgt = sum(self.tgt_steps[i] for idx in group for i in idx)
+        n_all = n_tgt + sum(self.src_lengths[i] for idx in group for i in idx)
         for g in self.optimizer.param_groups:
             g["lr"] = t.lr * lr_factor(t, self.progress.step, self.steps_per_epoch * t.epochs, self.progress.lr_scale)
         self.optimizer.zero_grad(set_to_none=True)
@@ -199,7 +205,7 @@ class Trainer:
         if self.scaler is not None:
             self.scaler.unscale_(self.optimizer)
         if clip_norm > 0:
-            torch.nn.utils.clip_grad_norm_(self.model.parameters(), clip_norm)
+            torch.nn.utils.clip_grad_norm_(self.params, clip_norm)
         if self.scaler is not None:
             self.scaler.step(self.optimizer)
             self.scaler.update()

@@ -1,0 +1,141 @@
+"""The in-run baseline of `textbook.py`: a plain PyTorch training loop of the addition model, timed step for
+step against the toolkit's own training step on the same batches' data.
+
+The plain loop is what one writes by hand after the textbook: fixed-width, space-padded questions (7
+characters, reversed) and answers (`_` + 4 characters), two `nn.LSTM`s (embedding 16, hidden 128, the
+peeky decoder reading the encoder's last state at every input and output), mean cross-entropy, clipping
+at 5, Adam 1e-3, batches of 128. The toolkit's step is `Trainer._update` of `seq2seq train --preset
+reverse-peeky` on the same file. Both are timed in this process, alternating rounds, one thread, by CPU
+time (`time.process_time`, robust to another process sharing the core); the medians and their ratio are
+returned.
+
+    python benchmarks/plain_loop.py --train runs/textbook/addition.train.txt
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+
+
+class PlainPeeky(nn.Module):
+    """The textbook's PeekySeq2seq in plain PyTorch: encoder LSTM, decoder LSTM fed [embedding; context],
+    output layer on [h; context]."""
+
+    def __init__(self, vocab: int, embedding: int = 16, hidden: int = 128):
+        super().__init__()
+        self.enc_embed = nn.Embedding(vocab, embedding)
+        self.encoder = nn.LSTM(embedding, hidden, batch_first=True)
+        self.dec_embed = nn.Embedding(vocab, embedding)
+        self.decoder = nn.LSTM(embedding + hidden, hidden, batch_first=True)
+        self.out = nn.Linear(2 * hidden, vocab)
+
+    def forward(self, src: Tensor, tgt_in: Tensor) -> Tensor:
+        """src (B, S), tgt_in (B, T) ids -> logits (B, T, V)."""
+        _, (h, c) = self.encoder(self.enc_embed(src))
+        context = h[-1].unsqueeze(1).expand(-1, tgt_in.size(1), -1)
+        tops, _ = self.decoder(torch.cat([self.dec_embed(tgt_in), context], -1), (h, c))
+        return self.out(torch.cat([tops, context], -1))
+
+
+def book_tensors(path: Path) -> tuple[Tensor, Tensor, int]:
+    """A textbook `question_answer` file -> (N, 7) reversed questions, (N, 5) `_` + answers, vocabulary size."""
+    questions, answers = [], []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        q, a = line.split("_", 1)
+        questions.append(q[::-1])
+        answers.append("_" + a)
+    chars = sorted({c for text in questions + answers for c in text})
+    ids = {c: i for i, c in enumerate(chars)}
+    encode = lambda texts: torch.tensor([[ids[c] for c in t] for t in texts])  # noqa: E731
+    return encode(questions), encode(answers), len(chars)
+
+
+class PlainLoop:
+    """One optimiser step of the plain loop per `step()`, over the file's batches in turn."""
+
+    def __init__(self, path: Path, batch_size: int = 128):
+        torch.manual_seed(0)
+        self.src, self.ans, vocab = book_tensors(path)
+        self.model = PlainPeeky(vocab)
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=1e-3)
+        self.batch_size, self.at = batch_size, 0
+
+    def step(self) -> float:
+        """Forward, backward, clip, Adam on the next batch; returns the loss."""
+        rows = slice(self.at, self.at + self.batch_size)
+        self.at = (self.at + self.batch_size) % (len(self.src) - self.batch_size)
+        src, ans = self.src[rows], self.ans[rows]
+        logits = self.model(src, ans[:, :-1])
+        loss = nn.functional.cross_entropy(logits.reshape(-1, logits.size(-1)), ans[:, 1:].reshape(-1))
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        nn.utils.clip_grad_norm_(self.model.parameters(), 5.0)
+        self.optimizer.step()
+        return float(loss.detach())
+
+
+class ToolkitLoop:
+    """The toolkit's training step (`Trainer._update`) of `--preset reverse-peeky` on the same file."""
+
+    def __init__(self, path: Path, out: Path):
+        from seq2seq.configure import build_config
+        from seq2seq.training.loop import Trainer
+
+        cfg = build_config("reverse-peeky", overrides={"data.train": str(path), "data.valid": str(path),
+                                                       "train.threads": 1, "train.epochs": 1})
+        self.trainer = Trainer(cfg, out, quiet=True)
+        self.batches = self.trainer._epoch_batches(0)
+        self.trainer.model.train()
+        self.at = 0
+
+    def step(self) -> float:
+        """One optimiser step on the next batch; returns the summed loss."""
+        loss, _, _ = self.trainer._update([self.batches[self.at]])
+        self.at = (self.at + 1) % len(self.batches)
+        return loss
+
+
+def compare(path: Path, rounds: int = 7, steps: int = 30) -> dict[str, float]:
+    """Median CPU ms a step of each loop over alternating rounds, and plain / toolkit (> 1: toolkit faster)."""
+    torch.set_num_threads(1)
+    with tempfile.TemporaryDirectory() as tmp:
+        loops = {"plain": PlainLoop(path), "toolkit": ToolkitLoop(path, Path(tmp) / "run")}
+        times: dict[str, list[float]] = {name: [] for name in loops}
+        for name, loop in loops.items():  # warm-up: allocator, oneDNN primitives
+            for _ in range(10):
+                loop.step()
+        for r in range(rounds):
+            for name in (("plain", "toolkit") if r % 2 == 0 else ("toolkit", "plain")):
+                start = time.process_time()
+                for _ in range(steps):
+                    loops[name].step()
+                times[name].append((time.process_time() - start) / steps * 1000)
+    plain, toolkit = statistics.median(times["plain"]), statistics.median(times["toolkit"])
+    return {"plain_ms": plain, "toolkit_ms": toolkit, "speedup": plain / toolkit}
+
+
+def main() -> None:
+    """Print the comparison for one textbook-format file."""
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--train", required=True, help="a textbook `question_answer` file (addition)")
+    p.add_argument("--rounds", type=int, default=7)
+    p.add_argument("--steps", type=int, default=30)
+    p.add_argument("--out", help="also write the figures to this JSON file")
+    args = p.parse_args()
+    r = compare(Path(args.train), args.rounds, args.steps)
+    if args.out:
+        Path(args.out).write_text(json.dumps(r) + "\n", encoding="utf-8")
+    print(f"addition step, CPU ms (median of {args.rounds} alternating rounds of {args.steps}): plain loop "
+          f"{r['plain_ms']:.2f}, toolkit {r['toolkit_ms']:.2f}; toolkit speed-up {r['speedup']:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
