@@ -58,7 +58,7 @@ def test_an_interrupted_command_says_so_without_a_traceback(monkeypatch, capsys)
     def interrupted(_):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("seq2seq.cli.commands.tasks_command", interrupted)
+    monkeypatch.setattr("seq2seq.cli.parser.tasks_command", interrupted)
     assert main(["tasks"]) == 130
     assert capsys.readouterr().err == "seq2seq: interrupted\n"
 

@@ -9,7 +9,9 @@ from importlib.metadata import version
 from typing import Any
 
 from ..config import PRESETS
-from . import commands as c
+from .commands import (average_command, config_command, demo_command, eval_command, export_command, inspect_command,
+                       plot_command, presets_command, score_command, serve_command, tasks_command, train_command,
+                       translate_command, wav2fbank_command)
 from .decode_flags import add_decode_flags
 
 
@@ -30,7 +32,7 @@ def _train(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--resume", action="store_true", help="continue the run in --out from checkpoints/last")
     t.add_argument("--skip-invalid", action="store_true", help="skip malformed data lines, reporting the count")
     t.add_argument("--quiet", action="store_true", help="no progress output")
-    t.set_defaults(func=c.train_command)
+    t.set_defaults(func=train_command)
 
 
 def _use(sub: argparse._SubParsersAction) -> None:
@@ -42,7 +44,7 @@ def _use(sub: argparse._SubParsersAction) -> None:
                    "an ensemble: the first RUN's predictions.ensemble.tsv)")
     e.add_argument("--skip-invalid", action="store_true")
     add_decode_flags(e)
-    e.set_defaults(func=c.eval_command)
+    e.set_defaults(func=eval_command)
 
     r = sub.add_parser("translate", help="translate lines from stdin (or --input) to stdout")
     r.add_argument("dirs", nargs="+", metavar="RUN", help="a run directory; several: an ensemble averaging their "
@@ -55,7 +57,7 @@ def _use(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--tokenized", action="store_true",
                    help="word-level outputs as spaced tokens (`a man ' s hat .`) instead of text (`A man's hat.`)")
     add_decode_flags(r)
-    r.set_defaults(func=c.translate_command)
+    r.set_defaults(func=translate_command)
 
     sc = sub.add_parser("score", help="the log-probability a model gives each pair's target (teacher-forced)")
     sc.add_argument("dirs", nargs="+", metavar="RUN", help="a run directory; several: their ensemble")
@@ -64,7 +66,7 @@ def _use(sub: argparse._SubParsersAction) -> None:
     sc.add_argument("--tokens", action="store_true", help="one JSON object per pair with each token's score")
     sc.add_argument("--batch-size", type=int, default=64, help="pairs scored at once")
     sc.add_argument("--skip-invalid", action="store_true")
-    sc.set_defaults(func=c.score_command)
+    sc.set_defaults(func=score_command)
 
     sv = sub.add_parser("serve", help="an HTTP API (/v1/translate, /docs) and a page to try the model on")
     sv.add_argument("dir")
@@ -85,14 +87,14 @@ def _use(sub: argparse._SubParsersAction) -> None:
                     help="uvicorn's log level (debug also logs every request)")
     _engine_flag(sv)
     add_decode_flags(sv)
-    sv.set_defaults(func=c.serve_command)
+    sv.set_defaults(func=serve_command)
 
     ex = sub.add_parser("export", help="a run's model as ONNX graphs for the onnx engine (no torch needed to run)")
     ex.add_argument("dir", help="run directory")
     ex.add_argument("--format", default="onnx", choices=["onnx"], help="only onnx (README: Export and deployment)")
     ex.add_argument("--out", required=True, help="directory to write (replaced whole if it exists)")
     ex.add_argument("--checkpoint", default="best", choices=["best", "last"])
-    ex.set_defaults(func=c.export_command)
+    ex.set_defaults(func=export_command)
 
 
 def _engine_flag(p: argparse.ArgumentParser) -> None:
@@ -105,13 +107,13 @@ def _tools(sub: argparse._SubParsersAction) -> None:
     pl = sub.add_parser("plot", help="learning curves of one or more runs to PNG")
     pl.add_argument("dirs", nargs="+")
     pl.add_argument("--output", default="learning_curves.png")
-    pl.set_defaults(func=c.plot_command)
+    pl.set_defaults(func=plot_command)
 
     dm = sub.add_parser("demo", help="the seeds' experiments end to end (addition, dates), with a report")
     dm.add_argument("--out", default="runs/demo")
     dm.add_argument("--quick", action="store_true", help="small data and 2 epochs (a smoke test)")
     dm.add_argument("--jobs", type=int, default=2, help="runs trained in parallel, one thread each")
-    dm.set_defaults(func=c.demo_command)
+    dm.set_defaults(func=demo_command)
 
     av = sub.add_parser("average", help="average a run's step checkpoints into a new run directory")
     av.add_argument("dir")
@@ -120,16 +122,16 @@ def _tools(sub: argparse._SubParsersAction) -> None:
                        "train.keep_checkpoints=N)")
     which.add_argument("--steps", metavar="S1,S2,...", help="the checkpoints of these steps")
     av.add_argument("--out", required=True, help="the new run directory (loads like any run)")
-    av.set_defaults(func=c.average_command)
+    av.set_defaults(func=average_command)
 
     cf = sub.add_parser("config", help="print the resolved config as commented YAML")
     cf.add_argument("--config", help="YAML config file")
     cf.add_argument("--preset", choices=list(PRESETS))
     cf.add_argument("--set", action="append", metavar="KEY=VALUE")
-    cf.set_defaults(func=c.config_command)
+    cf.set_defaults(func=config_command)
 
-    sub.add_parser("tasks", help="list the built-in tasks").set_defaults(func=c.tasks_command)
-    sub.add_parser("presets", help="list the named architectures").set_defaults(func=c.presets_command)
+    sub.add_parser("tasks", help="list the built-in tasks").set_defaults(func=tasks_command)
+    sub.add_parser("presets", help="list the named architectures").set_defaults(func=presets_command)
 
     d = sub.add_parser("data", help="data tools")
     dsub = d.add_subparsers(dest="data_command", required=True, metavar="ACTION")
@@ -139,7 +141,7 @@ def _tools(sub: argparse._SubParsersAction) -> None:
     i.add_argument("--tokenizer", default="char", choices=["char", "word", "jamo"])
     i.add_argument("--source-suffix", default="", help="with --format pair: the source file is FILE + this, e.g. .de")
     i.add_argument("--target-suffix", default="", help="with --format pair: the target file is FILE + this, e.g. .en")
-    i.set_defaults(func=c.inspect_command)
+    i.set_defaults(func=inspect_command)
 
     f = sub.add_parser("features", help="feature tools (speech filterbanks)")
     fsub = f.add_subparsers(dest="features_command", required=True, metavar="ACTION")
@@ -151,7 +153,7 @@ def _tools(sub: argparse._SubParsersAction) -> None:
     w.add_argument("--mels", type=int, default=80, help="filterbank channels (default 80)")
     w.add_argument("--frame-ms", type=float, default=25.0, help="window length (default 25 ms)")
     w.add_argument("--shift-ms", type=float, default=10.0, help="frame shift (default 10 ms)")
-    w.set_defaults(func=c.wav2fbank_command)
+    w.set_defaults(func=wav2fbank_command)
 
 
 class _Version(argparse.Action):

@@ -16,6 +16,7 @@ import os
 import shutil
 import tempfile
 import warnings
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -146,13 +147,11 @@ def export_onnx(source: str | Path | Bundle, out: str | Path, which: str = "best
 def _write_manifest(directory: Path, bundle: Bundle, names: dict[str, list[str]], axes: dict[str, dict[int, str]],
                     worst: float) -> None:
     """export.json: what the engine needs besides the graphs and the sides' files."""
-    from .. import __version__
-
     batch_axis = {n: next(a for a, label in axes[n].items() if label == BATCH)
                   for n in names["step_inputs"] if n.startswith(("state.", "memory."))}
     manifest = {
         "format": "seq2seq-onnx", "format_version": FORMAT_VERSION, "opset": OPSET,
-        "seq2seq_version": __version__, "torch_version": torch.__version__,
+        "seq2seq_version": version("seq2seq"), "torch_version": torch.__version__,
         "config": bundle.config.to_dict(), "source_size": bundle.source.size, "target_size": bundle.target.size,
         "parameters": sum(p.numel() for p in bundle.model.parameters()),
         "encoder": {"file": ENCODER_FILE, "inputs": ["src", "src_lengths"], "outputs": names["encoder_outputs"]},
