@@ -13,6 +13,7 @@ from seq2seq.models.alignment import AlignmentFeatures
 from seq2seq.models.attention import Attention
 from seq2seq.models.attentional import AttentionalOutput, InputFeeding
 from seq2seq.models.context import ContextFeeding
+from seq2seq.models.dropout import Dropout
 from seq2seq.models.heads import TokenHead, VectorHead
 from seq2seq.models.pointer import PointerGenerator
 from seq2seq.models.rnn import StackedRNN
@@ -125,7 +126,7 @@ class Decoder(nn.Module):
         self.head = head
         self.hidden_size = cfg.decoder_hidden
         self.num_layers = cfg.decoder_layers
-        self.dropout = nn.Dropout(cfg.dropout)
+        self.dropout = Dropout(cfg.dropout)
         self.context_feeding = ContextFeeding(cfg.feed_context, memory_size)
         self.attention = None
         if cfg.attention != "none":

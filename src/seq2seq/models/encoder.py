@@ -9,6 +9,7 @@ import torch
 from torch import Tensor, nn
 
 from seq2seq.config import ModelConfig
+from seq2seq.models.dropout import Dropout
 from seq2seq.models.inputs import INPUTS
 from seq2seq.models.listener import PyramidalListener
 from seq2seq.models.rnn import StackedRNN
@@ -61,7 +62,7 @@ class Encoder(nn.Module):
         """source_kind: data.source_type; source_size: the source vocabulary size or vector dimension."""
         super().__init__()
         self.input = INPUTS[source_kind](source_size, cfg.embedding_size)
-        self.dropout = nn.Dropout(cfg.dropout)
+        self.dropout = Dropout(cfg.dropout)
         self.pyramid = (PyramidalListener(cfg.cell, cfg.embedding_size, cfg.encoder_hidden, cfg.pyramid_layers,
                                           cfg.dropout) if cfg.pyramid_layers else None)
         self.rnn = StackedRNN(cfg.cell, cfg.embedding_size if self.pyramid is None else self.pyramid.output_size,

@@ -6,6 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from seq2seq.models.dropout import Dropout
 from seq2seq.models.rnn import StackedRNN
 
 
@@ -35,7 +36,7 @@ class PyramidalListener(nn.Module):
         self.layers = nn.ModuleList(
             StackedRNN(cell, 2 * (input_size if i == 0 else 2 * hidden_size), hidden_size, 1, bidirectional=True)
             for i in range(num_layers))
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
         self.output_size = 2 * hidden_size
 
     def forward(self, x: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:

@@ -14,10 +14,10 @@ from __future__ import annotations
 from typing import Optional
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
+from seq2seq.models.dropout import dropout
 from seq2seq.models.precision import lstm_needs_fp32
 from seq2seq.models.segmented import can_segment, run_segmented
 
@@ -167,7 +167,7 @@ class StackedRNN(nn.Module):
                                 if self.is_lstm else state[0][i * d:(i + 1) * d])
                 inp = seq
                 if i > 0 and self.dropout > 0:
-                    inp = _map(seq, lambda t: F.dropout(t, self.dropout, self.training))
+                    inp = _map(seq, lambda t: dropout(t, self.dropout, self.training))
                 out, final = layer_call(layer, inp, layer_hx)
                 seq = _add(out, seq) if i > 0 else out
                 if self.is_lstm:
@@ -195,7 +195,7 @@ class StackedRNN(nn.Module):
             mod = self.layers[m]
             weights = [getattr(mod, f"{name}{suffix}{rev}") for rev in ("", "_reverse")[:d]
                        for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
-            inp = F.dropout(seq, self.dropout, self.training) if i > 0 and self.dropout > 0 else seq
+            inp = dropout(seq, self.dropout, self.training) if i > 0 and self.dropout > 0 else seq
             rows = slice(i * d, (i + 1) * d)
             out, final = masked_rnn(inp, lengths.to(x.device), h0[rows], None if c0 is None else c0[rows],
                                     weights, self.cell)
@@ -220,7 +220,7 @@ class StackedRNN(nn.Module):
             mod = self.layers[m]
             w = (getattr(mod, "weight_ih" + suffix), getattr(mod, "weight_hh" + suffix),
                  getattr(mod, "bias_ih" + suffix), getattr(mod, "bias_hh" + suffix))
-            layer_in = F.dropout(inp, self.dropout, self.training) if i > 0 and self.dropout > 0 else inp
+            layer_in = dropout(inp, self.dropout, self.training) if i > 0 and self.dropout > 0 else inp
             if self.is_lstm:
                 h, c = fn(layer_in, (h0[i], c0[i]), *w)
                 cs.append(c)

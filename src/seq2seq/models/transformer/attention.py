@@ -8,6 +8,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from seq2seq.models.dropout import dropout
+
 
 class MultiHeadAttention(nn.Module):
     """softmax(Q K^T / sqrt(d_k)) V in H heads of d_k = D / H, concatenated and projected (Vaswani et al. 2017,
@@ -71,7 +73,7 @@ class MultiHeadAttention(nn.Module):
             if mask is not None:
                 scores = scores.masked_fill(~mask, float("-inf"))
             weights = scores.softmax(-1)
-            context = F.dropout(weights, p, self.training) @ values
+            context = dropout(weights, p, self.training) @ values
         else:
             context = F.scaled_dot_product_attention(q, keys, values, attn_mask=mask, dropout_p=p)
         b, _, t, _ = context.shape

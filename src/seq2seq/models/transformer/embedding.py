@@ -8,6 +8,7 @@ import torch
 from torch import Tensor, nn
 
 from seq2seq.data.vocab import PAD
+from seq2seq.models.dropout import Dropout
 from seq2seq.models.transformer.positions import LearnedPositions, SinusoidalPositions
 
 
@@ -41,7 +42,7 @@ class TransformerInput(nn.Module):
         self.scaling = EmbeddingScaling(layer)
         self.projection = nn.Linear(embedding_size, size, bias=False) if embedding_size != size else None
         self.positions = positions
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
 
     def forward(self, x: Tensor, offset: int = 0) -> Tensor:
         """x: (B, T, E) what the input layer made; offset: the position of the first step."""

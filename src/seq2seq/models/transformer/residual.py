@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
+from seq2seq.models.dropout import add_dropped
+
 
 class PreNormResidual(nn.Module):
     """y = x + dropout(f(LayerNorm(x))): the sublayer f reads a normalised copy of x and its output is added back.
@@ -16,8 +18,8 @@ class PreNormResidual(nn.Module):
     def __init__(self, size: int, dropout: float):
         super().__init__()
         self.norm = nn.LayerNorm(size)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = dropout
 
     def forward(self, x: Tensor, branch: Tensor) -> Tensor:
         """x: (B, T, D) the block's input; branch: (B, T, D) the sublayer's output on norm(x)."""
-        return x + self.dropout(branch)
+        return add_dropped(x, branch, self.dropout, self.training)
