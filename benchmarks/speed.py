@@ -173,8 +173,9 @@ def _generate(model, src_side, sources, strategy: str, beam: int, batch_size: in
 
 
 def train_steps(torch, model, train, src, tgt, batch_size: int, steps: int, warmup: int, lr: float, clip: float,
-                seed: int, bucket: bool, log_every: int = 0):
-    """Train `warmup + steps` steps; returns timings over the last `steps` and token counts."""
+                seed: int, bucket: bool, log_every: int = 0, precision: str = "fp32"):
+    """Train `warmup + steps` steps (forward under bf16 autocast with precision "bf16", as `seq2seq train`);
+    returns timings over the last `steps` and token counts."""
     from seq2seq.data.batching import make_batches
 
     opt = torch.optim.Adam(model.parameters(), lr=lr)
@@ -190,8 +191,9 @@ def train_steps(torch, model, train, src, tgt, batch_size: int, steps: int, warm
         idx = batches.pop(0)
         batch = _collate([train[i] for i in idx], idx, src, tgt)
         start = time.perf_counter()
-        out = model(batch.src, batch.src_lengths, batch.tgt_in)
-        loss, n = model.loss(_scores(out), batch.tgt_out)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
+            out = model(batch.src, batch.src_lengths, batch.tgt_in)
+            loss, n = model.loss(_scores(out), batch.tgt_out)
         opt.zero_grad(set_to_none=True)
         (loss / n).backward()
         if clip > 0:
@@ -263,7 +265,7 @@ def measure(args) -> dict:
     }
     rss0 = peak_rss_mib()
     tr = train_steps(torch, model, train, src, tgt, args.batch_size, args.steps, args.warmup, args.lr, args.clip,
-                     args.seed, cfg.train.bucket, args.log_every)
+                     args.seed, cfg.train.bucket, args.log_every, getattr(cfg.train, "precision", "fp32"))
     result["train"] = {
         "steps": args.steps, "warmup": args.warmup, "batch_size": args.batch_size,
         "tokens_per_second": (tr["src_tokens"] + tr["tgt_tokens"]) / tr["seconds"],

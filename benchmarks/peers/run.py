@@ -37,6 +37,7 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -48,9 +49,12 @@ SPLITS = {"train": "train", "val": "val", "test": "test_2016_flickr"}
 MAX_LEN = 100
 
 
+THREADS = "1"  # --threads: every system's intra-op threads
+
+
 def sh(cmd: list[str], log: Path, env: dict | None = None, pin: str | None = None, cwd: Path | None = None) -> float:
-    """Run cmd (pinned, one thread), output to log; returns wall seconds. Raises on failure."""
-    e = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", **(env or {}))
+    """Run cmd (pinned, THREADS threads), output to log; returns wall seconds. Raises on failure."""
+    e = dict(os.environ, OMP_NUM_THREADS=THREADS, MKL_NUM_THREADS=THREADS, **(env or {}))
     if pin is not None and shutil.which("taskset"):
         cmd = ["taskset", "-c", pin] + cmd
     start = time.perf_counter()
@@ -94,11 +98,18 @@ def steady(values: list[float]) -> float:
 
 # -- ours --
 
-# Our Transformer row: the `transformer` preset is this shape; the schedule, label smoothing and token batches
-# it also sets are training keys speed.py does not read (it trains with Adam at a constant rate, 64 sentences).
-OURS = {"ours-128x2": ("luong", ["model.encoder_hidden=128", "model.decoder_hidden=256"]),
-        "ours-256x2": ("luong", ["model.encoder_hidden=256", "model.decoder_hidden=256"]),
-        "ours-transformer": ("transformer", [])}
+# Our Transformer row: the `transformer` preset is this shape (its dropout set to the peers' 0.1); the schedule,
+# label smoothing and token batches it also sets are training keys speed.py does not read (it trains with Adam
+# at a constant rate, 64 sentences).
+OURS = {"ours-128x2": ("luong", ["model.encoder_hidden=128", "model.decoder_hidden=256", "model.dropout=0.2"]),
+        "ours-256x2": ("luong", ["model.encoder_hidden=256", "model.decoder_hidden=256", "model.dropout=0.2"]),
+        "ours-transformer": ("transformer", ["model.dropout=0.1"]),
+        # bf16 autocast in training (CPUs with bf16 instructions): separate rows, the targets are float32
+        "ours-128x2-bf16": ("luong", ["model.encoder_hidden=128", "model.decoder_hidden=256", "model.dropout=0.2",
+                                      "train.precision=bf16"]),
+        "ours-transformer-bf16": ("transformer", ["model.dropout=0.1", "train.precision=bf16"])}
+# An `-onnx` row decodes the model its base row trained, exported, on the ONNX engine.
+ONNX = {"ours-onnx": "ours-128x2", "ours-transformer-onnx": "ours-transformer"}
 
 
 def run_ours(data: Path, work: Path, args, system: str) -> dict:
@@ -107,7 +118,7 @@ def run_ours(data: Path, work: Path, args, system: str) -> dict:
     cmd = [sys.executable, str(ROOT / "benchmarks" / "speed.py"), "--worker", str(work / "speed.json"),
            "--train", str(data / "train"), "--valid", str(data / "val"), "--test", str(data / "test"),
            "--no-multi30k", "--preset", preset, "--steps", str(args.steps - args.report_every),
-           "--warmup", str(args.report_every), "--threads", "1", "--seed", "1", "--max-length", str(MAX_LEN),
+           "--warmup", str(args.report_every), "--threads", THREADS, "--seed", "1", "--max-length", str(MAX_LEN),
            "--hyps-dir", str(work), "--log-every", str(args.report_every), "--save-run", str(work / "run")]
     for s in ("data.format=pair", "data.source_suffix=.en", "data.target_suffix=.de", "data.tokenizer=word",
               "data.word_split=whitespace", "data.min_freq=2", "model.embedding_size=256", *sets):
@@ -122,11 +133,11 @@ def run_ours(data: Path, work: Path, args, system: str) -> dict:
             "fraction_of_peak": r["flops"]["fraction_of_peak"]}
 
 
-def run_ours_onnx(data: Path, work: Path, args, trained: dict) -> dict:
-    """ours-128x2's model (saved by its run) exported and decoded on the ONNX engine."""
-    run = work.parent / "ours-128x2" / "run"
+def run_ours_onnx(data: Path, work: Path, args, base: str, trained: dict) -> dict:
+    """The model `base`'s run saved, exported and decoded on the ONNX engine."""
+    run = work.parent / base / "run"
     if not (run / "checkpoints" / "best").exists():
-        raise RuntimeError("run ours-128x2 first (its trained model is what ours-onnx decodes)")
+        raise RuntimeError(f"run {base} first (its trained model is what {work.name} decodes)")
     work.mkdir(parents=True, exist_ok=True)
     cmd = [sys.executable, str(ROOT / "benchmarks" / "onnx_engine.py"), "--checkpoint", str(run), "--decode-only",
            str(data / "test.en"), "--hyps-dir", str(work), "--max-length", str(MAX_LEN), "--batch", "64"]
@@ -136,6 +147,38 @@ def run_ours_onnx(data: Path, work: Path, args, trained: dict) -> dict:
             "greedy_sent_s": r["greedy_sent_s"], "beam5_sent_s": r["beam5_sent_s"],
             "bleu_greedy": bleu(work / "greedy.txt", data / "test.de"),
             "bleu_beam5": bleu(work / "beam5.txt", data / "test.de")}
+
+
+def run_ours_torchrun(data: Path, work: Path, args) -> dict:
+    """`ours-128x2` trained by `seq2seq train` under torchrun, 2 processes of one thread each on the pinned
+    cores (the global batch of 64 split 32 + 32), against the same command in one process: training only."""
+    sub = work / "data"
+    sub.mkdir(parents=True, exist_ok=True)
+    pairs = 64 * args.steps  # one epoch of `--steps` batches
+    tgt_tokens = 0
+    for name, count in (("train", pairs), ("val", 64)):
+        for lang in ("en", "de"):
+            lines = (data / f"{name}.{lang}").read_text(encoding="utf-8").splitlines(True)[:count]
+            (sub / f"{name}.{lang}").write_text("".join(lines), encoding="utf-8")
+            if name == "train" and lang == "de":
+                tgt_tokens = sum(len(x.split()) + 1 for x in lines)  # + </s>, as every system counts
+    _, sets = OURS["ours-128x2"]
+    train = ["-m", "seq2seq", "train", "--train", str(sub / "train"), "--valid", str(sub / "val"), "--preset",
+             "luong", "--epochs", "1", "--batch-size", "64", "--seed", "1", "--quiet"]
+    for s in ("data.format=pair", "data.source_suffix=.en", "data.target_suffix=.de", "data.tokenizer=word",
+              "data.word_split=whitespace", "data.min_freq=2", "model.embedding_size=256", "train.lr=0.001",
+              "train.clip_norm=5", "train.threads=1", *sets):
+        train += ["--set", s]
+    result = {}
+    for procs in (1, 2):
+        out = work / f"run{procs}"
+        shutil.rmtree(out, ignore_errors=True)
+        launcher = [sys.executable] if procs == 1 else [sys.executable, "-m", "torch.distributed.run", "--standalone",
+                                                        "--nproc_per_node", str(procs)]
+        sh(launcher + train + ["--out", str(out)], work / f"log{procs}.txt", pin=args.pin)
+        seconds = json.loads((out / "metrics.jsonl").read_text().splitlines()[-1])["seconds"]
+        result[f"procs{procs}_tgt_tok_s"] = tgt_tokens / seconds
+    return {"params": float("nan"), "train_tgt_tok_s": result["procs2_tgt_tok_s"], **result}
 
 
 # -- OpenNMT-py --
@@ -241,6 +284,38 @@ def run_joeynmt(data: Path, work: Path, args) -> dict:
     return result
 
 
+def run_system(system: str, data: Path, out: Path, args, rows: dict) -> dict:
+    """Train and decode one system; its row."""
+    peer = system.split("-")[0]
+    if system in ONNX:
+        return run_ours_onnx(data, out / system, args, ONNX[system], rows.get(ONNX[system], {}))
+    if system in OURS:
+        return run_ours(data, out / system, args, system)
+    if system == "ours-128x2-torchrun":
+        return run_ours_torchrun(data, out / system, args)
+    if not (VENVS / peer / ".installed").exists():
+        raise RuntimeError(f"not installed (bash benchmarks/peers/install.sh {peer}; "
+                           f"see {VENVS / (peer + '.install.log')})")
+    if peer == "opennmt":
+        return run_opennmt(data, out / system, args, transformer=system.endswith("-transformer"))
+    return run_joeynmt(data, out / system, args)
+
+
+def run_systems(systems: list[str], pin: str | None, data: Path, out: Path, args, rows: dict, notes: list) -> None:
+    """Run `systems` one after another on `pin`, filling rows (and notes for those that could not run)."""
+    args = argparse.Namespace(**{**vars(args), "pin": pin})
+    for system in systems:
+        print(f"== {system} (CPU {pin})", file=sys.stderr, flush=True)
+        start = time.perf_counter()
+        try:
+            rows[system] = run_system(system, data, out, args, rows)
+        except Exception as e:  # a peer that cannot run is skipped, saying why
+            notes.append(f"{system}: skipped: {e}")
+            print(notes[-1], file=sys.stderr)
+            continue
+        print(f"   {system}: {time.perf_counter() - start:.0f} s: {rows[system]}", file=sys.stderr, flush=True)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
@@ -248,46 +323,47 @@ def main() -> None:
     p.add_argument("--report-every", type=int, default=50, help="logging interval; the first is warm-up")
     p.add_argument("--pin", default="0", help="taskset CPU list ('' = no pinning)")
     p.add_argument("--systems", default="ours-128x2,ours-onnx,opennmt,ours-256x2,joeynmt,ours-transformer,"
-                                        "opennmt-transformer")
+                                        "ours-transformer-onnx,opennmt-transformer")
+    p.add_argument("--peer-pin", help="run the peers on this CPU list, at the same time as ours on --pin")
+    p.add_argument("--threads", type=int, default=1, help="intra-op threads of every system")
     p.add_argument("--out", default="runs/peers")
     args = p.parse_args()
+    global THREADS
+    THREADS = str(args.threads)
     args.pin = args.pin or None
     out = Path(args.out).resolve()
     data = prepare(out)
     rows, notes = {}, []
-    for system in args.systems.split(","):
-        print(f"== {system}", file=sys.stderr, flush=True)
-        start = time.perf_counter()
-        try:
-            peer = system.split("-")[0]
-            if system == "ours-onnx":
-                rows[system] = run_ours_onnx(data, out / system, args, rows.get("ours-128x2", {}))
-            elif system in OURS:
-                rows[system] = run_ours(data, out / system, args, system)
-            else:
-                if not (VENVS / peer / ".installed").exists():
-                    raise RuntimeError(f"not installed (bash benchmarks/peers/install.sh {peer}; "
-                                       f"see {VENVS / (peer + '.install.log')})")
-                if peer == "opennmt":
-                    rows[system] = run_opennmt(data, out / system, args, transformer=system.endswith("-transformer"))
-                else:
-                    rows[system] = run_joeynmt(data, out / system, args)
-        except Exception as e:  # a peer that cannot run is skipped, saying why
-            notes.append(f"{system}: skipped: {e}")
-            print(notes[-1], file=sys.stderr)
-            continue
-        print(f"   {time.perf_counter() - start:.0f} s: {rows[system]}", file=sys.stderr, flush=True)
+    systems = args.systems.split(",")
+    if args.peer_pin is None:
+        run_systems(systems, args.pin, data, out, args, rows, notes)
+    else:
+        # Two queues on two cores at once: ours on --pin, the peers on --peer-pin (subprocesses, so threads do).
+        mine = [s for s in systems if s.startswith("ours")]
+        queues = [(mine, args.pin), ([s for s in systems if s not in mine], args.peer_pin)]
+        workers = [threading.Thread(target=run_systems, args=(q, pin, data, out, args, rows, notes)) for q, pin in queues]
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join()
+        rows = {s: rows[s] for s in systems if s in rows}
     import torch
 
-    lines = [f"{args.steps} steps, batch 64 sentences, pinned to CPU {args.pin}, 1 thread, torch {torch.__version__}",
+    where = f"ours on CPU {args.pin}, peers on CPU {args.peer_pin} at the same time" if args.peer_pin else \
+        f"pinned to CPU {args.pin}"
+    lines = [f"{args.steps} steps, batch 64 sentences, {where}, {THREADS} thread(s), torch {torch.__version__}",
              "", "| system | params | train tgt tok/s | greedy sent/s | beam-5 sent/s | BLEU greedy | BLEU beam-5 |",
              "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    cell = lambda r, key, digits: f"{r[key]:,.{digits}f}" if key in r else "–"  # noqa: E731
     for name, r in rows.items():
-        lines.append(f"| {name} | {r['params'] / 1e6:.2f}M | {r['train_tgt_tok_s']:.0f} | {r['greedy_sent_s']:.1f} | "
-                     f"{r['beam5_sent_s']:.1f} | {r['bleu_greedy']:.2f} | {r['bleu_beam5']:.2f} |")
+        params = f"{r['params'] / 1e6:.2f}M" if r.get("params") == r.get("params") else "–"
+        lines.append(f"| {name} | {params} | {cell(r, 'train_tgt_tok_s', 0)} | {cell(r, 'greedy_sent_s', 1)} | "
+                     f"{cell(r, 'beam5_sent_s', 1)} | {cell(r, 'bleu_greedy', 2)} | {cell(r, 'bleu_beam5', 2)} |")
     for ours, peer in (("ours-128x2", "opennmt"), ("ours-onnx", "opennmt"), ("ours-onnx", "ours-128x2"),
-                       ("ours-256x2", "joeynmt"), ("ours-transformer", "opennmt-transformer")):
-        if ours in rows and peer in rows:
+                       ("ours-256x2", "joeynmt"), ("ours-128x2", "joeynmt"), ("ours-onnx", "joeynmt"),
+                       ("ours-transformer", "opennmt-transformer"), ("ours-transformer-onnx", "opennmt-transformer"),
+                       ("ours-transformer-onnx", "ours-transformer")):
+        if ours in rows and peer in rows and "greedy_sent_s" in rows[ours]:
             a, b = rows[ours], rows[peer]
             lines.append(f"\n{ours} / {peer}: training {a['train_tgt_tok_s'] / b['train_tgt_tok_s']:.2f}x, greedy "
                          f"{a['greedy_sent_s'] / b['greedy_sent_s']:.2f}x, beam-5 {a['beam5_sent_s'] / b['beam5_sent_s']:.2f}x")
