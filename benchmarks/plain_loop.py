@@ -7,7 +7,9 @@ peeky decoder reading the encoder's last state at every input and output), mean 
 at 5, Adam 1e-3, batches of 128. The toolkit's step is `Trainer._update` of `seq2seq train --preset
 reverse-peeky` on the same file. Both are timed in this process, alternating rounds, one thread, by CPU
 time (`time.process_time`, robust to another process sharing the core); the medians and their ratio are
-returned.
+returned, with each loop's share of the float32 matmul ceiling: the step's matmul FLOPs (forward + backward
+= 3x forward, counted from the sequences each loop actually runs) over its time, against the best matmul
+rate measured in the same process.
 
     python benchmarks/plain_loop.py --train runs/textbook/addition.train.txt
 """
@@ -22,6 +24,7 @@ import time
 from pathlib import Path
 
 import torch
+from speed import matmul_gflops
 from torch import Tensor, nn
 
 
@@ -58,6 +61,19 @@ def book_tensors(path: Path) -> tuple[Tensor, Tensor, int]:
     return encode(questions), encode(answers), len(chars)
 
 
+def lstm_flops(inputs: int, hidden: int, tokens: int) -> int:
+    """Forward multiply-add FLOPs (x2) of an LSTM layer over `tokens` steps of all rows: four gates."""
+    return 2 * 4 * hidden * (inputs + hidden) * tokens
+
+
+def peeky_flops(src_tokens: int, tgt_tokens: int, vocab: int, embedding: int = 16, hidden: int = 128) -> int:
+    """Forward + backward FLOPs of one step of the peeky model: encoder LSTM, decoder LSTM reading
+    [embedding; context], output layer on [h; context]."""
+    forward = (lstm_flops(embedding, hidden, src_tokens) + lstm_flops(embedding + hidden, hidden, tgt_tokens)
+               + 2 * 2 * hidden * vocab * tgt_tokens)
+    return 3 * forward
+
+
 class PlainLoop:
     """One optimiser step of the plain loop per `step()`, over the file's batches in turn."""
 
@@ -67,6 +83,9 @@ class PlainLoop:
         self.model = PlainPeeky(vocab)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=1e-3)
         self.batch_size, self.at = batch_size, 0
+        self.vocab = vocab
+        # Every row runs all 7 question and 4 answer steps (space padding included).
+        self.flops = peeky_flops(batch_size * self.src.size(1), batch_size * (self.ans.size(1) - 1), vocab)
 
     def step(self) -> float:
         """Forward, backward, clip, Adam on the next batch; returns the loss."""
@@ -95,6 +114,11 @@ class ToolkitLoop:
         self.batches = self.trainer._epoch_batches(0)
         self.trainer.model.train()
         self.at = 0
+        # The encoder runs each row's real length; the decoder every row to the batch's longest target.
+        tr, vocab = self.trainer, len(self.trainer.bundle.target.vocab)
+        self.flops = statistics.mean(
+            peeky_flops(sum(tr.src_lengths[i] for i in idx), len(idx) * max(tr.tgt_steps[i] for i in idx), vocab)
+            for idx in self.batches)
 
     def step(self) -> float:
         """One optimiser step on the next batch; returns the summed loss."""
@@ -118,8 +142,13 @@ def compare(path: Path, rounds: int = 7, steps: int = 30) -> dict[str, float]:
                 for _ in range(steps):
                     loops[name].step()
                 times[name].append((time.process_time() - start) / steps * 1000)
+        peak = max(matmul_gflops(torch, ((128, 144, 512), (128, 272, 512), (1024, 1024, 1024))).values())
+        flops = {name: loop.flops for name, loop in loops.items()}
     plain, toolkit = statistics.median(times["plain"]), statistics.median(times["toolkit"])
-    return {"plain_ms": plain, "toolkit_ms": toolkit, "speedup": plain / toolkit}
+    return {"plain_ms": plain, "toolkit_ms": toolkit, "speedup": plain / toolkit, "matmul_peak_gflops": peak,
+            "plain_gflop": flops["plain"] / 1e9, "toolkit_gflop": flops["toolkit"] / 1e9,
+            "plain_fraction_of_peak": flops["plain"] / (plain / 1000) / 1e9 / peak,
+            "toolkit_fraction_of_peak": flops["toolkit"] / (toolkit / 1000) / 1e9 / peak}
 
 
 def main() -> None:
@@ -135,6 +164,9 @@ def main() -> None:
         Path(args.out).write_text(json.dumps(r) + "\n", encoding="utf-8")
     print(f"addition step, CPU ms (median of {args.rounds} alternating rounds of {args.steps}): plain loop "
           f"{r['plain_ms']:.2f}, toolkit {r['toolkit_ms']:.2f}; toolkit speed-up {r['speedup']:.2f}x")
+    print(f"matmul ceiling {r['matmul_peak_gflops']:.1f} GFLOP/s: plain loop {r['plain_gflop']:.3f} GFLOP a step, "
+          f"{100 * r['plain_fraction_of_peak']:.0f}% of it; toolkit {r['toolkit_gflop']:.3f} GFLOP, "
+          f"{100 * r['toolkit_fraction_of_peak']:.0f}%")
 
 
 if __name__ == "__main__":

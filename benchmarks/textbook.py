@@ -106,7 +106,9 @@ def main() -> None:
         summary["addition_step"] = step
         print(f"addition training step (CPU time, alternating rounds, one process): plain PyTorch loop "
               f"{step['plain_ms']:.2f} ms, reverse-peeky {step['toolkit_ms']:.2f} ms: {step['speedup']:.2f}x the "
-              f"plain loop")
+              f"plain loop; matmul ceiling {step['matmul_peak_gflops']:.0f} GFLOP/s, reached "
+              f"{100 * step['toolkit_fraction_of_peak']:.0f}% by the toolkit ({step['toolkit_gflop']:.3f} GFLOP a step), "
+              f"{100 * step['plain_fraction_of_peak']:.0f}% by the plain loop ({step['plain_gflop']:.3f} GFLOP)")
     (out / "textbook.json").write_text(json.dumps(summary, indent=2) + "\n")
 
 
