@@ -55,17 +55,27 @@ def peak_rss_mib() -> float:
 
 
 def matmul_gflops(torch, shapes=((64, 512, 1024), (320, 256, 10000), (1024, 1024, 1024)), seconds=0.5):
-    """float32 matmul rate at the model's shapes and at a large square one: {"MxKxN": GFLOP/s}."""
+    """float32 matmul rate at the model's shapes and at a large square one, by torch's `@` (its BLAS) and by
+    oneDNN's linear kernel where torch has it (faster on some CPUs): {"MxKxN[ onednn]": GFLOP/s}."""
+    try:
+        onednn = torch.ops.mkldnn._linear_pointwise if torch.backends.mkldnn.is_available() else None
+    except (AttributeError, RuntimeError):
+        onednn = None
     out = {}
     for m, k, n in shapes:
         a, b = torch.randn(m, k), torch.randn(k, n)
-        for _ in range(3):
-            a @ b
-        reps, start = 0, time.perf_counter()
-        while time.perf_counter() - start < seconds:
-            a @ b
-            reps += 1
-        out[f"{m}x{k}x{n}"] = 2 * m * k * n * reps / (time.perf_counter() - start) / 1e9
+        kernels = {"": lambda: a @ b}
+        if onednn is not None:
+            bt = b.t().contiguous()
+            kernels[" onednn"] = lambda: onednn(a, bt, None, "none", [], "")
+        for name, run in kernels.items():
+            for _ in range(3):
+                run()
+            reps, start = 0, time.perf_counter()
+            while time.perf_counter() - start < seconds:
+                run()
+                reps += 1
+            out[f"{m}x{k}x{n}{name}"] = 2 * m * k * n * reps / (time.perf_counter() - start) / 1e9
     return out
 
 

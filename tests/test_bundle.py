@@ -119,7 +119,9 @@ def test_format_1_runs_reproduce_what_the_old_seq2seq_gave():
     assert [[[h.text, round(h.score, 5)] for h in hs] for hs in beam] == expected["beam3_nbest2"]
     features = seq2seq.load(V1 / "features")
     out = features.predict(expected["vector_inputs"])
-    assert [o.tolist() for o in out] == expected["vector_outputs"]
+    # To float32 rounding: today's linear layers may sum the same products in another order (oneDNN's kernel).
+    for got, want in zip(out, expected["vector_outputs"], strict=True):
+        assert np.allclose(np.asarray(got), np.asarray(want), rtol=1e-5, atol=1e-6)
 
 
 def test_a_newer_format_version_is_refused(tmp_path):

@@ -14,6 +14,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from seq2seq.models.linear import Linear
+
 
 class AlignmentFeatures(nn.Module):
     """(previous weights, coverage), each (B, S) or None -> features (B, S, A) added inside the score."""
@@ -26,9 +28,9 @@ class AlignmentFeatures(nn.Module):
             # Odd kernel, `kernel // 2` zeros each side: position i sees i - k//2 .. i + k//2, and weights
             # beyond a sentence's end (exactly 0) read like the zero padding: padding never changes a result.
             self.conv = nn.Conv1d(inputs, channels, kernel, padding=kernel // 2, bias=False)
-            self.proj = nn.Linear(channels, size, bias=False)
+            self.proj = Linear(channels, size, bias=False)
         else:
-            self.proj = nn.Linear(inputs, size, bias=False)
+            self.proj = Linear(inputs, size, bias=False)
 
     def forward(self, previous: Tensor | None, coverage: Tensor | None) -> Tensor:
         """previous, coverage: (B, S) -> (B, S, size)."""

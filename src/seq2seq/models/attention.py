@@ -10,6 +10,7 @@ import torch
 from torch import Tensor, nn
 
 from seq2seq.models.alignment import AlignmentFeatures
+from seq2seq.models.linear import Linear
 
 ADDITIVE = ("concat", "location")
 
@@ -36,13 +37,13 @@ class Attention(nn.Module):
         self.score = score
         self.heads = heads
         if score in ("general", *ADDITIVE):
-            self.key_proj = nn.Linear(value_size, query_size, bias=False)
+            self.key_proj = Linear(value_size, query_size, bias=False)
         if score in ADDITIVE:
-            self.query_proj = nn.Linear(query_size, query_size)
-            self.v = nn.Linear(query_size, 1, bias=False)
+            self.query_proj = Linear(query_size, query_size)
+            self.v = Linear(query_size, 1, bias=False)
         self.scale = 1.0 / math.sqrt(query_size // heads) if score == "scaled_dot" else 1.0
         self.features = features
-        self.out_proj = nn.Linear(value_size, value_size, bias=False) if heads > 1 else None
+        self.out_proj = Linear(value_size, value_size, bias=False) if heads > 1 else None
 
     @property
     def stepwise(self) -> bool:

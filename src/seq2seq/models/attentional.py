@@ -15,6 +15,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from seq2seq.models.linear import Linear
+
 
 class AttentionalOutput(nn.Module):
     """(attention context c, decoder state h) -> (what the output layer reads, what input feeding passes on)."""
@@ -23,7 +25,7 @@ class AttentionalOutput(nn.Module):
         super().__init__()
         self.kind = kind
         if kind == "tanh":
-            self.combine = nn.Linear(context_size + hidden_size, hidden_size, bias=False)
+            self.combine = Linear(context_size + hidden_size, hidden_size, bias=False)
             self.size, self.feed_size = hidden_size, hidden_size
         else:
             self.size, self.feed_size = context_size + hidden_size, context_size

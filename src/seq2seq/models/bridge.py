@@ -6,6 +6,7 @@ import torch
 from torch import Tensor, nn
 
 from seq2seq.models.encoder import FinalState
+from seq2seq.models.linear import Linear
 
 
 class Bridge(nn.Module):
@@ -32,8 +33,8 @@ class Bridge(nn.Module):
         self.decoder_layers = decoder_layers
         if kind == "linear":
             n_in, n_out = encoder_layers * encoder_size, decoder_layers * decoder_size
-            self.hidden_proj = nn.Linear(n_in, n_out)
-            self.cell_proj = nn.Linear(n_in, n_out) if self.is_lstm else None
+            self.hidden_proj = Linear(n_in, n_out)
+            self.cell_proj = Linear(n_in, n_out) if self.is_lstm else None
 
     def _project(self, proj: nn.Linear, x: Tensor) -> Tensor:
         """(L_enc, B, He) -> (L_dec, B, Hd)."""

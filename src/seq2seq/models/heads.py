@@ -21,6 +21,7 @@ from torch import Tensor, nn
 from seq2seq.config import Config, DecodeConfig
 from seq2seq.data.vocab import BOS, EOS, PAD
 from seq2seq.models.inputs import FeatureProjection, TokenEmbedding
+from seq2seq.models.linear import Linear, linear
 
 
 @dataclass(frozen=True)
@@ -69,17 +70,17 @@ class TokenHead(nn.Module):
         after making its own layers, so a seed draws every initial weight in one fixed order)."""
         if self.tie:
             embedding_size = self.input.embedding_dim
-            self.tie_proj = nn.Linear(pre_size, embedding_size, bias=False) if pre_size != embedding_size else None
+            self.tie_proj = Linear(pre_size, embedding_size, bias=False) if pre_size != embedding_size else None
             self.output_bias = nn.Parameter(torch.zeros(self.vocab_size))
         else:
-            self.output = nn.Linear(pre_size, self.vocab_size)
+            self.output = Linear(pre_size, self.vocab_size)
 
     def forward(self, pre: Tensor) -> Tensor:
         """Pre-output (..., P) -> scores (..., V) (logits)."""
         if self.tie:
             if self.tie_proj is not None:
                 pre = self.tie_proj(pre)
-            return F.linear(pre, self.input.weight, self.output_bias)
+            return linear(pre, self.input.weight, self.output_bias)
         return self.output(pre)
 
     def check(self, name: str, tgt_in: Tensor, batch: int | None = None) -> None:
@@ -165,7 +166,7 @@ class VectorHead(nn.Module):
 
     def attach(self, pre_size: int) -> None:
         """Make the output layer (see TokenHead.attach): the vector, then the stop flag's logit."""
-        self.output = nn.Linear(pre_size, self.dim + int(self.stop_flag))
+        self.output = Linear(pre_size, self.dim + int(self.stop_flag))
 
     def forward(self, pre: Tensor) -> Tensor:
         """Pre-output (..., P) -> scores (..., D[+1]): the predicted vector, then the stop flag's logit."""

@@ -21,6 +21,7 @@ import torch
 from torch import Tensor, nn
 
 from seq2seq.data.vocab import UNK
+from seq2seq.models.linear import Linear
 
 # The floor of a probability before its log: ids no source position maps to have probability 0.
 _FLOOR = 1e-12
@@ -32,7 +33,7 @@ class PointerGenerator(nn.Module):
     def __init__(self, vocab_size: int, gate_size: int):
         super().__init__()
         self.vocab_size = vocab_size
-        self.gate = nn.Linear(gate_size, 1)
+        self.gate = Linear(gate_size, 1)
 
     @staticmethod
     def split(src: Tensor) -> tuple[Tensor, Tensor]:

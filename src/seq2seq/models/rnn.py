@@ -2,8 +2,9 @@
 
 Shared by the encoder and the decoder. Three entry points over the same weights:
 `forward` runs whole (optionally packed) sequences, `step` advances one time step of a
-unidirectional stack with the fused cell functions (`torch.lstm_cell` & co.), which measured
-1.3-2x faster per step than calling `nn.LSTM` on a length-1 sequence (batch 64, hidden 256, CPU),
+unidirectional stack with cell functions (`cells.py`: torch's `torch.lstm_cell` & co., or the same
+equations on oneDNN's matmul), which measured 1.3-2x faster per step than calling `nn.LSTM` on a
+length-1 sequence (batch 64, hidden 256, CPU),
 and `forward_masked` gives `forward`'s results on padded sequences without packing, one
 `seq2seq::masked_rnn` operator per layer, which is what the ONNX exporter traces (packing's batch
 sizes depend on the data, so a packed sequence cannot be part of a graph).
@@ -17,6 +18,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
+from seq2seq.models.cells import cell_step
 from seq2seq.models.dropout import dropout
 from seq2seq.models.precision import lstm_needs_fp32
 from seq2seq.models.segmented import can_segment, run_segmented
@@ -212,7 +214,6 @@ class StackedRNN(nn.Module):
         """
         if self.directions != 1:
             raise ValueError("StackedRNN.step needs a unidirectional stack")
-        fn = _CELL_FNS[self.cell]
         h0, c0 = state
         hs, cs = [], []
         inp = x
@@ -221,11 +222,9 @@ class StackedRNN(nn.Module):
             w = (getattr(mod, "weight_ih" + suffix), getattr(mod, "weight_hh" + suffix),
                  getattr(mod, "bias_ih" + suffix), getattr(mod, "bias_hh" + suffix))
             layer_in = dropout(inp, self.dropout, self.training) if i > 0 and self.dropout > 0 else inp
+            h, c = cell_step(self.cell, layer_in, h0[i], c0[i] if self.is_lstm else None, w)
             if self.is_lstm:
-                h, c = fn(layer_in, (h0[i], c0[i]), *w)
                 cs.append(c)
-            else:
-                h = fn(layer_in, h0[i], *w)
             hs.append(h)
             inp = h + inp if (self.residual and i > 0) else h
         return inp, (torch.stack(hs), torch.stack(cs) if self.is_lstm else None)

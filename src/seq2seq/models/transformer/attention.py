@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from seq2seq.models.dropout import dropout
+from seq2seq.models.linear import Linear
 
 
 class MultiHeadAttention(nn.Module):
@@ -30,12 +31,12 @@ class MultiHeadAttention(nn.Module):
         self.head_size = size // heads
         self.dropout = dropout
         key_size = size if key_size is None else key_size
-        self.query = nn.Linear(size, size)
+        self.query = Linear(size, size)
         # No key bias: it adds q . b to every score of a query alike, which the softmax cancels, so its gradient
         # is only rounding noise - which Adam would turn into full-size steps.
-        self.key = nn.Linear(key_size, size, bias=False)
-        self.value = nn.Linear(key_size, size)
-        self.output = nn.Linear(size, size)
+        self.key = Linear(key_size, size, bias=False)
+        self.value = Linear(key_size, size)
+        self.output = Linear(size, size)
         for layer in (self.query, self.key, self.value, self.output):
             nn.init.xavier_uniform_(layer.weight)
             if layer.bias is not None:

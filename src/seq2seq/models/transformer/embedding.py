@@ -9,6 +9,7 @@ from torch import Tensor, nn
 
 from seq2seq.data.vocab import PAD
 from seq2seq.models.dropout import Dropout
+from seq2seq.models.linear import Linear
 from seq2seq.models.transformer.positions import LearnedPositions, SinusoidalPositions
 
 
@@ -40,7 +41,7 @@ class TransformerInput(nn.Module):
                  positions: SinusoidalPositions | LearnedPositions, dropout: float):
         super().__init__()
         self.scaling = EmbeddingScaling(layer)
-        self.projection = nn.Linear(embedding_size, size, bias=False) if embedding_size != size else None
+        self.projection = Linear(embedding_size, size, bias=False) if embedding_size != size else None
         self.positions = positions
         self.dropout = Dropout(dropout)
 

@@ -1,0 +1,45 @@
+"""One time step of an LSTM, GRU or tanh RNN layer, with its matmuls on `linear`'s kernel.
+
+torch's CPU cells (`torch.lstm_cell` & co.) are two BLAS matmuls and the gates' elementwise ops; these are
+the same equations in the same order (Hochreiter & Schmidhuber 1997, with the forget gate of Gers et al.
+2000; Cho et al. 2014), with the matmuls through `models/linear.py`, which on CPUs where oneDNN outruns the
+BLAS makes the step-by-step decoder loop (input feeding) faster. Elsewhere torch's own cells run.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from seq2seq.models.linear import _takes_onednn, linear
+
+_TORCH_CELLS = {"rnn": torch.rnn_tanh_cell, "lstm": torch.lstm_cell, "gru": torch.gru_cell}
+Weights = tuple[Tensor, Tensor, Tensor, Tensor]  # weight_ih, weight_hh, bias_ih, bias_hh
+
+
+def _lstm(x: Tensor, h: Tensor, c: Tensor, w: Weights) -> tuple[Tensor, Tensor]:
+    gates = linear(h, w[1], w[3]) + linear(x, w[0], w[2])
+    i, f, g, o = gates.chunk(4, 1)
+    c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+    return torch.sigmoid(o) * torch.tanh(c), c
+
+
+def _gru(x: Tensor, h: Tensor, w: Weights) -> Tensor:
+    xr, xz, xn = linear(x, w[0], w[2]).chunk(3, 1)
+    hr, hz, hn = linear(h, w[1], w[3]).chunk(3, 1)
+    reset, update = torch.sigmoid(hr + xr), torch.sigmoid(hz + xz)
+    new = torch.tanh(xn + reset * hn)
+    return (h - new) * update + new
+
+
+def cell_step(cell: str, x: Tensor, h: Tensor, c: Tensor | None, w: Weights) -> tuple[Tensor, Tensor | None]:
+    """x: (B, I); h, c: (B, H) (c None unless LSTM) -> the new (h, c)."""
+    if not _takes_onednn(x, w[0]):
+        if cell == "lstm":
+            return _TORCH_CELLS["lstm"](x, (h, c), *w)
+        return _TORCH_CELLS[cell](x, h, *w), None
+    if cell == "lstm":
+        return _lstm(x, h, c, w)
+    if cell == "gru":
+        return _gru(x, h, w), None
+    return torch.tanh(linear(h, w[1], w[3]) + linear(x, w[0], w[2])), None

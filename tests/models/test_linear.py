@@ -1,0 +1,80 @@
+"""oneDNN linear: F.linear's values and gradients, and F.linear itself wherever the kernel does not apply."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from seq2seq.models import linear as linear_module
+from seq2seq.models.linear import Linear, linear
+
+needs_kernel = pytest.mark.skipif(linear_module._OP is None, reason="this torch build has no oneDNN linear kernel")
+
+
+@needs_kernel
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize("shape", [(5, 7), (3, 4, 7), (2, 3, 4, 7)])
+def test_values_and_gradients_equal_f_linear(shape, bias):
+    torch.manual_seed(0)
+    x = torch.randn(*shape, requires_grad=True)
+    w = torch.randn(11, 7, requires_grad=True)
+    b = torch.randn(11, requires_grad=True) if bias else None
+    g = torch.randn(*shape[:-1], 11)
+    ours = linear(x, w, b)
+    ours.backward(g)
+    mine = [x.grad.clone(), w.grad.clone()] + ([b.grad.clone()] if bias else [])
+    for t in (x, w) + ((b,) if bias else ()):
+        t.grad = None
+    ref = F.linear(x, w, b)
+    ref.backward(g)
+    torch.testing.assert_close(ours, ref, rtol=1e-5, atol=1e-5)
+    for got, want in zip(mine, [x.grad, w.grad] + ([b.grad] if bias else []), strict=True):
+        torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
+
+
+@needs_kernel
+def test_non_contiguous_input_and_frozen_weight():
+    torch.manual_seed(1)
+    x = torch.randn(7, 6).t().requires_grad_()  # (6, 7), not contiguous
+    w = torch.randn(3, 7)
+    out = linear(x, w)
+    out.sum().backward()
+    torch.testing.assert_close(out, F.linear(x, w), rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(x.grad, w.sum(0).expand(6, 7), rtol=1e-5, atol=1e-5)
+
+
+@needs_kernel
+def test_takes_the_kernel_only_where_it_applies():
+    x, w = torch.randn(2, 3), torch.randn(4, 3)
+    assert linear_module._takes_onednn(x, w)
+    assert not linear_module._takes_onednn(x.double(), w.double())
+    assert not linear_module._takes_onednn(torch.randn(0, 3), w)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert not linear_module._takes_onednn(x, w)
+
+
+def test_double_empty_and_disabled_give_f_linear(monkeypatch):
+    x, w, b = torch.randn(4, 3, dtype=torch.float64), torch.randn(2, 3, dtype=torch.float64), torch.randn(2, dtype=torch.float64)
+    assert torch.equal(linear(x, w, b), F.linear(x, w, b))
+    assert linear(torch.randn(0, 3), torch.randn(2, 3)).shape == (0, 2)
+    monkeypatch.setattr(linear_module, "ENABLED", False)
+    x32, w32 = x.float(), w.float()
+    assert torch.equal(linear(x32, w32), F.linear(x32, w32))
+
+
+def test_module_is_an_nn_linear_with_the_same_state():
+    torch.manual_seed(2)
+    ours = Linear(5, 3)
+    torch.manual_seed(2)
+    theirs = torch.nn.Linear(5, 3)
+    assert isinstance(ours, torch.nn.Linear)
+    assert list(ours.state_dict()) == ["weight", "bias"]
+    assert torch.equal(ours.weight, theirs.weight) and torch.equal(ours.bias, theirs.bias)
+    x = torch.randn(2, 5)
+    torch.testing.assert_close(ours(x), theirs(x), rtol=1e-5, atol=1e-6)
+
+
+def test_traced_graphs_use_f_linear():
+    layer = Linear(3, 2)
+    traced = torch.jit.trace(layer, torch.randn(1, 3))
+    assert "mkldnn" not in str(traced.graph)
+    assert "linear" in str(traced.graph)
