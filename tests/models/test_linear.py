@@ -73,6 +73,7 @@ def test_module_is_an_nn_linear_with_the_same_state():
     torch.testing.assert_close(ours(x), theirs(x), rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # torch.jit.trace: what the ONNX exporter traces with
 def test_traced_graphs_use_f_linear():
     layer = Linear(3, 2)
     traced = torch.jit.trace(layer, torch.randn(1, 3))
