@@ -31,7 +31,7 @@ def test_las():
 def test_textbook_presets():
     assert build_config("reverse-peeky").data.reverse_source and build_config("peeky").model.feed_context == "peeky"
     attention = build_config("attention")
-    assert attention.model.attention == "dot" and attention.train.bucket is True
+    assert attention.model.attention == "dot" and attention.train.bucket is False
     assert build_config("baseline").train.bucket is False
     luong = build_config("luong").model
     assert (luong.attention, luong.attention_output, luong.input_feeding) == ("general", "tanh", True)
