@@ -10,6 +10,12 @@ from seq2seq.models.linear import Linear, linear
 needs_kernel = pytest.mark.skipif(linear_module._OP is None, reason="this torch build has no oneDNN linear kernel")
 
 
+@pytest.fixture(autouse=True)
+def every_size_takes_the_kernel(monkeypatch):
+    """These tests use small layers: let them through the kernel as large ones go."""
+    monkeypatch.setattr(linear_module, "SMALL", 0)
+
+
 @needs_kernel
 @pytest.mark.parametrize("bias", [True, False])
 @pytest.mark.parametrize("shape", [(5, 7), (3, 4, 7), (2, 3, 4, 7)])
@@ -50,6 +56,29 @@ def test_takes_the_kernel_only_where_it_applies():
     assert not linear_module._takes_onednn(torch.randn(0, 3), w)
     with torch.autocast("cpu", dtype=torch.bfloat16):
         assert not linear_module._takes_onednn(x, w)
+
+
+@needs_kernel
+def test_small_products_take_f_linear(monkeypatch):
+    monkeypatch.setattr(linear_module, "SMALL", 1 << 20)
+    assert not linear_module._takes_onednn(torch.randn(1, 256), torch.randn(1024, 256))
+    assert linear_module._takes_onednn(torch.randn(8, 256), torch.randn(1024, 256))
+
+
+@needs_kernel
+def test_without_autograd_a_packed_weight_kept_until_the_weight_changes():
+    torch.manual_seed(3)
+    layer = Linear(7, 5)
+    x = torch.randn(4, 7)
+    with torch.inference_mode():
+        torch.testing.assert_close(layer(x), F.linear(x, layer.weight, layer.bias), rtol=1e-5, atol=1e-5)
+        packed = layer.weight._onednn_packed[1]
+        layer(x)
+        assert layer.weight._onednn_packed[1] is packed  # made once
+    with torch.no_grad():
+        layer.weight.mul_(2.0)  # as an optimiser step does
+        torch.testing.assert_close(layer(x), F.linear(x, layer.weight, layer.bias), rtol=1e-5, atol=1e-5)
+        assert layer.weight._onednn_packed[1] is not packed
 
 
 def test_double_empty_and_disabled_give_f_linear(monkeypatch):

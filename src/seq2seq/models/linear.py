@@ -4,8 +4,11 @@ torch's float32 `linear` on the CPU goes to its BLAS (MKL), which on some CPUs (
 AVX-512) runs the AVX2 path, while oneDNN, also inside torch, uses the CPU's widest instructions: there a
 900 x 256 -> 1,024 layer's forward + backward takes 7.1 ms against 14.1 ms, and where only AVX2 exists
 oneDNN is still 1.01-1.18x. The results are float32 products summed in another order (relative difference
-~1e-6 from `F.linear`). Everything else - other devices and dtypes, autocast (which picks its own kernels),
-tracing for export, empty inputs - takes `F.linear`; `SEQ2SEQ_ONEDNN_LINEAR=0` turns the path off.
+~1e-6 from `F.linear`). Without autograd (generation) the weight is reordered into oneDNN's blocked layout
+once and kept until it changes (8 rows through 256 -> 7,882: 165 against 304 us). Everything else - other
+devices and dtypes, autocast (which picks its own kernels), tracing for export, empty inputs, products too
+small for oneDNN's call to pay (one row through 256 -> 1,024: 16 us by BLAS, 22 by oneDNN) - takes
+`F.linear`; `SEQ2SEQ_ONEDNN_LINEAR=0` turns the path off.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ def _onednn_op():
 
 _OP = _onednn_op()
 ENABLED = _OP is not None and os.environ.get("SEQ2SEQ_ONEDNN_LINEAR", "1") != "0"
+SMALL = 1 << 20  # multiply-adds below which the BLAS call is cheaper
 
 
 def _matmul_t(a: Tensor, b: Tensor, bias: Tensor | None = None) -> Tensor:
@@ -55,8 +59,18 @@ class _OneDNNLinear(torch.autograd.Function):
 
 def _takes_onednn(x: Tensor, weight: Tensor) -> bool:
     return (ENABLED and x.device.type == "cpu" and x.dtype == torch.float32 and weight.dtype == torch.float32
-            and x.numel() > 0 and not torch.jit.is_tracing() and not torch.jit.is_scripting()
+            and x.numel() > 0 and x.numel() * weight.size(0) >= SMALL and not torch.jit.is_tracing() and not torch.jit.is_scripting()
             and not torch.is_autocast_enabled("cpu"))
+
+
+def _packed(weight: Tensor) -> Tensor:
+    """weight in oneDNN's blocked layout, made once and again only after the weight changes in place (kept on
+    the weight itself, with the version counter it was made at)."""
+    entry = getattr(weight, "_onednn_packed", None)
+    if entry is None or entry[0] != weight._version:
+        entry = (weight._version, torch.ops.mkldnn._reorder_linear_weight(weight.detach(), 64))
+        weight._onednn_packed = entry
+    return entry[1]
 
 
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
@@ -64,7 +78,10 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     if not _takes_onednn(x, weight):
         return F.linear(x, weight, bias)
     flat = x.reshape(-1, x.size(-1)).contiguous()
-    out = _OneDNNLinear.apply(flat, weight.contiguous(), bias)
+    if torch.is_grad_enabled():
+        out = _OneDNNLinear.apply(flat, weight.contiguous(), bias)
+    else:
+        out = _OP(flat, _packed(weight), bias, "none", [], "")
     return out.view(*x.shape[:-1], weight.size(0))
 
 
