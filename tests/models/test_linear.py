@@ -66,19 +66,21 @@ def test_small_products_take_f_linear(monkeypatch):
 
 
 @needs_kernel
-def test_without_autograd_a_packed_weight_kept_until_the_weight_changes():
+def test_packed_weights_are_made_once_per_block_and_dropped_after_it():
     torch.manual_seed(3)
     layer = Linear(7, 5)
     x = torch.randn(4, 7)
-    with torch.inference_mode():
+    with torch.inference_mode(), linear_module.packed_weights():
         torch.testing.assert_close(layer(x), F.linear(x, layer.weight, layer.bias), rtol=1e-5, atol=1e-5)
-        packed = layer.weight._onednn_packed[1]
+        packed = linear_module._packs[id(layer.weight)]
         layer(x)
-        assert layer.weight._onednn_packed[1] is packed  # made once
-    with torch.no_grad():
-        layer.weight.mul_(2.0)  # as an optimiser step does
+        assert linear_module._packs[id(layer.weight)] is packed  # made once
+    assert linear_module._packs is None
+    # a fused optimiser changes the weight without bumping its version: the next block packs it again
+    layer.weight.grad = torch.ones_like(layer.weight)
+    torch.optim.Adam(layer.parameters(), lr=0.5, fused=True).step()
+    with torch.no_grad(), linear_module.packed_weights():
         torch.testing.assert_close(layer(x), F.linear(x, layer.weight, layer.bias), rtol=1e-5, atol=1e-5)
-        assert layer.weight._onednn_packed[1] is not packed
 
 
 def test_double_empty_and_disabled_give_f_linear(monkeypatch):

@@ -11,11 +11,12 @@ import torch
 from seq2seq.config import DecodeConfig
 from seq2seq.data.batching import sort_for_inference
 from seq2seq.data.copying import resolve
+from seq2seq.models.linear import packed_weights
 
-from .beam import beam_search
-from .greedy import greedy
 from ..config.overrides import with_seed
 from ..hypothesis import Hypothesis
+from .beam import beam_search
+from .greedy import greedy
 from .sampling import sample
 
 
@@ -33,28 +34,29 @@ def generate(model: torch.nn.Module, source_side: Any, sources: Sequence[Any], o
     was_training = model.training
     model.eval()
     try:
-        for draw in range(draws):
-            generator = None
-            if options.strategy == "sample":
-                generator = torch.Generator(device=device)
-                generator.manual_seed(options.seed + draw)
-            for idx in sort_for_inference([len(s) for s in sources], options.batch_size):
-                src, lengths = source_side.pad([sources[i] for i in idx])
-                src, lengths = like_weights(src, weights), lengths.to(device)
-                if options.strategy == "beam":
-                    out = beam_search(model, src, lengths, options, keep_attention)
-                elif options.strategy == "sample":
-                    out = [[h] for h in sample(model, src, lengths, options, generator, keep_attention)]
-                else:
-                    out = [[h] for h in greedy(model, src, lengths, options, keep_attention)]
-                for row, i in enumerate(idx):
-                    for h in out[row]:
-                        h.output = resolve(source_side, h.output, sources[i])
-                        if h.attention is not None:
-                            h.attention = h.attention[:, : len(sources[i])]
-                        if h.head_attention is not None:
-                            h.head_attention = h.head_attention[..., : len(sources[i])]
-                    results[i].extend(out[row])
+        with packed_weights():
+            for draw in range(draws):
+                generator = None
+                if options.strategy == "sample":
+                    generator = torch.Generator(device=device)
+                    generator.manual_seed(options.seed + draw)
+                for idx in sort_for_inference([len(s) for s in sources], options.batch_size):
+                    src, lengths = source_side.pad([sources[i] for i in idx])
+                    src, lengths = like_weights(src, weights), lengths.to(device)
+                    if options.strategy == "beam":
+                        out = beam_search(model, src, lengths, options, keep_attention)
+                    elif options.strategy == "sample":
+                        out = [[h] for h in sample(model, src, lengths, options, generator, keep_attention)]
+                    else:
+                        out = [[h] for h in greedy(model, src, lengths, options, keep_attention)]
+                    for row, i in enumerate(idx):
+                        for h in out[row]:
+                            h.output = resolve(source_side, h.output, sources[i])
+                            if h.attention is not None:
+                                h.attention = h.attention[:, : len(sources[i])]
+                            if h.head_attention is not None:
+                                h.head_attention = h.head_attention[..., : len(sources[i])]
+                        results[i].extend(out[row])
     finally:
         model.train(was_training)
     return results

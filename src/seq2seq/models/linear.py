@@ -4,8 +4,8 @@ torch's float32 `linear` on the CPU goes to its BLAS (MKL), which on some CPUs (
 AVX-512) runs the AVX2 path, while oneDNN, also inside torch, uses the CPU's widest instructions: there a
 900 x 256 -> 1,024 layer's forward + backward takes 7.1 ms against 14.1 ms, and where only AVX2 exists
 oneDNN is still 1.01-1.18x. The results are float32 products summed in another order (relative difference
-~1e-6 from `F.linear`). Without autograd (generation) the weight is reordered into oneDNN's blocked layout
-once and kept until it changes (8 rows through 256 -> 7,882: 165 against 304 us). Everything else - other
+~1e-6 from `F.linear`). Inside `packed_weights()` (generation) a weight read without autograd is reordered
+into oneDNN's blocked layout once for the block (8 rows through 256 -> 7,882: 165 against 304 us). Everything else - other
 devices and dtypes, autocast (which picks its own kernels), tracing for export, empty inputs, products too
 small for oneDNN's call to pay (one row through 256 -> 1,024: 16 us by BLAS, 22 by oneDNN) - takes
 `F.linear`; `SEQ2SEQ_ONEDNN_LINEAR=0` turns the path off.
@@ -13,7 +13,9 @@ small for oneDNN's call to pay (one row through 256 -> 1,024: 16 us by BLAS, 22 
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 
 import torch
 import torch.nn.functional as F
@@ -31,6 +33,7 @@ def _onednn_op():
 _OP = _onednn_op()
 ENABLED = _OP is not None and os.environ.get("SEQ2SEQ_ONEDNN_LINEAR", "1") != "0"
 SMALL = 1 << 20  # multiply-adds below which the BLAS call is cheaper
+_packs: dict[int, Tensor] | None = None  # id(weight) -> its blocked copy, while `packed_weights` is open
 
 
 def _matmul_t(a: Tensor, b: Tensor, bias: Tensor | None = None) -> Tensor:
@@ -63,14 +66,28 @@ def _takes_onednn(x: Tensor, weight: Tensor) -> bool:
             and not torch.is_autocast_enabled("cpu"))
 
 
+@contextlib.contextmanager
+def packed_weights() -> Iterator[None]:
+    """Within the block, weights read without autograd are reordered for oneDNN once and reused: for generation,
+    where they cannot change. Nothing is kept past it, since an optimiser may change a weight without a trace
+    (fused Adam leaves the version counter alone). Nested blocks share the outermost one's copies."""
+    global _packs
+    outermost = _packs is None
+    if outermost:
+        _packs = {}
+    try:
+        yield
+    finally:
+        if outermost:
+            _packs = None
+
+
 def _packed(weight: Tensor) -> Tensor:
-    """weight in oneDNN's blocked layout, made once and again only after the weight changes in place (kept on
-    the weight itself, with the version counter it was made at)."""
-    entry = getattr(weight, "_onednn_packed", None)
-    if entry is None or entry[0] != weight._version:
-        entry = (weight._version, torch.ops.mkldnn._reorder_linear_weight(weight.detach(), 64))
-        weight._onednn_packed = entry
-    return entry[1]
+    """weight in oneDNN's blocked layout, made once per `packed_weights` block."""
+    packed = _packs.get(id(weight))
+    if packed is None:
+        packed = _packs[id(weight)] = torch.ops.mkldnn._reorder_linear_weight(weight.detach(), 64)
+    return packed
 
 
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
@@ -78,10 +95,10 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     if not _takes_onednn(x, weight):
         return F.linear(x, weight, bias)
     flat = x.reshape(-1, x.size(-1)).contiguous()
-    if torch.is_grad_enabled():
-        out = _OneDNNLinear.apply(flat, weight.contiguous(), bias)
-    else:
+    if _packs is not None and not torch.is_grad_enabled():
         out = _OP(flat, _packed(weight), bias, "none", [], "")
+    else:
+        out = _OneDNNLinear.apply(flat, weight.contiguous(), bias)
     return out.view(*x.shape[:-1], weight.size(0))
 
 
