@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from seq2seq.models import linear as linear_module
-from seq2seq.models.cells import _TORCH_CELLS, cell_step
+from seq2seq.models.cells import TORCH_CELLS, cell_step
 
 
 @pytest.mark.skipif(linear_module._OP is None, reason="this torch build has no oneDNN linear kernel")
@@ -13,9 +13,8 @@ def test_cell_step_equals_torch_cell(cell, gates):
     torch.manual_seed(0)
     x, h = torch.randn(5, 6, requires_grad=True), torch.randn(5, 4, requires_grad=True)
     c = torch.randn(5, 4, requires_grad=True) if cell == "lstm" else None
-    w = tuple(torch.randn(*shape, requires_grad=True) * 0.5 for shape in
+    w = tuple((torch.randn(*shape) * 0.5).requires_grad_() for shape in
               ((gates * 4, 6), (gates * 4, 4), (gates * 4,), (gates * 4,)))
-    w = tuple(t.detach().requires_grad_() for t in w)
     leaves = [x, h] + ([c] if c is not None else []) + list(w)
 
     def grads(out):
@@ -23,7 +22,7 @@ def test_cell_step_equals_torch_cell(cell, gates):
         return torch.autograd.grad(total, leaves)
 
     ours = cell_step(cell, x, h, c, w)
-    theirs = (_TORCH_CELLS[cell](x, (h, c), *w) if cell == "lstm" else (_TORCH_CELLS[cell](x, h, *w), None))
+    theirs = (TORCH_CELLS[cell](x, (h, c), *w) if cell == "lstm" else (TORCH_CELLS[cell](x, h, *w), None))
     for a, b in zip(ours, theirs, strict=True):
         if b is None:
             assert a is None

@@ -51,18 +51,18 @@ def test_non_contiguous_input_and_frozen_weight():
 @needs_kernel
 def test_takes_the_kernel_only_where_it_applies():
     x, w = torch.randn(2, 3), torch.randn(4, 3)
-    assert linear_module._takes_onednn(x, w)
-    assert not linear_module._takes_onednn(x.double(), w.double())
-    assert not linear_module._takes_onednn(torch.randn(0, 3), w)
+    assert linear_module.takes_onednn(x, w)
+    assert not linear_module.takes_onednn(x.double(), w.double())
+    assert not linear_module.takes_onednn(torch.randn(0, 3), w)
     with torch.autocast("cpu", dtype=torch.bfloat16):
-        assert not linear_module._takes_onednn(x, w)
+        assert not linear_module.takes_onednn(x, w)
 
 
 @needs_kernel
 def test_small_products_take_f_linear(monkeypatch):
     monkeypatch.setattr(linear_module, "SMALL", 1 << 20)
-    assert not linear_module._takes_onednn(torch.randn(1, 256), torch.randn(1024, 256))
-    assert linear_module._takes_onednn(torch.randn(8, 256), torch.randn(1024, 256))
+    assert not linear_module.takes_onednn(torch.randn(1, 256), torch.randn(1024, 256))
+    assert linear_module.takes_onednn(torch.randn(8, 256), torch.randn(1024, 256))
 
 
 @needs_kernel
@@ -84,7 +84,7 @@ def test_packed_weights_are_made_once_per_block_and_dropped_after_it():
 
 
 def test_double_empty_and_disabled_give_f_linear(monkeypatch):
-    x, w, b = torch.randn(4, 3, dtype=torch.float64), torch.randn(2, 3, dtype=torch.float64), torch.randn(2, dtype=torch.float64)
+    x, w, b = (torch.randn(*shape, dtype=torch.float64) for shape in ((4, 3), (2, 3), (2,)))
     assert torch.equal(linear(x, w, b), F.linear(x, w, b))
     assert linear(torch.randn(0, 3), torch.randn(2, 3)).shape == (0, 2)
     monkeypatch.setattr(linear_module, "ENABLED", False)

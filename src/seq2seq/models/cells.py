@@ -11,15 +11,19 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from seq2seq.models.linear import _takes_onednn, linear
+from seq2seq.models.linear import linear, takes_onednn
 
-_TORCH_CELLS = {"rnn": torch.rnn_tanh_cell, "lstm": torch.lstm_cell, "gru": torch.gru_cell}
+TORCH_CELLS = {"rnn": torch.rnn_tanh_cell, "lstm": torch.lstm_cell, "gru": torch.gru_cell}
 Weights = tuple[Tensor, Tensor, Tensor, Tensor]  # weight_ih, weight_hh, bias_ih, bias_hh
 
 
+def _gates(x: Tensor, h: Tensor, w: Weights) -> Tensor:
+    """W_hh h + b_hh + W_ih x + b_ih, every gate's pre-activation side by side."""
+    return linear(h, w[1], w[3]) + linear(x, w[0], w[2])
+
+
 def _lstm(x: Tensor, h: Tensor, c: Tensor, w: Weights) -> tuple[Tensor, Tensor]:
-    gates = linear(h, w[1], w[3]) + linear(x, w[0], w[2])
-    i, f, g, o = gates.chunk(4, 1)
+    i, f, g, o = _gates(x, h, w).chunk(4, 1)
     c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
     return torch.sigmoid(o) * torch.tanh(c), c
 
@@ -34,12 +38,12 @@ def _gru(x: Tensor, h: Tensor, w: Weights) -> Tensor:
 
 def cell_step(cell: str, x: Tensor, h: Tensor, c: Tensor | None, w: Weights) -> tuple[Tensor, Tensor | None]:
     """x: (B, I); h, c: (B, H) (c None unless LSTM) -> the new (h, c)."""
-    if not _takes_onednn(x, w[0]):
+    if not takes_onednn(x, w[0]):
         if cell == "lstm":
-            return _TORCH_CELLS["lstm"](x, (h, c), *w)
-        return _TORCH_CELLS[cell](x, h, *w), None
+            return TORCH_CELLS["lstm"](x, (h, c), *w)
+        return TORCH_CELLS[cell](x, h, *w), None
     if cell == "lstm":
         return _lstm(x, h, c, w)
     if cell == "gru":
         return _gru(x, h, w), None
-    return torch.tanh(linear(h, w[1], w[3]) + linear(x, w[0], w[2])), None
+    return torch.tanh(_gates(x, h, w)), None

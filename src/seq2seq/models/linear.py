@@ -4,11 +4,11 @@ torch's float32 `linear` on the CPU goes to its BLAS (MKL), which on some CPUs (
 AVX-512) runs the AVX2 path, while oneDNN, also inside torch, uses the CPU's widest instructions: there a
 900 x 256 -> 1,024 layer's forward + backward takes 7.1 ms against 14.1 ms, and where only AVX2 exists
 oneDNN is still 1.01-1.18x. The results are float32 products summed in another order (relative difference
-~1e-6 from `F.linear`). Inside `packed_weights()` (generation) a weight read without autograd is reordered
-into oneDNN's blocked layout once for the block (8 rows through 256 -> 7,882: 165 against 304 us). Everything else - other
-devices and dtypes, autocast (which picks its own kernels), tracing for export, empty inputs, products too
-small for oneDNN's call to pay (one row through 256 -> 1,024: 16 us by BLAS, 22 by oneDNN) - takes
-`F.linear`; `SEQ2SEQ_ONEDNN_LINEAR=0` turns the path off.
+~1e-6 from `F.linear`). Inside `packed_weights()` (generation) a weight read without autograd is
+reordered into oneDNN's blocked layout once for the block (8 rows through 256 -> 7,882: 165 against 304 us).
+Everything else - other devices and dtypes, autocast (which picks its own kernels), tracing for export,
+empty inputs, products too small for oneDNN's call to pay (one row through 256 -> 1,024: 16 us by BLAS, 22
+by oneDNN) - takes `F.linear`; `SEQ2SEQ_ONEDNN_LINEAR=0` turns the path off.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ def _onednn_op():
 _OP = _onednn_op()
 ENABLED = _OP is not None and os.environ.get("SEQ2SEQ_ONEDNN_LINEAR", "1") != "0"
 SMALL = 1 << 20  # multiply-adds below which the BLAS call is cheaper
+PACK_ROWS = 64  # the row count oneDNN lays a packed weight out for: a generation batch's
 _packs: dict[int, Tensor] | None = None  # id(weight) -> its blocked copy, while `packed_weights` is open
 
 
@@ -60,10 +61,11 @@ class _OneDNNLinear(torch.autograd.Function):
         return grad_x, grad_w, grad_b
 
 
-def _takes_onednn(x: Tensor, weight: Tensor) -> bool:
+def takes_onednn(x: Tensor, weight: Tensor) -> bool:
+    """Whether `linear(x, weight)` runs on oneDNN's kernel (else `F.linear`)."""
     return (ENABLED and x.device.type == "cpu" and x.dtype == torch.float32 and weight.dtype == torch.float32
-            and x.numel() > 0 and x.numel() * weight.size(0) >= SMALL and not torch.jit.is_tracing() and not torch.jit.is_scripting()
-            and not torch.is_autocast_enabled("cpu"))
+            and x.numel() > 0 and x.numel() * weight.size(0) >= SMALL and not torch.jit.is_tracing()
+            and not torch.jit.is_scripting() and not torch.is_autocast_enabled("cpu"))
 
 
 @contextlib.contextmanager
@@ -86,13 +88,13 @@ def _packed(weight: Tensor) -> Tensor:
     """weight in oneDNN's blocked layout, made once per `packed_weights` block."""
     packed = _packs.get(id(weight))
     if packed is None:
-        packed = _packs[id(weight)] = torch.ops.mkldnn._reorder_linear_weight(weight.detach(), 64)
+        packed = _packs[id(weight)] = torch.ops.mkldnn._reorder_linear_weight(weight.detach(), PACK_ROWS)
     return packed
 
 
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """`F.linear(x, weight, bias)` for x (..., in), weight (out, in); oneDNN's kernel where it applies."""
-    if not _takes_onednn(x, weight):
+    if not takes_onednn(x, weight):
         return F.linear(x, weight, bias)
     flat = x.reshape(-1, x.size(-1)).contiguous()
     if _packs is not None and not torch.is_grad_enabled():

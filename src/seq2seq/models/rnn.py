@@ -18,13 +18,12 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
-from seq2seq.models.cells import cell_step
+from seq2seq.models.cells import TORCH_CELLS, cell_step
 from seq2seq.models.dropout import dropout
 from seq2seq.models.precision import lstm_needs_fp32
 from seq2seq.models.segmented import can_segment, run_segmented
 
 CELLS: dict[str, type[nn.RNNBase]] = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
-_CELL_FNS = {"rnn": torch.rnn_tanh_cell, "lstm": torch.lstm_cell, "gru": torch.gru_cell}
 
 # (hidden, cell): each (layers * directions, B, H), in PyTorch's layout; cell is None unless LSTM.
 RecurrentState = tuple[Tensor, "Tensor | None"]
@@ -41,7 +40,7 @@ def masked_rnn(x: Tensor, lengths: Tensor, h0: Tensor, c0: Optional[Tensor], wei
     Returns the outputs (B, S, D*H), zeros at padded steps, and the final states: (D, B, H) hidden, with
     the (D, B, H) cell states after them for LSTM, so (2D, B, H).
     """
-    fn = _CELL_FNS[cell]
+    fn = TORCH_CELLS[cell]
     real = (torch.arange(x.size(1), device=x.device).unsqueeze(0) < lengths.unsqueeze(1)).unsqueeze(-1)
     outputs, hs, cs = [], [], []
     for d in range(len(weights) // 4):
