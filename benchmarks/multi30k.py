@@ -77,7 +77,7 @@ def train_command(args: argparse.Namespace, run: Path, src: str, tgt: str) -> li
     cmd = [SEQ2SEQ, "train", "--train", str(DATA / "train"), "--valid", str(DATA / "val"),
            "--test", str(DATA / "test_2016_flickr"), "--out", str(run), "--quiet"]
     cmd += ["--config", args.config] if args.config else ["--preset", args.preset]
-    sets = [f"data.format=pair", f"data.source_suffix=.{src}.gz", f"data.target_suffix=.{tgt}.gz",
+    sets = ["data.format=pair", f"data.source_suffix=.{src}.gz", f"data.target_suffix=.{tgt}.gz",
             f"train.threads={args.threads}"] + args.set
     for s in sets:
         cmd += ["--set", s]

@@ -255,6 +255,12 @@ def measure(args) -> dict:
 
     if args.threads:
         torch.set_num_threads(args.threads)
+    try:  # what `seq2seq train` and `translate` do (an older revision under --compare may lack it)
+        from seq2seq.allocator import keep_freed_memory
+    except ImportError:
+        pass
+    else:
+        keep_freed_memory()
     torch.manual_seed(args.seed)
     data = {"train": args.train, "valid": args.valid, "test": args.test, "multi30k": args.multi30k}
     cfg = build_cfg(args.preset, args.set, data)

@@ -9,6 +9,7 @@ from typing import Any
 
 import torch
 
+from .allocator import keep_freed_memory
 from .checkpoint import (CHECKPOINT_VERSION, MODEL_FILE, MODEL_JSON, CheckpointError, checkpoint_dir,
                          load_state_into, read_json, save_tensors)
 from .config import Config, ConfigError
@@ -74,6 +75,7 @@ def checkpoint_version(ckpt: Path, meta: dict[str, Any]) -> int:
 
 def load_bundle(run_dir: str | Path, which: str = "best", device: str | torch.device = "cpu") -> Bundle:
     """Load a run directory's checkpoint (best by default) without running any pickled code."""
+    keep_freed_memory()  # decoding makes the same large tensors again and again (see allocator.py)
     ckpt = checkpoint_dir(run_dir, which)
     meta = read_json(ckpt / MODEL_JSON)
     version = checkpoint_version(ckpt, meta)

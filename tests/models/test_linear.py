@@ -1,5 +1,7 @@
 """oneDNN linear: F.linear's values and gradients, and F.linear itself wherever the kernel does not apply."""
 
+import contextlib
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -81,6 +83,36 @@ def test_packed_weights_are_made_once_per_block_and_dropped_after_it():
     torch.optim.Adam(layer.parameters(), lr=0.5, fused=True).step()
     with torch.no_grad(), linear_module.packed_weights():
         torch.testing.assert_close(layer(x), F.linear(x, layer.weight, layer.bias), rtol=1e-5, atol=1e-5)
+
+
+@needs_kernel
+def test_shared_transposes_give_the_same_gradients_with_one_copy_per_weight(monkeypatch):
+    torch.manual_seed(4)
+    w = torch.randn(5, 7, requires_grad=True)
+    xs = [torch.randn(3, 7, requires_grad=True) for _ in range(4)]
+    copies = []
+    real_of = linear_module._Transpose.of
+
+    def counting(self, weight):
+        copies.append(self.value is None)
+        return real_of(self, weight)
+
+    monkeypatch.setattr(linear_module._Transpose, "of", counting)
+    grads = {}
+    for shared in (False, True):
+        for t in [w, *xs]:
+            t.grad = None
+        copies.clear()
+        h = torch.zeros(3, 5)
+        with linear_module.shared_transposes() if shared else contextlib.nullcontext():
+            for x in xs:  # a recurrence: each step's input depends on the last step's output
+                h = torch.tanh(linear(x, w) + h)
+        assert linear_module._shared is None
+        h.sum().backward()
+        grads[shared] = [w.grad.clone()] + [x.grad.clone() for x in xs]
+        assert sum(copies) == (1 if shared else len(xs))
+    for got, want in zip(grads[True], grads[False], strict=True):
+        torch.testing.assert_close(got, want, rtol=1e-6, atol=1e-6)
 
 
 def test_double_empty_and_disabled_give_f_linear(monkeypatch):

@@ -8,6 +8,7 @@ from typing import Any
 
 import torch
 
+from ..allocator import keep_freed_memory
 from ..config import Config, ConfigError
 from ..config.validation import check_device
 from ..distributed import World, init_world, thread_count
@@ -45,9 +46,10 @@ class Runtime:
 
 
 def start_runtime(cfg: Config) -> Runtime:
-    """Set the thread count, resolve the device, join the torchrun world, check the precision."""
+    """Set the thread count and the allocator, resolve the device, join the torchrun world, check the precision."""
     t = cfg.train
     torch.set_num_threads(thread_count(t.threads))
+    keep_freed_memory()
     device = pick_device(t.device)
     world = init_world(device)
     if world.distributed and device.type == "cuda":

@@ -2,7 +2,6 @@
 with its key/value cache equals the whole-sequence path, a batch equals its rows one by one (padding changes
 nothing), the state is a value, and every weight learns."""
 
-import pytest
 import torch
 
 from seq2seq.models.transformer import TransformerDecoder, TransformerMemory, TransformerState
