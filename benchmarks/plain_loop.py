@@ -114,10 +114,12 @@ class ToolkitLoop:
         self.batches = self.trainer._epoch_batches(0)
         self.trainer.model.train()
         self.at = 0
-        # The encoder runs each row's real length; the decoder every row to the batch's longest target.
+        # With the textbook's bridge (h alone) the encoder runs every row to the batch's longest question in one
+        # call, as the decoder does to the longest target.
         tr, vocab = self.trainer, len(self.trainer.bundle.target.vocab)
         self.flops = statistics.mean(
-            peeky_flops(sum(tr.src_lengths[i] for i in idx), len(idx) * max(tr.tgt_steps[i] for i in idx), vocab)
+            peeky_flops(len(idx) * max(tr.src_lengths[i] for i in idx), len(idx) * max(tr.tgt_steps[i] for i in idx),
+                        vocab)
             for idx in self.batches)
 
     def step(self) -> float:

@@ -1,4 +1,4 @@
-"""Bridge: copy, zero and linear initial decoder states."""
+"""Bridge: copy, hidden, zero and linear initial decoder states."""
 
 import pytest
 import torch
@@ -26,6 +26,21 @@ def test_copy_mismatch_is_refused_by_the_config():
     with pytest.raises(ConfigError, match="copy"):
         build_config(overrides={"model.bridge": "copy", "model.encoder_layers": 2, "model.decoder_layers": 3,
                                 "model.encoder_hidden": 8, "model.decoder_hidden": 8})
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_hidden_passes_h_and_starts_the_cell_at_zero(cell):
+    final = _final(2, 8, cell == "lstm")
+    h, c = Bridge("hidden", cell, 8, 2, 8, 2)(FinalState(final.hidden, None))  # an encoder that kept no cell
+    assert h is final.hidden
+    assert (c is None) == (cell != "lstm")
+    if c is not None:
+        assert c.shape == h.shape and torch.all(c == 0)
+
+
+def test_hidden_mismatch_is_refused_by_the_config():
+    with pytest.raises(ConfigError, match="model.bridge=hidden needs the encoder's final state size"):
+        build_config(overrides={"model.bridge": "hidden", "model.encoder_hidden": 8, "model.decoder_hidden": 6})
 
 
 @pytest.mark.parametrize("cell", ["lstm", "rnn"])

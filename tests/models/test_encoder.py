@@ -12,7 +12,7 @@ V = 13
 
 def _encoder(**over):
     cfg = build_config(overrides={"model.embedding_size": 6, "model.encoder_hidden": 5,
-                                  "model.decoder_hidden": 10, "model.bridge": "zero",
+                                  "model.decoder_hidden": 10, "model.bridge": "linear",
                                   **{f"model.{k}": v for k, v in over.items()}}).model
     torch.manual_seed(0)
     return Encoder(cfg, "tokens", V).eval()
@@ -96,7 +96,7 @@ def test_input_layer_follows_the_source_kind():
 @pytest.mark.parametrize("pyramid", [0, 1, 2])
 def test_feature_source_with_a_pyramid(pyramid):
     cfg = build_config(overrides={"data.source_type": "features", "model.embedding_size": 6,
-                                  "model.encoder_hidden": 5, "model.decoder_hidden": 10, "model.bridge": "zero",
+                                  "model.encoder_hidden": 5, "model.decoder_hidden": 10, "model.bridge": "linear",
                                   "model.bidirectional": True, "model.pyramid_layers": pyramid}).model
     torch.manual_seed(0)
     enc = Encoder(cfg, "features", 3).eval()
@@ -114,3 +114,13 @@ def test_feature_source_with_a_pyramid(pyramid):
         alone = enc(src[i:i + 1, :n], lengths[i:i + 1])
         torch.testing.assert_close(alone.outputs[0], out.outputs[i, : int(reduced[i])], atol=1e-6, rtol=1e-5)
         torch.testing.assert_close(alone.final.hidden[:, 0], out.final.hidden[:, i], atol=1e-6, rtol=1e-5)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_without_a_bridge_reading_the_cell_the_outputs_and_hidden_states_are_the_same(cell):
+    src, lengths = _batch()
+    full = _encoder(cell=cell)(src, lengths)
+    short = _encoder(cell=cell, bridge="zero")(src, lengths)
+    torch.testing.assert_close(short.outputs, full.outputs)
+    torch.testing.assert_close(short.final.hidden, full.final.hidden)
+    assert short.final.cell is None

@@ -3,7 +3,9 @@ padded."""
 
 import pytest
 import torch
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from seq2seq.models import rnn as rnn_module
 from seq2seq.models.rnn import StackedRNN
 
 
@@ -77,6 +79,23 @@ def test_padded_sequences_end_at_their_last_real_step(cell):
     alone, (h_alone, _) = rnn(x[1:, :2])
     torch.testing.assert_close(out[1, :2], alone[0])
     torch.testing.assert_close(h[:, 1], h_alone[:, 0])
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+def test_one_call_without_the_final_cell_equals_the_masked_path(cell, monkeypatch):
+    torch.manual_seed(0)
+    rnn = StackedRNN(cell, 3, 4).double()
+    x, lengths = torch.randn(4, 6, 3, dtype=torch.double, requires_grad=True), torch.tensor([6, 2, 4, 1])
+    packed, final = rnn.layers[0](pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False))
+    out = pad_packed_sequence(packed, batch_first=True, total_length=6)[0]
+    h = final[0] if cell == "lstm" else final
+    monkeypatch.setattr(rnn_module, "run_segmented", lambda *a: (_ for _ in ()).throw(AssertionError("segmented")))
+    fast, (h_fast, c_fast) = rnn(x, lengths, final_cell=False)
+    torch.testing.assert_close(fast, out)
+    torch.testing.assert_close(h_fast, h)
+    assert c_fast is None
+    grads = [torch.autograd.grad(o.square().sum() + hh.sum(), x)[0] for o, hh in ((out, h), (fast, h_fast))]
+    torch.testing.assert_close(grads[1], grads[0])
 
 
 def test_double_precision_steps():

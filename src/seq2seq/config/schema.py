@@ -25,8 +25,10 @@ class ModelConfig:
     bidirectional_merge: str = choice("concat", "sum", "mean", help="how the two directions merge")
     residual: bool = option(False, "skip connections between stacked layers (from layer 2 up)")
     dropout: float = option(0.0, "dropout on embeddings, between layers and before the output", low=0.0, high=0.99)
-    # `copy` is the textbook's choice and adds no weights; the config refuses it where sizes differ.
-    bridge: str = choice("copy", "zero", "linear", help="decoder initial state from the encoder's final state")
+    # `copy` and `hidden` add no weights (`hidden` is the textbook's: h alone, the cell from zero); the config
+    # refuses them where sizes differ.
+    bridge: str = choice("copy", "hidden", "zero", "linear",
+                         help="decoder initial state from the encoder's final state")
     feed_context: str = choice(
         "init", "input", "peeky", help="init: only via the bridge; input: concat to every decoder input; "
         "peeky: every input and the output layer")

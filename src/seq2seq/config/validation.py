@@ -72,9 +72,9 @@ def _check_side_types(cfg: Config) -> None:
                           "data.source_type=features (recurrent encoders use model.pyramid_layers)")
     # The rule of a hybrid: a recurrent decoder's initial state comes from the Transformer encoder's outputs
     # averaged over the real source steps, through the linear bridge, or is zero; there is nothing to copy.
-    if m.encoder_type == "transformer" and m.decoder_type == "rnn" and m.bridge == "copy":
-        raise ConfigError("model.bridge=copy needs a recurrent encoder's final state; a Transformer encoder has "
-                          "none: use model.bridge=linear (the mean of its outputs, projected) or zero")
+    if m.encoder_type == "transformer" and m.decoder_type == "rnn" and m.bridge in ("copy", "hidden"):
+        raise ConfigError(f"model.bridge={m.bridge} needs a recurrent encoder's final state; a Transformer encoder "
+                          "has none: use model.bridge=linear (the mean of its outputs, projected) or zero")
 
 
 def _check_model(cfg: Config) -> None:
@@ -82,15 +82,15 @@ def _check_model(cfg: Config) -> None:
     if m.decoder_type == "transformer":
         return  # the checks below are of a recurrent decoder's keys
     enc_out = encoder_output_size(cfg)
-    if m.bridge == "copy":
+    if m.bridge in ("copy", "hidden"):
         if enc_out != m.decoder_hidden:
             raise ConfigError(
-                f"model.bridge=copy needs the encoder's final state size ({enc_out}: encoder_hidden="
+                f"model.bridge={m.bridge} needs the encoder's final state size ({enc_out}: encoder_hidden="
                 f"{m.encoder_hidden}{', bidirectional concat' if enc_out != m.encoder_hidden else ''}) "
                 f"to equal model.decoder_hidden ({m.decoder_hidden}); use model.bridge=linear or zero")
         if m.encoder_layers != m.decoder_layers:
             raise ConfigError(
-                f"model.bridge=copy needs model.encoder_layers ({m.encoder_layers}) == "
+                f"model.bridge={m.bridge} needs model.encoder_layers ({m.encoder_layers}) == "
                 f"model.decoder_layers ({m.decoder_layers}); use model.bridge=linear or zero")
     if m.attention in ("dot", "scaled_dot") and enc_out != m.decoder_hidden:
         raise ConfigError(

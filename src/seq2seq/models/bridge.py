@@ -14,6 +14,10 @@ class Bridge(nn.Module):
 
     copy:   the encoder's per-layer final states as they are (the config guarantees equal sizes
             and layer counts).
+    hidden: the encoder's final hidden states as they are, an LSTM's cell state from zero: the textbook's
+            encoder hands over h alone (Saito, Deep Learning from Scratch 2, ch. 7: `Encoder.forward`
+            returns `hs[:, -1, :]`, `Decoder.forward` calls `lstm.set_state(h)`). With no cell state to
+            keep, a CPU encoder runs its padded batch in one call (see `StackedRNN.forward`).
     zero:   zeros: the decoder starts from nothing and learns from attention or context feeding alone
             (speech teams report it works as well, and it is the only choice when sizes differ).
     linear: all encoder layers' final hidden states concatenated, (B, L_enc*He), one Linear to
@@ -46,6 +50,8 @@ class Bridge(nn.Module):
         """final: hidden/cell (L_enc, B, He). Returns (hidden, cell) each (L_dec, B, Hd)."""
         if self.kind == "copy":
             return final.hidden, final.cell if self.is_lstm else None
+        if self.kind == "hidden":
+            return final.hidden, (torch.zeros_like(final.hidden) if self.is_lstm else None)
         if self.kind == "zero":
             h = final.hidden
             zeros = h.new_zeros(self.decoder_layers, h.size(1), self.decoder_size)

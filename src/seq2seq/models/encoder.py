@@ -19,7 +19,7 @@ from seq2seq.models.rnn import StackedRNN
 class FinalState:
     """The encoder's last real step, per layer, directions merged.
 
-    hidden: (L_enc, B, He); cell: (L_enc, B, He) for LSTM, else None.
+    hidden: (L_enc, B, He); cell: (L_enc, B, He) for LSTM, else None (None too where no bridge reads it).
     """
 
     hidden: Tensor
@@ -68,6 +68,8 @@ class Encoder(nn.Module):
         self.rnn = StackedRNN(cfg.cell, cfg.embedding_size if self.pyramid is None else self.pyramid.output_size,
                               cfg.encoder_hidden, cfg.encoder_layers, cfg.bidirectional, cfg.dropout, cfg.residual)
         self.merge = cfg.bidirectional_merge if cfg.bidirectional else None
+        # Only a recurrent decoder's copy or linear bridge reads the final cell state (see bridge.py).
+        self.final_cell = not (cfg.decoder_type == "rnn" and cfg.bridge in ("hidden", "zero"))
         self.hidden_size = cfg.encoder_hidden
         self.num_layers = self.final_layers = cfg.encoder_layers
         self.output_size = cfg.encoder_hidden * (2 if self.merge == "concat" else 1)
@@ -94,7 +96,7 @@ class Encoder(nn.Module):
         x = self.dropout(self.input(src))
         if self.pyramid is not None:
             x, src_lengths = self.pyramid(x, src_lengths)
-        outputs, (h, c) = self.rnn(x, src_lengths, None)
+        outputs, (h, c) = self.rnn(x, src_lengths, None, self.final_cell)
         steps = torch.arange(x.size(1), device=src.device)
         mask = steps.unsqueeze(0) < src_lengths.to(src.device).unsqueeze(1)
         final = FinalState(self._merge_final(h), None if c is None else self._merge_final(c))

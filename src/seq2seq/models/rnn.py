@@ -123,30 +123,33 @@ class StackedRNN(nn.Module):
     def is_lstm(self) -> bool:
         return self.cell == "lstm"
 
-    def forward(self, x: Tensor, lengths: Tensor | None = None,
-                state: RecurrentState | None = None) -> tuple[Tensor, RecurrentState]:
+    def forward(self, x: Tensor, lengths: Tensor | None = None, state: RecurrentState | None = None,
+                final_cell: bool = True) -> tuple[Tensor, RecurrentState]:
         """Run whole sequences.
 
         x: (B, T, I); lengths: (B,) real lengths or None (then nothing is packed);
         state: (h0, c0) each (L*D, B, H) or None for zeros.
         Returns outputs (B, T, D*H) (zeros at padded steps when packed) and the final
-        (h_n, c_n) each (L*D, B, H), taken at each sequence's last real step.
+        (h_n, c_n) each (L*D, B, H), taken at each sequence's last real step; c_n is None unless LSTM, and
+        may be None when `final_cell` is False (the caller does not read it).
         """
         if self.is_lstm and lstm_needs_fp32(x):
             # This CPU has no bf16 LSTM kernel (see models/precision.py): the stack runs in fp32 and
             # everything around it stays under bf16 autocast.
             with torch.autocast("cpu", enabled=False):
                 return self._forward(x.float(), lengths, None if state is None
-                                     else (state[0].float(), state[1].float()))
-        return self._forward(x, lengths, state)
+                                     else (state[0].float(), state[1].float()), final_cell)
+        return self._forward(x, lengths, state, final_cell)
 
-    def _forward(self, x: Tensor, lengths: Tensor | None,
-                 state: RecurrentState | None) -> tuple[Tensor, RecurrentState]:
+    def _forward(self, x: Tensor, lengths: Tensor | None, state: RecurrentState | None,
+                 final_cell: bool) -> tuple[Tensor, RecurrentState]:
         if lengths is not None and torch.onnx.is_in_onnx_export():
             return self.forward_masked(x, lengths, state)
         seq: Tensor | PackedSequence = x
         if lengths is not None and bool((lengths == x.size(1)).all()):
             lengths = None  # no padding: packing would only cost time (1.35x on a small LSTM)
+        if lengths is not None and self.num_layers == 1 and self.directions == 1 and not (self.is_lstm and final_cell):
+            return self._forward_to_last(x, lengths, state)
         segmented = lengths is not None and can_segment(self.layers[0], x)
         if lengths is not None and not segmented:
             seq = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
@@ -180,6 +183,20 @@ class StackedRNN(nn.Module):
         if lengths is not None and not segmented:
             seq = pad_packed_sequence(seq, batch_first=True, total_length=x.size(1))[0]
         return seq, (h, c)
+
+    def _forward_to_last(self, x: Tensor, lengths: Tensor,
+                         state: RecurrentState | None) -> tuple[Tensor, RecurrentState]:
+        """One layer, one direction, no final cell state wanted: one call over the whole padded batch. A row's
+        outputs up to its length are what packing gives (a step never reads a later one), and its final hidden
+        state is its output at its last real step; only an LSTM's cell state there is not in the outputs. One
+        call instead of one per distinct length: 1.2 ms of an 8 ms addition step (5 lengths)."""
+        hx = None if state is None else (state if self.is_lstm else state[0])
+        out, _ = self.layers[0](x, hx)
+        lengths = lengths.to(x.device)
+        real = torch.arange(x.size(1), device=x.device).unsqueeze(0) < lengths.unsqueeze(1)
+        out = out * real.unsqueeze(-1).to(out.dtype)
+        h = out[torch.arange(x.size(0), device=x.device), lengths - 1].unsqueeze(0)
+        return out, (h, None)
 
     def forward_masked(self, x: Tensor, lengths: Tensor,
                        state: RecurrentState | None = None) -> tuple[Tensor, RecurrentState]:
