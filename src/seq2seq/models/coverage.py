@@ -13,6 +13,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from seq2seq.models.masks import length_mask
+
 # log(0) of a never-read position would make every hypothesis -inf: a total weight is floored here.
 _FLOOR = 1e-6
 
@@ -27,8 +29,7 @@ def coverage_loss(attention: Tensor, lengths: Tensor) -> Tensor:
     per head (averaged); lengths: (B,) real target steps."""
     weights = average_heads(attention.float(), attention.dim() == 4)
     coverage = weights.cumsum(1) - weights
-    steps = torch.arange(weights.size(1), device=weights.device)
-    real = (steps.unsqueeze(0) < lengths.to(weights.device).unsqueeze(1)).unsqueeze(-1)
+    real = length_mask(lengths.to(weights.device), weights.size(1)).unsqueeze(-1)
     return (torch.minimum(weights, coverage) * real).sum()
 
 

@@ -12,6 +12,7 @@ from seq2seq.config import ModelConfig
 from seq2seq.models.dropout import Dropout
 from seq2seq.models.inputs import INPUTS
 from seq2seq.models.listener import PyramidalListener
+from seq2seq.models.masks import length_mask
 from seq2seq.models.rnn import StackedRNN
 
 
@@ -97,7 +98,6 @@ class Encoder(nn.Module):
         if self.pyramid is not None:
             x, src_lengths = self.pyramid(x, src_lengths)
         outputs, (h, c) = self.rnn(x, src_lengths, None, self.final_cell)
-        steps = torch.arange(x.size(1), device=src.device)
-        mask = steps.unsqueeze(0) < src_lengths.to(src.device).unsqueeze(1)
+        mask = length_mask(src_lengths.to(src.device), x.size(1))
         final = FinalState(self._merge_final(h), None if c is None else self._merge_final(c))
         return EncoderOutput(self._merge(outputs), mask, final)

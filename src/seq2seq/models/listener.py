@@ -7,6 +7,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from seq2seq.models.dropout import Dropout
+from seq2seq.models.masks import length_mask
 from seq2seq.models.rnn import StackedRNN
 
 
@@ -17,7 +18,7 @@ def halve(x: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
     never depends on how much padding its batch has.
     """
     b, s, i = x.shape
-    mask = torch.arange(s, device=x.device).unsqueeze(0) < lengths.to(x.device).unsqueeze(1)
+    mask = length_mask(lengths.to(x.device), s)
     # Padded by s % 2 steps, not under an `if`: an exported graph then pairs odd and even lengths alike.
     x = F.pad(x * mask.unsqueeze(-1).to(x.dtype), (0, 0, 0, s % 2))
     return x.reshape(b, (s + 1) // 2, 2 * i), torch.div(lengths + 1, 2, rounding_mode="floor")

@@ -20,6 +20,7 @@ from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_
 
 from seq2seq.models.cells import TORCH_CELLS, cell_step
 from seq2seq.models.dropout import dropout
+from seq2seq.models.masks import length_mask
 from seq2seq.models.precision import lstm_needs_fp32
 from seq2seq.models.segmented import can_segment, run_segmented
 
@@ -41,7 +42,7 @@ def masked_rnn(x: Tensor, lengths: Tensor, h0: Tensor, c0: Optional[Tensor], wei
     the (D, B, H) cell states after them for LSTM, so (2D, B, H).
     """
     fn = TORCH_CELLS[cell]
-    real = (torch.arange(x.size(1), device=x.device).unsqueeze(0) < lengths.unsqueeze(1)).unsqueeze(-1)
+    real = length_mask(lengths, x.size(1)).unsqueeze(-1)
     outputs, hs, cs = [], [], []
     for d in range(len(weights) // 4):
         w = weights[4 * d: 4 * d + 4]
@@ -193,8 +194,7 @@ class StackedRNN(nn.Module):
         hx = None if state is None else (state if self.is_lstm else state[0])
         out, _ = self.layers[0](x, hx)
         lengths = lengths.to(x.device)
-        real = torch.arange(x.size(1), device=x.device).unsqueeze(0) < lengths.unsqueeze(1)
-        out = out * real.unsqueeze(-1).to(out.dtype)
+        out = out * length_mask(lengths, x.size(1)).unsqueeze(-1).to(out.dtype)
         h = out[torch.arange(x.size(0), device=x.device), lengths - 1].unsqueeze(0)
         return out, (h, None)
 

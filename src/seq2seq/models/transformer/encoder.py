@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import torch
 from torch import Tensor, nn
 
 from seq2seq.config import ModelConfig
 from seq2seq.models.encoder import EncoderOutput, FinalState
 from seq2seq.models.inputs import INPUTS
+from seq2seq.models.masks import length_mask
 from seq2seq.models.transformer.attention import MultiHeadAttention
 from seq2seq.models.transformer.embedding import TransformerInput
 from seq2seq.models.transformer.feedforward import PositionwiseFeedForward
@@ -67,7 +67,7 @@ class TransformerEncoder(nn.Module):
         lengths = src_lengths.to(src.device)
         if self.subsampling is not None:
             x, lengths = self.subsampling(x, lengths)
-        mask = torch.arange(x.size(1), device=src.device).unsqueeze(0) < lengths.unsqueeze(1)
+        mask = length_mask(lengths, x.size(1))
         x = self.embed(x)
         for layer in self.layers:
             x = layer(x, mask)

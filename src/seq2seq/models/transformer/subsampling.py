@@ -5,10 +5,12 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from seq2seq.models.masks import length_mask
+
 
 def _real(x: Tensor, lengths: Tensor) -> Tensor:
     """x (B, S, C) with every step at or beyond its row's length set to zero."""
-    mask = torch.arange(x.size(1), device=x.device).unsqueeze(0) < lengths.to(x.device).unsqueeze(1)
+    mask = length_mask(lengths.to(x.device), x.size(1))
     return x * mask.unsqueeze(-1).to(x.dtype)
 
 
