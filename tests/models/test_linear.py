@@ -74,10 +74,10 @@ def test_packed_weights_are_made_once_per_block_and_dropped_after_it():
     x = torch.randn(4, 7)
     with torch.inference_mode(), linear_module.packed_weights():
         torch.testing.assert_close(layer(x), F.linear(x, layer.weight, layer.bias), rtol=1e-5, atol=1e-5)
-        packed = linear_module._packs[id(layer.weight)]
+        packed = linear_module._packs.table[id(layer.weight)]
         layer(x)
-        assert linear_module._packs[id(layer.weight)] is packed  # made once
-    assert linear_module._packs is None
+        assert linear_module._packs.table[id(layer.weight)] is packed  # made once
+    assert linear_module._packs.table is None
     # a fused optimiser changes the weight without bumping its version: the next block packs it again
     layer.weight.grad = torch.ones_like(layer.weight)
     torch.optim.Adam(layer.parameters(), lr=0.5, fused=True).step()
@@ -107,7 +107,7 @@ def test_shared_transposes_give_the_same_gradients_with_one_copy_per_weight(monk
         with linear_module.shared_transposes() if shared else contextlib.nullcontext():
             for x in xs:  # a recurrence: each step's input depends on the last step's output
                 h = torch.tanh(linear(x, w) + h)
-        assert linear_module._shared is None
+        assert linear_module._shared.table is None
         h.sum().backward()
         grads[shared] = [w.grad.clone()] + [x.grad.clone() for x in xs]
         assert sum(copies) == (1 if shared else len(xs))

@@ -34,8 +34,29 @@ _OP = _onednn_op()
 ENABLED = _OP is not None and os.environ.get("SEQ2SEQ_ONEDNN_LINEAR", "1") != "0"
 SMALL = 1 << 20  # multiply-adds below which the BLAS call is cheaper
 PACK_ROWS = 64  # the row count oneDNN lays a packed weight out for: a generation batch's
-_packs: dict[int, Tensor] | None = None  # id(weight) -> its blocked copy, while `packed_weights` is open
-_shared: dict[int, _Transpose] | None = None  # id(weight) -> its transpose's holder, while `shared_transposes` is open
+
+
+class _Scope:
+    """A table keyed by id(weight) that exists while the outermost of nested `open()` blocks runs."""
+
+    def __init__(self) -> None:
+        self.table: dict | None = None
+
+    @contextlib.contextmanager
+    def open(self) -> Iterator[None]:
+        """Make the table unless an outer block has; drop it when the outermost block ends."""
+        outermost = self.table is None
+        if outermost:
+            self.table = {}
+        try:
+            yield
+        finally:
+            if outermost:
+                self.table = None
+
+
+_packs = _Scope()  # id(weight) -> its blocked copy, while `packed_weights` is open
+_shared = _Scope()  # id(weight) -> its transpose's holder, while `shared_transposes` is open
 
 
 def _matmul_t(a: Tensor, b: Tensor, bias: Tensor | None = None) -> Tensor:
@@ -65,7 +86,8 @@ class _OneDNNLinear(torch.autograd.Function):
     def forward(ctx, x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
         ctx.save_for_backward(x, weight)
         ctx.has_bias = bias is not None
-        ctx.transpose = _Transpose() if _shared is None else _shared.setdefault(id(weight), _Transpose())
+        shared = _shared.table
+        ctx.transpose = _Transpose() if shared is None else shared.setdefault(id(weight), _Transpose())
         return _matmul_t(x, weight, bias)
 
     @staticmethod
@@ -85,44 +107,27 @@ def takes_onednn(x: Tensor, weight: Tensor) -> bool:
             and not torch.jit.is_scripting() and not torch.is_autocast_enabled("cpu"))
 
 
-@contextlib.contextmanager
-def packed_weights() -> Iterator[None]:
+def packed_weights() -> contextlib.AbstractContextManager[None]:
     """Within the block, weights read without autograd are reordered for oneDNN once and reused: for generation,
     where they cannot change. Nothing is kept past it, since an optimiser may change a weight without a trace
     (fused Adam leaves the version counter alone). Nested blocks share the outermost one's copies."""
-    global _packs
-    outermost = _packs is None
-    if outermost:
-        _packs = {}
-    try:
-        yield
-    finally:
-        if outermost:
-            _packs = None
+    return _packs.open()
 
 
-@contextlib.contextmanager
-def shared_transposes() -> Iterator[None]:
+def shared_transposes() -> contextlib.AbstractContextManager[None]:
     """Within the block, the backward passes of every call on one weight share one transposed copy of it, for
     loops that apply a weight once per time step (the input-feeding decoder: a 1,024 x 512 weight's copy took
     0.29 ms a step). A block spans one forward pass, in which the weights cannot change; the copy lives as long
     as the autograd graph that holds it."""
-    global _shared
-    outermost = _shared is None
-    if outermost:
-        _shared = {}
-    try:
-        yield
-    finally:
-        if outermost:
-            _shared = None
+    return _shared.open()
 
 
 def _packed(weight: Tensor) -> Tensor:
     """weight in oneDNN's blocked layout, made once per `packed_weights` block."""
-    packed = _packs.get(id(weight))
+    packs = _packs.table
+    packed = packs.get(id(weight))
     if packed is None:
-        packed = _packs[id(weight)] = torch.ops.mkldnn._reorder_linear_weight(weight.detach(), PACK_ROWS)
+        packed = packs[id(weight)] = torch.ops.mkldnn._reorder_linear_weight(weight.detach(), PACK_ROWS)
     return packed
 
 
@@ -131,7 +136,7 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     if not takes_onednn(x, weight):
         return F.linear(x, weight, bias)
     flat = x.reshape(-1, x.size(-1)).contiguous()
-    if _packs is not None and not torch.is_grad_enabled():
+    if _packs.table is not None and not torch.is_grad_enabled():
         out = _OP(flat, _packed(weight), bias, "none", [], "")
     else:
         out = _OneDNNLinear.apply(flat, weight.contiguous(), bias)

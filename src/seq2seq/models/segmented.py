@@ -16,6 +16,7 @@ reads both directions of the one below.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -49,10 +50,10 @@ class _Plan:
         # Python's sort of a few hundred numbers takes microseconds; torch.argsort's stable CPU sort ~0.1 ms.
         order_list = sorted(range(len(lens)), key=lambda i: -lens[i])
         lens_sorted = [lens[i] for i in order_list]
-        spans, start = [], 0
-        for end in sorted(set(lens_sorted)):
-            spans.append((start, end, sum(1 for n in lens_sorted if n >= end)))
-            start = end
+        spans, start, rows = [], 0, len(lens)
+        for end, ending in sorted(Counter(lens).items()):
+            spans.append((start, end, rows))  # the rows [0, rows) are those at least `end` long
+            start, rows = end, rows - ending
         order = torch.tensor(order_list)
         inverse = torch.empty_like(order)
         inverse[order] = torch.arange(order.numel())
