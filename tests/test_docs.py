@@ -16,7 +16,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
 FENCE = re.compile(r"^```(\w*)[^\n]*\n(.*?)^```[ \t]*$", re.M | re.S)
-MARK = re.compile(r"<!-- (runnable|not-run: (?P<reason>[^>]*?)) -->\s*$")
+MARK = re.compile(r"<!-- (?:(?P<run>runnable)(?:: needs (?P<needs>[^>]*?))?|not-run: (?P<reason>[^>]*?)) -->\s*$")
 LANGUAGES = {"sh": "shell", "bash": "shell", "shell": "shell", "python": "python", "py": "python"}
 
 
@@ -29,7 +29,8 @@ class Example:
     language: str
     code: str
     mark: str | None  # "runnable", "not-run" or None (unmarked)
-    reason: str
+    reason: str  # why a not-run example is not run
+    needs: list[str]  # programs a runnable example needs beyond the package (skipped, saying so, without them)
 
 
 def examples(page: Path) -> list[Example]:
@@ -42,8 +43,10 @@ def examples(page: Path) -> list[Example]:
             continue
         before = text[:m.start()].rstrip("\n").rsplit("\n", 1)[-1]
         mark = MARK.search(before)
-        found.append(Example(page, text[:m.start()].count("\n") + 1, language, m.group(2),
-                             mark and mark.group(1).split(":")[0], (mark and mark.group("reason")) or ""))
+        kind = None if mark is None else "runnable" if mark.group("run") else "not-run"
+        needs = (mark.group("needs") or "").replace(",", " ").split() if mark else []
+        found.append(Example(page, text[:m.start()].count("\n") + 1, language, m.group(2), kind,
+                             (mark and mark.group("reason")) or "", needs))
     return found
 
 
@@ -84,9 +87,11 @@ def test_runnable_examples_run(page, tmp_path):
     bin_dir = str(Path(sys.executable).parent)
     env = {**os.environ, "PATH": bin_dir + os.pathsep + os.environ.get("PATH", ""), "OMP_NUM_THREADS": "1",
            "MPLBACKEND": "Agg", "PYTHONUNBUFFERED": "1"}
-    for e in examples(page):
-        if e.mark != "runnable":
-            continue
+    runnable = [e for e in examples(page) if e.mark == "runnable"]
+    missing = sorted({n for e in runnable for n in e.needs if shutil.which(n) is None})
+    if missing:
+        pytest.skip(f"{_name(page)}: its examples need {', '.join(missing)}, which is not installed")
+    for e in runnable:
         if e.language == "shell":
             cmd = ["bash", "-euo", "pipefail", "-c", e.code]
         else:
