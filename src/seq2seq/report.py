@@ -61,7 +61,8 @@ def write_report(out: Path, experiments: Sequence[Any], wall_seconds: float) -> 
     by_task: dict[str, list[Path]] = {}
     for e, r in zip(experiments, runs):
         by_task.setdefault(e.task, []).append(r)
-    parts = [f"# seq2seq demo\n\nThe seed documents' experiments, trained from scratch in {wall_seconds:.0f} s "
+    parts = [f"# seq2seq demo\n\nThe experiments of Saito's Deep Learning from Scratch 2 (chapters 7-8), trained "
+             f"from scratch in {wall_seconds:.0f} s "
              f"of wall time.\n\n{table(rows)}\n"]
     for task, task_runs in by_task.items():
         png = learning_curves(task_runs, out / f"{task}_curves.png", metrics=("valid_exact_match",))

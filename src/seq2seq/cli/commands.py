@@ -232,7 +232,7 @@ def plot_command(args: argparse.Namespace) -> int:
 
 
 def demo_command(args: argparse.Namespace) -> int:
-    """`seq2seq demo`: the seeds' experiments with a report."""
+    """`seq2seq demo`: the experiments of Saito's Deep Learning from Scratch 2, ch. 7-8, with a report."""
     from ..demo import run_demo
 
     run_demo(args.out, quick=args.quick, jobs=args.jobs)

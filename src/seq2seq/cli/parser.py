@@ -91,7 +91,7 @@ def _use(sub: argparse._SubParsersAction) -> None:
 
     ex = sub.add_parser("export", help="a run's model as ONNX graphs for the onnx engine (no torch needed to run)")
     ex.add_argument("dir", help="run directory")
-    ex.add_argument("--format", default="onnx", choices=["onnx"], help="only onnx (README: Export and deployment)")
+    ex.add_argument("--format", default="onnx", choices=["onnx"], help="only onnx (docs/guides/export.md)")
     ex.add_argument("--out", required=True, help="directory to write (replaced whole if it exists)")
     ex.add_argument("--checkpoint", default="best", choices=["best", "last"])
     ex.set_defaults(func=export_command)
@@ -109,7 +109,8 @@ def _tools(sub: argparse._SubParsersAction) -> None:
     pl.add_argument("--output", default="learning_curves.png")
     pl.set_defaults(func=plot_command)
 
-    dm = sub.add_parser("demo", help="the seeds' experiments end to end (addition, dates), with a report")
+    dm = sub.add_parser("demo", help="the experiments of Saito's Deep Learning from Scratch 2, ch. 7-8 (addition, "
+                        "dates), end to end with a report")
     dm.add_argument("--out", default="runs/demo")
     dm.add_argument("--quick", action="store_true", help="small data and 2 epochs (a smoke test)")
     dm.add_argument("--jobs", type=int, default=2, help="runs trained in parallel, one thread each")

@@ -1,15 +1,14 @@
-"""Named architectures: the seeds' experiments and the papers' models, as bundles of config values."""
+"""Named architectures: the models of Saito's Deep Learning from Scratch 2 (ch. 7-8) and of the papers, as
+bundles of config values."""
 
 from __future__ import annotations
 
 from typing import Any
 
-# The textbook draws batches uniformly at random; length-bucketed batches of these short questions
-# (3-7 characters) save little and measurably slowed learning (addition, epoch 10: 59-82% vs 93%). On dates
-# (ch. 8) they are 1.16x faster per epoch but made learning depend on luck: seed 1 reached 100% at epoch 3 with
-# one float32 kernel and stalled at 90.0% with another (May read for "Mar": months sharing two letters land
-# in the same batches); random batches gave 99.84-100% at epoch 3 for seeds 1-3 and both kernels.
-# The textbook's encoder hands its decoder h alone (bridge `hidden`).
+# The book draws batches uniformly at random; length-bucketed batches of these short questions save little
+# and learned more slowly, and on dates they made accuracy depend on the seed and the matmul kernel, since
+# months sharing letters land in the same batches (measurements: CHANGELOG.md, 0.2.0).
+# The book's encoder hands its decoder h alone (bridge `hidden`).
 _BOOK7 = {"model.cell": "lstm", "model.embedding_size": 16, "model.encoder_hidden": 128,
           "model.decoder_hidden": 128, "model.bridge": "hidden", "train.batch_size": 128, "train.clip_norm": 5.0,
           "train.bucket": False}
@@ -20,16 +19,17 @@ _TRANSFORMER = {"model.encoder_type": "transformer", "model.decoder_type": "tran
                 "model.tie_embeddings": True, "train.schedule": "inverse_sqrt", "train.label_smoothing": 0.1}
 
 PRESETS: dict[str, tuple[str, dict[str, Any]]] = {
-    "baseline": ("textbook ch. 7 seq2seq: LSTM, embedding 16, hidden 128, context via initial state", _BOOK7),
+    "baseline": ("Saito's Deep Learning from Scratch 2, ch. 7 seq2seq: LSTM, embedding 16, hidden 128, context via "
+                 "initial state", _BOOK7),
     "reverse": ("baseline with the source fed backwards", {**_BOOK7, "data.reverse_source": True}),
     "peeky": ("baseline with the context fed to every decoder step and output (peeky)",
               {**_BOOK7, "model.feed_context": "peeky"}),
-    "reverse-peeky": ("reverse + peeky, the textbook's best ch. 7 model",
+    "reverse-peeky": ("reverse + peeky, the book's best ch. 7 model",
                       {**_BOOK7, "data.reverse_source": True, "model.feed_context": "peeky"}),
-    "attention": ("textbook ch. 8: LSTM with dot attention, output on [c; h]",
+    "attention": ("the book's ch. 8: LSTM with dot attention, output on [c; h]",
                   {**_BOOK7, "model.embedding_size": 16, "model.encoder_hidden": 256,
                    "model.decoder_hidden": 256, "model.attention": "dot",
-                   # the date demo's margin (99.8-100% at epoch 3, seeds 1-3, two kernels) was measured so
+                   # the state handed over whole: the date demo's margin was measured with it
                    "model.bridge": "copy"}),
     "luong": ("Luong et al. 2015: bi-LSTM, general attention, tanh attentional state, input feeding",
               {"model.cell": "lstm", "model.bidirectional": True, "model.attention": "general",

@@ -13,7 +13,7 @@ FORMAT_VERSION = 1
 
 @dataclass
 class ModelConfig:
-    """The architecture: every variant the seed documents describe is a value here."""
+    """The architecture: every variant of the encoder-decoder family is a value here."""
 
     cell: str = choice("lstm", "gru", "rnn", help="recurrent cell of encoder and decoder")
     embedding_size: int = option(256, "token embedding (word vector) size", low=1)
@@ -25,8 +25,8 @@ class ModelConfig:
     bidirectional_merge: str = choice("concat", "sum", "mean", help="how the two directions merge")
     residual: bool = option(False, "skip connections between stacked layers (from layer 2 up)")
     dropout: float = option(0.0, "dropout on embeddings, between layers and before the output", low=0.0, high=0.99)
-    # `copy` and `hidden` add no weights (`hidden` is the textbook's: h alone, the cell from zero); the config
-    # refuses them where sizes differ.
+    # `copy` and `hidden` add no weights (`hidden` is that of Saito, Deep Learning from Scratch 2: h alone, the cell
+    # from zero); the config refuses them where sizes differ.
     bridge: str = choice("copy", "hidden", "zero", "linear",
                          help="decoder initial state from the encoder's final state")
     feed_context: str = choice(
@@ -117,7 +117,7 @@ class DataConfig:
     max_target_length: int | None = option(1000, "drop (and count) longer training pairs, in target steps "
                                            "(null = no limit)", low=1)
     skip_invalid: bool = option(False, "report and skip malformed lines instead of stopping")
-    # The textbook's addition file has 50,000 lines: 45,000 to train and 5,000 to validate.
+    # The book's addition file has 50,000 lines: 45,000 to train and 5,000 to validate.
     train_size: int = option(45000, "built-in task: training pairs", low=1)
     valid_size: int = option(5000, "built-in task: validation pairs", low=1)
     test_size: int = option(1000, "built-in task: test pairs", low=0)
@@ -135,7 +135,7 @@ class TrainConfig:
     """The optimisation loop."""
 
     epochs: int = option(10, "passes over the training data", low=1)
-    # 128 sentences: the textbook's batch; large enough to keep a CPU's matrix units busy on small models.
+    # 128 sentences: the book's batch; large enough to keep a CPU's matrix units busy on small models.
     batch_size: int = option(128, "sentences per batch (or tokens with batch_by=tokens)", low=1)
     batch_by: str = choice("sentences", "tokens", help="what batch_size counts")
     bucket: bool = option(True, "group similar lengths to cut padding")
@@ -146,7 +146,8 @@ class TrainConfig:
     warmup_steps: int = option(0, "linear warm-up steps for inverse_sqrt/linear", low=0)
     plateau_factor: float = option(0.5, "plateau: lr multiplier", low=0.0, high=1.0)
     plateau_patience: int = option(1, "plateau: evaluations without improvement before cutting lr", low=0)
-    clip_norm: float = option(5.0, "gradient clipping by global norm (0 = off); 5 as in the textbook", low=0.0)
+    clip_norm: float = option(5.0, "gradient clipping by global norm (0 = off); 5 as in Saito, Deep Learning from "
+                              "Scratch 2", low=0.0)
     accumulate: int = option(1, "gradient accumulation steps", low=1)
     eval_every: int = option(0, "evaluate every N steps (0 = every epoch)", low=0)
     early_stopping_metric: str = choice("valid_loss", "valid_exact_match", "valid_token_accuracy",
@@ -187,9 +188,9 @@ class DecodeConfig:
     beam_size: int = option(5, "beam width (strategy=beam)", low=1, high=256)
     nbest: int = option(1, "hypotheses returned per input (beam: <= beam_size; sample: independent draws)", low=1,
                         high=256)
-    # 0: the raw log-probability ranks hypotheses, as in the textbook; Wu et al. (2016) use 0.6-1.0.
+    # 0: the raw log-probability ranks hypotheses, as in the book; Wu et al. (2016) use 0.6-1.0.
     length_penalty: float = option(0.0, "GNMT alpha (0 = raw log-prob)", low=0.0)
-    # 0: no penalty, as in the textbook; Wu et al. (2016) tune beta in 0.0-1.0.
+    # 0: no penalty, as in the book; Wu et al. (2016) tune beta in 0.0-1.0.
     coverage_penalty: float = option(0.0, "beam search: GNMT coverage penalty beta (sources left unread rank "
                                      "lower)", low=0.0)
     min_length: int = option(0, "tokens before </s> is allowed", low=0)

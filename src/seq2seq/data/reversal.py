@@ -1,8 +1,8 @@
 """Input reversal (Sutskever et al. 2014): the encoder reads the source backwards.
 
 The source's first words then sit next to the decoder's first outputs, which shortens the paths the
-gradient travels early in the target ("minimal time lag"); on the textbook's addition task it lifts
-accuracy from about 10% to over 50% at no cost. Everything that shows or cuts the source in reading
+gradient travels early in the target ("minimal time lag"); on the addition task of Saito, Deep Learning from
+Scratch 2, ch. 7, it lifts accuracy severalfold at no cost. Everything that shows or cuts the source in reading
 order goes through this one transform.
 """
 

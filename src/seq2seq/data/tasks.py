@@ -1,5 +1,6 @@
 """Built-in toy tasks generated deterministically from a seed: addition, date, reverse, copy, sort, names, and
-the real-valued keras-example and sine."""
+the real-valued keras-example and sine. addition and date follow the data files of Saito, Deep Learning from
+Scratch 2 (ch. 7-8)."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ class TaskSpec:
     draw: Callable[[random.Random], Pair]
     space: int  # number of distinct question keys, so impossible sizes are refused up front
     key: Callable[[str], Hashable] = lambda question: question
-    book_widths: tuple[int, int] | None = None  # padded question / answer widths of the textbook file
+    book_widths: tuple[int, int] | None = None  # padded question / answer widths of the book's file
     # Config values the task implies (applied to keys left at their defaults), e.g. feature sides.
     config: dict[str, Any] = field(default_factory=dict)
     # Few distinct questions: each belongs to one split by a seeded hash and splits draw with replacement.
@@ -41,16 +42,16 @@ def _draw_addition(rng: random.Random) -> Pair:
 
 
 def _addition_key(question: str) -> Hashable:
-    # The textbook file never holds both a+b and b+a, so questions are unique up to commutation.
+    # The book's file never holds both a+b and b+a, so questions are unique up to commutation.
     return frozenset(question.split("+"))
 
 
 MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
           "November", "December")
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-# The textbook's date.txt spans these days (inclusive).
+# The book's date.txt spans these days (inclusive).
 FIRST_DATE, LAST_DATE = datetime.date(1970, 1, 1), datetime.date(2017, 7, 24)
-# The four shapes of the textbook's questions, each a quarter of its lines.
+# The four shapes of the book's questions, each a quarter of its lines.
 DATE_FORMATS: dict[str, Callable[[datetime.date], str]] = {
     "short": lambda d: f"{d.month}/{d.day}/{d.year % 100:02d}",
     "medium": lambda d: f"{MONTHS[d.month - 1][:3]} {d.day}, {d.year}",
@@ -81,7 +82,7 @@ def _symbols(transform: Callable[[str], str]) -> Callable[[random.Random], Pair]
     return draw
 
 
-# The seed's Keras example maps [1, 2, 3] to [2, 3, 4]: runs of consecutive integers, each shifted by one.
+# The Keras encoder-decoder example maps [1, 2, 3] to [2, 3, 4]: runs of consecutive integers, each shifted by one.
 KERAS_STARTS, KERAS_LENGTHS = 50, (3, 8)
 
 
@@ -157,7 +158,7 @@ TASKS: dict[str, TaskSpec] = {
     "names": TaskSpec("carry rare names and numbers over (copy attention), words: `pay 417 to Kalo Venmir` -> "
                       "`Kalo Venmir gets 417`", _draw_names, space=10 ** 12, config={"data.tokenizer": "word"}),
     "keras-example": TaskSpec(
-        f"the seed's Keras example: {KERAS_LENGTHS[0]}-{KERAS_LENGTHS[1]} consecutive integers from 0-"
+        f"the Keras encoder-decoder example: {KERAS_LENGTHS[0]}-{KERAS_LENGTHS[1]} consecutive integers from 0-"
         f"{KERAS_STARTS - 1} -> each + 1 (`1 2 3` -> `2 3 4`), real-valued, MSE",
         _draw_keras, space=KERAS_STARTS * (KERAS_LENGTHS[1] - KERAS_LENGTHS[0] + 1), key=_array_key,
         holdout=0.1, config={**_FEATURES, **_KERAS_TRAINING, "data.train_size": 4000, "data.valid_size": 200,
@@ -241,7 +242,7 @@ def _holdout_splits(task: TaskSpec, train_size: int, valid_size: int, test_size:
 
 
 def to_book_line(name: str, pair: Pair) -> str:
-    """The pair as a line of the textbook's fixed-width `question_answer` file (addition and date only)."""
+    """The pair as a line of the book's fixed-width `question_answer` file (addition and date only)."""
     widths = get_task(name).book_widths
     if widths is None:
         raise ValueError(f"task {name!r} has no textbook format; only addition and date do")

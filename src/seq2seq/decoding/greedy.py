@@ -1,4 +1,5 @@
-"""Greedy search: the most likely output at every step (the textbook's deterministic generation)."""
+"""Greedy search: the most likely output at every step (the deterministic generation of Saito, Deep Learning
+from Scratch 2)."""
 
 from __future__ import annotations
 

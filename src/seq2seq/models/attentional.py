@@ -2,7 +2,7 @@
 
 Attentional output (`model.attention_output`):
   concat: the output layer reads [c_t; h_t], the attention context beside the decoder state -
-          the textbook's chapter 8 and Bahdanau et al. (2015), where the context joins the readout.
+          Saito, Deep Learning from Scratch 2, ch. 8, and Bahdanau et al. (2015), where the context joins the readout.
   tanh:   h~_t = tanh(W_c [c_t; h_t]), the "attentional hidden state" of Luong et al. (2015), and
           the output layer reads h~_t.
 Input feeding (`model.input_feeding`, Luong et al. 2015): the previous step's attentional vector

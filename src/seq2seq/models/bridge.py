@@ -14,7 +14,7 @@ class Bridge(nn.Module):
 
     copy:   the encoder's per-layer final states as they are (the config guarantees equal sizes
             and layer counts).
-    hidden: the encoder's final hidden states as they are, an LSTM's cell state from zero: the textbook's
+    hidden: the encoder's final hidden states as they are, an LSTM's cell state from zero: the book's
             encoder hands over h alone (Saito, Deep Learning from Scratch 2, ch. 7: `Encoder.forward`
             returns `hs[:, -1, :]`, `Decoder.forward` calls `lstm.set_state(h)`). With no cell state to
             keep, a CPU encoder runs its padded batch in one call (see `StackedRNN.forward`).

@@ -4,7 +4,7 @@ init:  only through the decoder's initial state (the bridge) - the encoder-decod
        al. (2014), where the context is the last hidden state and nothing else.
 input: also concatenated to the decoder's input at every step (Cho et al. 2014), so it cannot fade
        over a long output.
-peeky: to every input and to the output layer as well - the "peeky" decoder of the textbook (Saito,
+peeky: to every input and to the output layer as well - the "peeky" decoder of the book (Saito,
        Deep Learning from Scratch 2, ch. 7), after Cho et al. (2014), which conditions both the state
        update and the output on the summary.
 """

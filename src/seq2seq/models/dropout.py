@@ -9,8 +9,7 @@ from torch import Tensor, nn
 
 def _keep_mask(x: Tensor, p: float) -> Tensor:
     """1 / (1 - p) where a unit is kept (probability 1 - p), 0 where it is dropped; x's shape and dtype."""
-    # torch's CPU dropout draws with bernoulli_, about twice the time of a uniform draw and a comparison
-    # (forward and backward of a 900 x 1,024 activation: 6.0 against 3.4 ms on one core).
+    # torch's CPU dropout draws with bernoulli_, about twice the time of a uniform draw and a comparison.
     return (torch.rand_like(x) >= p).to(x.dtype).mul_(1.0 / (1.0 - p))
 
 

@@ -1,11 +1,11 @@
 """Output heads: what the decoder reads as its previous output and how it scores the next one.
 
-`TokenHead`: an embedding in, a softmax over the target vocabulary out, cross-entropy (the seeds'
-language-model decoder). `VectorHead`: a linear layer in and out over real vectors, squared or absolute
-error, and optionally a stop flag (the seeds' Keras example, `[1, 2, 3] -> [2, 3, 4]` with MSE). Each
-head also says how generation starts, what a step feeds back, when a row ends and how long it may run,
-so the decoder and the search functions never ask which kind of target they serve. `HEADS` maps
-`data.target_type` to the class.
+`TokenHead`: an embedding in, a softmax over the target vocabulary out, cross-entropy (the
+language-model decoder of Saito, Deep Learning from Scratch 2). `VectorHead`: a linear layer in and out
+over real vectors, squared or absolute error, and optionally a stop flag (the Keras encoder-decoder
+example, `[1, 2, 3] -> [2, 3, 4]` with MSE). Each head also says how generation starts, what a step
+feeds back, when a row ends and how long it may run, so the decoder and the search functions never ask
+which kind of target they serve. `HEADS` maps `data.target_type` to the class.
 """
 
 from __future__ import annotations

@@ -1,14 +1,13 @@
 """Linear layers through oneDNN's matmul on the CPU: forward and both gradients, float32.
 
-torch's float32 `linear` on the CPU goes to its BLAS (MKL), which on some CPUs (measured: AMD EPYC with
-AVX-512) runs the AVX2 path, while oneDNN, also inside torch, uses the CPU's widest instructions: there a
-900 x 256 -> 1,024 layer's forward + backward takes 7.1 ms against 14.1 ms, and where only AVX2 exists
-oneDNN is still 1.01-1.18x. The results are float32 products summed in another order (relative difference
-~1e-6 from `F.linear`). Inside `packed_weights()` (generation) a weight read without autograd is
-reordered into oneDNN's blocked layout once for the block (8 rows through 256 -> 7,882: 165 against 304 us).
-Everything else - other devices and dtypes, autocast (which picks its own kernels), tracing for export,
-empty inputs, products too small for oneDNN's call to pay (one row through 256 -> 1,024: 16 us by BLAS, 22
-by oneDNN) - takes `F.linear`; `SEQ2SEQ_ONEDNN_LINEAR=0` turns the path off.
+torch's float32 `linear` on the CPU goes to its BLAS (MKL), which on some CPUs (AMD EPYC with AVX-512)
+runs the AVX2 path, while oneDNN, also inside torch, uses the CPU's widest instructions: about twice as
+fast there, and no slower where only AVX2 exists (figures: docs/performance.md, CHANGELOG.md). The results
+are float32 products summed in another order (relative difference ~1e-6 from `F.linear`). Inside
+`packed_weights()` (generation) a weight read without autograd is reordered into oneDNN's blocked layout
+once for the block, which saves a reorder on every step. Everything else - other devices and dtypes,
+autocast (which picks its own kernels), tracing for export, empty inputs, products too small for oneDNN's
+call to pay - takes `F.linear`; `SEQ2SEQ_ONEDNN_LINEAR=0` turns the path off.
 """
 
 from __future__ import annotations
@@ -116,8 +115,8 @@ def packed_weights() -> contextlib.AbstractContextManager[None]:
 
 def shared_transposes() -> contextlib.AbstractContextManager[None]:
     """Within the block, the backward passes of every call on one weight share one transposed copy of it, for
-    loops that apply a weight once per time step (the input-feeding decoder: a 1,024 x 512 weight's copy took
-    0.29 ms a step). A block spans one forward pass, in which the weights cannot change; the copy lives as long
+    loops that apply a weight once per time step (the input-feeding decoder), instead of one copy per step.
+    A block spans one forward pass, in which the weights cannot change; the copy lives as long
     as the autograd graph that holds it."""
     return _shared.open()
 
