@@ -110,3 +110,13 @@ def test_the_site_builds_strictly(tmp_path):
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-5000:]
     assert (tmp_path / "site" / "reference" / "cli.html").is_file()
+
+
+def test_the_changelog_has_an_entry_for_the_package_version():
+    from importlib.metadata import version
+
+    declared = re.search(r'^version = "([^"]+)"$', (ROOT / "pyproject.toml").read_text(encoding="utf-8"), re.M)[1]
+    changelog = (ROOT / "CHANGELOG.md").read_text(encoding="utf-8")
+    assert re.search(rf"^## \[{re.escape(declared)}\] - \d{{4}}-\d{{2}}-\d{{2}}$", changelog, re.M), declared
+    assert "## [Unreleased]" in changelog
+    assert version("seq2seq") == declared  # the installed metadata, which seq2seq.__version__ reads
