@@ -77,6 +77,13 @@ def test_the_quick_start_and_first_tutorial_exist_in_korean_with_the_same_comman
         assert english and korean == english, page
 
 
+def _one_core() -> None:
+    """Run an example on one core, as `train.threads=0` then means one thread: two threads of a small model
+    on a machine busy with other work spend their time waiting for each other."""
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+
+
 RUNNABLE = [p for p in PAGES if any(e.mark == "runnable" for e in examples(p))]
 
 
@@ -96,7 +103,8 @@ def test_runnable_examples_run(page, tmp_path):
             cmd = ["bash", "-euo", "pipefail", "-c", e.code]
         else:
             cmd = [sys.executable, "-c", e.code]
-        done = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900)
+        done = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900,
+                              preexec_fn=_one_core)
         assert done.returncode == 0, (f"{_name(page)}:{e.line} exited {done.returncode}\n--- stdout\n"
                                       f"{done.stdout[-3000:]}\n--- stderr\n{done.stderr[-3000:]}")
 
