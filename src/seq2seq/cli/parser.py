@@ -18,7 +18,7 @@ from .decode_flags import add_decode_flags
 def _train(sub: argparse._SubParsersAction) -> None:
     t = sub.add_parser("train", help="train a model into a run directory")
     t.add_argument("--task", help="built-in task (see `seq2seq tasks`)")
-    t.add_argument("--train", help="training file (TSV, JSONL, textbook `q_a` lines)")
+    t.add_argument("--train", help="training file (TSV, JSONL, the `q_a` lines of Saito's book)")
     t.add_argument("--valid", help="validation file")
     t.add_argument("--test", help="test file (metrics go to DIR/test_metrics.json)")
     t.add_argument("--config", help="YAML config file")

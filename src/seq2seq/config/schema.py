@@ -92,7 +92,7 @@ class DataConfig:
     valid: str | None = option(None, "validation file")
     test: str | None = option(None, "test file")
     format: str = choice("auto", "tsv", "jsonl", "book", "pair",
-                         help="auto by extension; book = textbook `question_answer` lines")
+                         help="auto by extension; book = the `question_answer` lines of Saito's book")
     source_suffix: str = option("", "with format=pair: the source file's suffix, e.g. .de")
     target_suffix: str = option("", "with format=pair: the target file's suffix, e.g. .en")
     # Characters: the built-in tasks (numbers, dates) are character transductions.
@@ -146,8 +146,7 @@ class TrainConfig:
     warmup_steps: int = option(0, "linear warm-up steps for inverse_sqrt/linear", low=0)
     plateau_factor: float = option(0.5, "plateau: lr multiplier", low=0.0, high=1.0)
     plateau_patience: int = option(1, "plateau: evaluations without improvement before cutting lr", low=0)
-    clip_norm: float = option(5.0, "gradient clipping by global norm (0 = off); 5 as in Saito, Deep Learning from "
-                              "Scratch 2", low=0.0)
+    clip_norm: float = option(5.0, "gradient clipping by global norm (0 = off); 5 as in Saito's book", low=0.0)
     accumulate: int = option(1, "gradient accumulation steps", low=1)
     eval_every: int = option(0, "evaluate every N steps (0 = every epoch)", low=0)
     early_stopping_metric: str = choice("valid_loss", "valid_exact_match", "valid_token_accuracy",

@@ -1,4 +1,5 @@
-"""Reading (source, target) pairs from TSV, JSONL, textbook `book` and two-file corpora, with exact errors."""
+"""Reading (source, target) pairs from TSV, JSONL, the `book` files of Saito's Deep Learning from
+Scratch 2 and two-file corpora, with exact errors."""
 
 from __future__ import annotations
 

@@ -145,9 +145,9 @@ _SYMBOL_SPACE = sum(len(SYMBOLS) ** n for n in range(1, MAX_SYMBOLS + 1))
 _DAYS = (LAST_DATE - FIRST_DATE).days + 1
 
 TASKS: dict[str, TaskSpec] = {
-    "addition": TaskSpec("textbook addition: `16+75` -> `91`, operands of 1-3 digits", _draw_addition,
+    "addition": TaskSpec("Saito's ch. 7 addition: `16+75` -> `91`, operands of 1-3 digits", _draw_addition,
                          space=1000 * 1001 // 2, key=_addition_key, book_widths=(7, 4)),
-    "date": TaskSpec("textbook dates: `September 27, 1994`, `2/10/93`, ... -> `1994-09-27`", _draw_date,
+    "date": TaskSpec("Saito's ch. 8 dates: `September 27, 1994`, `2/10/93`, ... -> `1994-09-27`", _draw_date,
                      space=_DAYS * (1 + 3 * 3), book_widths=(29, 10)),
     "reverse": TaskSpec(f"reverse a string of 1-{MAX_SYMBOLS} letters: `abc` -> `cba`",
                         _symbols(lambda s: s[::-1]), space=_SYMBOL_SPACE),
