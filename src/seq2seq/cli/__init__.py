@@ -7,23 +7,29 @@ import logging
 import signal
 import sys
 
+from ..atomic import WriteRefused
 from ..audio import AudioError
+from ..checksums import ChecksumError
 from ..rundir import CheckpointError
 from ..config import ConfigError
 from ..data.datasets import DataError
+from ..runlock import RunLocked
 from ..stopping import TrainingError, TrainingInterrupted
 from ..translation import InputError
 from .parser import build_parser
 
 __all__ = ["build_parser", "main"]
 
+# Exit statuses a script can tell apart (besides 0, 1 for a failed training, 2 for a refused input and 128 + N).
+WRITE_REFUSED, RUN_LOCKED, DAMAGED = 3, 4, 5
 # Refused before (or instead of) any work: a bad value, file, run directory or input.
 USER_ERRORS = (ConfigError, DataError, CheckpointError, AudioError, InputError, OSError)
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: 0 on success; 2 for a refused value, file or run directory; 1 when training fails (a
-    non-finite loss); 128 + the signal's number when stopped by Ctrl-C or SIGTERM."""
+    """Entry point: 0 on success; 1 when training fails (a non-finite loss); 2 for a refused value, file or run
+    directory; 3 when the OS refuses a write; 4 when another trainer holds the run; 5 for a damaged checkpoint
+    file; 128 + the signal's number when stopped by Ctrl-C or SIGTERM (docs/guides/run-directory.md)."""
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
     args = build_parser().parse_args(argv)
     try:
@@ -42,6 +48,15 @@ def main(argv: list[str] | None = None) -> int:
     except TrainingError as e:
         print(f"seq2seq: error: {e}", file=sys.stderr)
         return 1
+    except WriteRefused as e:
+        print(f"seq2seq: error: {e}", file=sys.stderr)
+        return WRITE_REFUSED
+    except RunLocked as e:
+        print(f"seq2seq: error: {e}", file=sys.stderr)
+        return RUN_LOCKED
+    except ChecksumError as e:
+        print(f"seq2seq: error: {e}", file=sys.stderr)
+        return DAMAGED
     except USER_ERRORS as e:
         print(f"seq2seq: error: {_message(e)}", file=sys.stderr)
         return 2

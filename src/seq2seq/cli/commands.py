@@ -26,6 +26,7 @@ log = logging.getLogger("seq2seq")
 def train_command(args: argparse.Namespace) -> int:
     """`seq2seq train`: build the config from the flags and train into --out (with --resume: the run's config
     with the flags' changes, which `training.resume` checks)."""
+    from ..runlock import claim_run
     from ..training import train
     from ..training.resume import run_config
 
@@ -38,13 +39,25 @@ def train_command(args: argparse.Namespace) -> int:
             overrides.append(f"{key}={value}")
     if args.skip_invalid:
         overrides.append("data.skip_invalid=true")
-    cfg = build_config(args.preset, args.config, overrides, base=run_config(args.out) if args.resume else None)
-    if not args.resume and cfg.data.task is None and (cfg.data.train is None or cfg.data.valid is None):
-        raise ConfigError("no data: give --task NAME, or --train FILE and --valid FILE")
-    train(cfg, args.out, resume=args.resume, quiet=args.quiet)
+    # A run to resume is locked before its config.yaml is read: a second trainer is refused before anything.
+    resuming = args.resume and Path(args.out).is_dir() and not _distributed()
+    lock = claim_run(Path(args.out))[0] if resuming else None
+    try:
+        cfg = build_config(args.preset, args.config, overrides, base=run_config(args.out) if args.resume else None)
+        if not args.resume and cfg.data.task is None and (cfg.data.train is None or cfg.data.valid is None):
+            raise ConfigError("no data: give --task NAME, or --train FILE and --valid FILE")
+        train(cfg, args.out, resume=args.resume, quiet=args.quiet, lock=lock)
+    finally:
+        if lock is not None:
+            lock.release()
     if os.environ.get("RANK", "0") == "0":
         print(f"run directory: {args.out}")
     return 0
+
+
+def _distributed() -> bool:
+    """Whether torchrun started this process among others (then rank 0 locks the run inside the trainer)."""
+    return int(os.environ.get("WORLD_SIZE", "1")) > 1
 
 
 def _read_data(args: argparse.Namespace, cfg: Config) -> tuple[Config, list]:
