@@ -12,7 +12,7 @@ import types
 import pytest
 
 from seq2seq import runlock
-from seq2seq.runlock import LOCK_FILE, RunLock, RunLocked, holder, is_locked
+from seq2seq.runlock import LOCK_FILE, RunLock, RunLocked, holder, live_holder
 
 HOLD = "import sys, time; from seq2seq.runlock import RunLock; lock = RunLock(sys.argv[1]); print('held', flush=True); " \
        "time.sleep(60)"
@@ -22,8 +22,7 @@ def test_a_second_holder_is_refused_naming_the_first_until_it_dies(tmp_path):
     child = subprocess.Popen([sys.executable, "-c", HOLD, str(tmp_path)], stdout=subprocess.PIPE, text=True)
     try:
         assert child.stdout.readline() == "held\n"
-        assert is_locked(tmp_path)
-        note = holder(tmp_path)
+        note = live_holder(tmp_path)
         assert note["pid"] == child.pid and note["host"] == socket.gethostname()
         with pytest.raises(RunLocked) as caught:
             RunLock(tmp_path)
@@ -34,11 +33,10 @@ def test_a_second_holder_is_refused_naming_the_first_until_it_dies(tmp_path):
     finally:
         child.send_signal(signal.SIGKILL)  # no clean-up runs: the lock still goes with the process
         child.wait()
-    assert not is_locked(tmp_path)
+    assert live_holder(tmp_path) is None  # the note of a process that is gone
     with RunLock(tmp_path) as lock:
         assert holder(tmp_path)["pid"] == os.getpid()
         assert lock.file is not None
-    assert not is_locked(tmp_path)
 
 
 def test_the_windows_lock_takes_a_byte_beyond_the_note(tmp_path, monkeypatch):

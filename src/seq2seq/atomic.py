@@ -59,8 +59,12 @@ def refused_as(what: str, intact: str | Callable[[], str], remedy: str,
     try:
         yield
     except (OSError, *also) as e:
-        if os_error(e) is None:
+        err = os_error(e)
+        if err is None:
             raise
+        name = Path(str(err.filename or "")).name
+        if name and not name.startswith(".") and name not in what:  # a temporary name would say nothing
+            what = f"{what} ({name})"
         raise WriteRefused(what, reason(e), intact() if callable(intact) else intact, remedy) from None
 
 
@@ -104,6 +108,9 @@ def atomic_file(path: str | Path) -> Iterator[Path]:
         tmp.chmod(0o666 & ~current_umask())  # mkstemp makes 0600; give the user's usual mode
         fsync_path(tmp)
         os.replace(tmp, path)
+    except OSError as e:
+        remove_quietly(tmp)
+        raise OSError(e.errno, e.strerror, str(path)) from None  # named by the file it was to become
     except BaseException:
         remove_quietly(tmp)
         raise

@@ -88,6 +88,17 @@ def write_checkpoint(run_dir: Path, step: int, write: Callable[[Path], None], li
     return final
 
 
+def remove_leftovers(run_dir: Path) -> list[str]:
+    """Remove what killed writers left in a run directory (temporary files and checkpoint folders); returns their
+    names. Only for the holder of the run's lock: nobody else writes there meanwhile."""
+    ckpt_root = run_dir / "checkpoints"
+    found = [*run_dir.glob(".*.tmp"), *(ckpt_root.glob(".tmp-*") if ckpt_root.is_dir() else ()),
+             *(ckpt_root.glob(".*.tmp") if ckpt_root.is_dir() else ())]
+    for path in found:
+        remove_quietly(path)
+    return [str(p.relative_to(run_dir)) for p in found]
+
+
 def last_good(run_dir: Path) -> str:
     """What a failed write leaves intact, for its message: the run's last checkpoint, or that it has none."""
     last = run_dir / "checkpoints" / "last"

@@ -69,16 +69,19 @@ def describe(note: dict[str, Any] | None) -> str:
     return f"PID {note.get('pid', '?')} on {note.get('host', '?')}, since {note.get('started', '?')}"
 
 
-def is_locked(run_dir: str | Path) -> bool:
-    """Whether a trainer holds the run now (the lock is taken and given back at once to find out)."""
-    path = Path(run_dir) / LOCK_FILE
-    if not path.is_file():
-        return False
+def live_holder(run_dir: str | Path) -> dict[str, Any] | None:
+    """The note of a trainer that holds the run now, as far as a reader can tell without touching the lock
+    (which a reader never takes, even for an instant): its note names a live process of this host."""
+    note = holder(run_dir)
+    if not note or note.get("host") != socket.gethostname() or not isinstance(note.get("pid"), int):
+        return None
     try:
-        with open(path, "a+b") as f:
-            return not _try_lock(f)
-    except OSError:
-        return False
+        os.kill(note["pid"], 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        pass  # alive, another user's
+    return note
 
 
 class RunLock:

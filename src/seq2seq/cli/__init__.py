@@ -16,12 +16,11 @@ from ..data.datasets import DataError
 from ..runlock import RunLocked
 from ..stopping import TrainingError, TrainingInterrupted
 from ..translation import InputError
+from .exit_codes import DAMAGED, REFUSED, RUN_LOCKED, SIGNALLED, TRAINING_FAILED, WRITE_REFUSED
 from .parser import build_parser
 
 __all__ = ["build_parser", "main"]
 
-# Exit statuses a script can tell apart (besides 0, 1 for a failed training, 2 for a refused input and 128 + N).
-WRITE_REFUSED, RUN_LOCKED, DAMAGED = 3, 4, 5
 # Refused before (or instead of) any work: a bad value, file, run directory or input.
 USER_ERRORS = (ConfigError, DataError, CheckpointError, AudioError, InputError, OSError)
 
@@ -41,13 +40,13 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"seq2seq: error: `seq2seq {args.command}` needs PyTorch: pip install 'seq2seq[torch]' (exported "
               f"models run without it: seq2seq translate/serve EXPORTED_DIR)", file=sys.stderr)
-        return 2
+        return REFUSED
     except TrainingInterrupted as e:
         print(f"seq2seq: {e}", file=sys.stderr)
-        return 128 + e.signum
+        return SIGNALLED + e.signum
     except TrainingError as e:
         print(f"seq2seq: error: {e}", file=sys.stderr)
-        return 1
+        return TRAINING_FAILED
     except WriteRefused as e:
         print(f"seq2seq: error: {e}", file=sys.stderr)
         return WRITE_REFUSED
@@ -59,10 +58,10 @@ def main(argv: list[str] | None = None) -> int:
         return DAMAGED
     except USER_ERRORS as e:
         print(f"seq2seq: error: {_message(e)}", file=sys.stderr)
-        return 2
+        return REFUSED
     except KeyboardInterrupt:
         print("seq2seq: interrupted", file=sys.stderr)
-        return 128 + signal.SIGINT
+        return SIGNALLED + signal.SIGINT
 
 
 def _message(e: Exception) -> str:

@@ -15,7 +15,7 @@ from typing import Any
 import torch
 
 from ..atomic import write_text
-from ..checkpoint import checkpoint_dir, has_checkpoint, load_state_into, make_run_dir
+from ..checkpoint import checkpoint_dir, has_checkpoint, load_state_into, make_run_dir, remove_leftovers
 from ..config import Config, ConfigError, save
 from ..data.batching import collate, make_batches
 from ..distributed import all_sum, broadcast_object, shard, shutdown
@@ -85,6 +85,8 @@ class Trainer:
         self.checkpointer = Checkpointer(self.out, self.world, self.device, cfg.train.keep_checkpoints)
         if self.world.is_main:
             make_run_dir(self.out)
+            for name in remove_leftovers(self.out):
+                log.info("removed %s, left by an interrupted write", self.out / name)
             if not resume:  # first of all, so that a run killed while its data is prepared can be relaunched
                 self._save_config()
         data = prepare(cfg, self.out, resume)
