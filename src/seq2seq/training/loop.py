@@ -60,10 +60,12 @@ class Trainer:
             self.lock, self._refusal = claim_run(self.out, self.lock)
 
     def _set_up(self, cfg: Config | None, resume: bool, quiet: bool) -> None:
+        restarted = False
         if self.out.is_dir():
             self._claim()
         if resume:
             cfg, resume = resume_config(self.out, cfg)
+            restarted = not resume  # no checkpoint yet: what a killed first attempt logged is hidden from step 1
         elif has_checkpoint(self.out):
             raise ConfigError(f"{self.out}: already holds a run; pass --resume to continue it or choose "
                               f"another --out")
@@ -123,7 +125,7 @@ class Trainer:
         if self.world.is_main and resume:
             self._save_config()  # with the settings changed for the resumed run
         self.monitor = Monitor(cfg, self.out, show=not self.quiet, main=self.world.is_main,
-                               resumed_at=self.progress.step if resume else None)
+                               resumed_at=self.progress.step if resume else 0 if restarted else None)
         self.monitor.banner(self.model, self.bundle.source, self.bundle.target,
                             {"train": len(self.train_ids), "valid": len(self.valid_ids), "test": len(self.test_ids)},
                             self.steps_per_epoch * t.accumulate, self.device, self.world.size)
