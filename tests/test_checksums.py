@@ -2,6 +2,7 @@
 name, a missing file too, each file is hashed once per modification time, and checkpoints without checksums
 (format 1) still load."""
 
+import os
 import shutil
 from pathlib import Path
 
@@ -46,7 +47,8 @@ def test_a_flipped_byte_in_any_checkpoint_file_is_refused_naming_it(make_run, tm
         load_bundle(copy, "last")
 
 
-def test_each_file_is_hashed_once_per_modification_time(make_run, monkeypatch):
+def test_each_file_version_is_hashed_once_even_across_processes(make_run, monkeypatch, tmp_path):
+    monkeypatch.setenv("SEQ2SEQ_CACHE_DIR", str(tmp_path / "cache"))
     ckpt = (make_run() / "checkpoints" / "last").resolve()
     checksums.forget()
     hashed = []
@@ -56,10 +58,20 @@ def test_each_file_is_hashed_once_per_modification_time(make_run, monkeypatch):
     count = len(hashed)
     assert count == len(read_sums(ckpt))
     verify_checkpoint(ckpt)
+    checksums.forget()  # as a new process: what was found whole comes from the cache file
+    verify_checkpoint(ckpt)
     assert len(hashed) == count
-    (ckpt / "model.json").write_bytes((ckpt / "model.json").read_bytes())  # same bytes, a new mtime
+    assert (tmp_path / "cache" / "verified.json").is_file()
+    st = (ckpt / "model.json").stat()
+    os.utime(ckpt / "model.json", ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))  # a new version, same bytes
     verify_checkpoint(ckpt)
     assert hashed[count:] == ["model.json"]
+    verify_checkpoint(ckpt, cached=False)  # what `seq2seq check` does: every file, every time
+    assert len(hashed) == 2 * count + 1
+    checksums.forget()
+    (tmp_path / "cache" / "verified.json").write_text("not json")  # a damaged cache only costs hashing again
+    verify_checkpoint(ckpt)
+    assert len(hashed) == 3 * count + 1
 
 
 def test_a_checkpoint_without_checksums_still_loads(tmp_path):

@@ -31,7 +31,7 @@ class Report:
 def _checkpoint_state(directory: Path) -> tuple[str, bool]:
     """(`ok, N files verified` | `DAMAGED: ...` | `not verified: ...`, damaged?) of one checkpoint folder."""
     try:
-        verified = verify_checkpoint(directory)
+        verified = verify_checkpoint(directory, cached=False)
     except ChecksumError as e:
         if not directory.exists():
             return "removed while checked (a trainer rotated it away)", False
