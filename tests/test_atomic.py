@@ -58,10 +58,10 @@ def test_a_folder_appears_whole_or_not_at_all(tmp_path):
 
 def test_a_refused_write_is_one_line_naming_what_why_what_is_intact_and_how_to_go_on():
     with pytest.raises(WriteRefused) as caught, refused_as("the checkpoint of step 7", lambda: "Step 5 is intact",
-                                                           "Free space and resume"):
+                                                           "resume"):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), "/run/checkpoints/.tmp-x/model.safetensors")
     assert str(caught.value) == ("could not write the checkpoint of step 7 (model.safetensors): No space left on "
-                                 "device. Step 5 is intact. Free space and resume")
+                                 "device. Step 5 is intact. Free some space, then resume")
     # safetensors says it only in its message
     rust = SafetensorError("Error while serializing: I/O error: File too large (os error 27)")
     assert os_error(rust).errno == errno.EFBIG and reason(rust) == "File too large"

@@ -23,12 +23,19 @@ from pathlib import Path
 _OS_ERROR = re.compile(r"os error (\d+)")
 
 
+# What to do first, by the OS's reason; the writer adds how to go on after it.
+FIXES = {errno.ENOSPC: "Free some space", errno.EDQUOT: "Free some space or raise the quota",
+         errno.EFBIG: "Raise the file-size limit (ulimit -f)", errno.EACCES: "Make the folder writable",
+         errno.EPERM: "Make the folder writable", errno.EROFS: "Remount the file system writable"}
+
+
 class WriteRefused(RuntimeError):
     """The OS refused a write; the message names what, why, what is still intact and how to go on."""
 
-    def __init__(self, what: str, reason: str, intact: str, remedy: str):
-        super().__init__(f"could not write {what}: {reason}. {intact}. {remedy}")
-        self.what, self.reason, self.intact, self.remedy = what, reason, intact, remedy
+    def __init__(self, what: str, reason: str, intact: str, remedy: str, code: int | None = None):
+        fix = FIXES.get(code or 0, "Remove the cause")
+        super().__init__(f"could not write {what}: {reason}. {intact}. {fix}, then {remedy}")
+        self.what, self.reason, self.intact, self.remedy, self.errno = what, reason, intact, remedy, code
 
 
 def os_error(exc: BaseException) -> OSError | None:
@@ -55,7 +62,7 @@ def refused_as(what: str, intact: str | Callable[[], str], remedy: str,
                also: tuple[type[BaseException], ...] = ()) -> Iterator[None]:
     """Turn an OSError (or one of `also` that carries an OS error, e.g. SafetensorError) raised inside into a
     WriteRefused naming `what`, `intact` (a string, or a function giving one once the failure is known) and
-    `remedy`."""
+    `remedy` (what to do once the cause is fixed: "then <remedy>")."""
     try:
         yield
     except (OSError, *also) as e:
@@ -65,7 +72,7 @@ def refused_as(what: str, intact: str | Callable[[], str], remedy: str,
         name = Path(str(err.filename or "")).name
         if name and not name.startswith(".") and name not in what:  # a temporary name would say nothing
             what = f"{what} ({name})"
-        raise WriteRefused(what, reason(e), intact() if callable(intact) else intact, remedy) from None
+        raise WriteRefused(what, reason(e), intact() if callable(intact) else intact, remedy, err.errno) from None
 
 
 def remove_quietly(path: Path) -> None:

@@ -92,7 +92,7 @@ class RunLock:
         self.run = Path(run_dir)
         path = self.run / LOCK_FILE
         with refused_as(f"the lock file {path}", f"Nothing in {self.run} was changed",
-                        "Make the run directory writable (or train into another --out)"):
+                        "train again (or train into another --out)"):
             f = open(path, "a+b")  # noqa: SIM115 (held open for the trainer's life: the lock lives with it)
         if not _try_lock(f):
             f.close()

@@ -13,6 +13,7 @@ import os
 import random
 import resource
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -141,8 +142,8 @@ def test_a_refused_write_is_one_line_leaves_nothing_half_written_and_the_run_goe
     intact = (f"The last good checkpoint, {(run / 'checkpoints' / 'last').resolve()}, is intact" if checkpointed
               else f"{run} holds no checkpoint yet")
     assert line.startswith("seq2seq: error: could not write ") and site in line.split(": No space")[0], line
-    assert line.endswith(f": No space left on device. {intact}. Free space (or raise the limit), then go on with: "
-                         f"seq2seq train --out {run} --resume"), line
+    assert line.endswith(f": No space left on device. {intact}. Free some space, then go on with: seq2seq train "
+                         f"--out {run} --resume"), line
     assert _leftovers(run) == []
     assert has_checkpoint(run) == checkpointed
     assert _steps(run) == sorted(set(_steps(run)))  # whole lines only
@@ -166,7 +167,8 @@ def test_a_file_size_limit_below_the_checkpoint_is_one_line_and_every_reader_wri
     assert failed.returncode == 3, failed.stderr
     line = failed.stderr.strip().splitlines()[-1]
     assert line.startswith(f"seq2seq: error: could not write the checkpoint of step 2 into {run / 'checkpoints'} "
-                           f"(model.safetensors): File too large. {run} holds no checkpoint yet. "), line
+                           f"(model.safetensors): File too large. {run} holds no checkpoint yet. Raise the file-size limit "
+                           f"(ulimit -f), then go on with: seq2seq train --out {run} --resume"), line
     assert _leftovers(run) == [] and not has_checkpoint(run)
     # eval's predictions, average's and export's output directories: nothing half-written, exit 3
     preds = tmp_path / "predictions.tsv"
@@ -253,3 +255,28 @@ def test_readers_keep_working_while_the_run_trains_and_rotates_its_checkpoints(t
     checked = _seq2seq(["check", str(run)])
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert checked.stdout.splitlines()[-1] == "1 checkpoint(s), none damaged"
+
+
+@pytest.mark.slow
+def test_under_torchrun_rank_0_is_refused_and_every_rank_learns_it_before_any_work(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    hold = "import sys, time; from seq2seq.runlock import RunLock; lock = RunLock(sys.argv[1]); print('held', " \
+           "flush=True); time.sleep(120)"
+    holder = subprocess.Popen([sys.executable, "-c", hold, str(run)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline() == "held\n"
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        torchrun = [sys.executable, "-m", "torch.distributed.run", "--nnodes", "1", "--nproc_per_node", "2",
+                    "--master_addr", "127.0.0.1", "--master_port", str(port), "-m", "seq2seq", *TINY, "--out",
+                    str(run)]
+        done = subprocess.run(torchrun, capture_output=True, text=True, timeout=300, env=ENV)
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+    refusal = f"seq2seq: error: {run}: another trainer is training this run (PID {holder.pid} on "
+    assert done.returncode != 0
+    assert done.stderr.count(refusal) == 2, done.stderr[-3000:]  # rank 0, and rank 1 told by it
+    assert sorted(p.name for p in run.iterdir()) == ["train.lock"]  # nothing read into, nothing written

@@ -93,8 +93,8 @@ def eval_command(args: argparse.Namespace) -> int:
     name = "predictions.tsv" if len(args.dirs) == 1 else "predictions.ensemble.tsv"
     out = Path(args.predictions or Path(args.dirs[0]) / name)
     rows = "".join(f"{model.source.show(s)}\t{model.target.show(t)}\t{h}\n" for (s, t), h in zip(pairs, hyps))
-    with refused_as(str(out), f"{out} is as it was before", "Free space (or give --predictions elsewhere) and run "
-                    "eval again"):
+    with refused_as(str(out), f"{out} is as it was before", "run eval again (or give --predictions "
+                    "elsewhere)"):
         write_text(out, "source\treference\thypothesis\n" + rows)
     print(json.dumps({**metrics, "sentences": len(pairs), "predictions": str(out)}))
     return 0
@@ -195,7 +195,7 @@ def average_command(args: argparse.Namespace) -> int:
             raise ConfigError(f"--steps takes step numbers separated by commas, got {args.steps!r}") from None
     chosen = pick_steps(args.dir, args.last, steps)
     with refused_as(f"the averaged model into {args.out}", f"Nothing was left in {args.out}; {args.dir} was only "
-                    f"read", "Free space (or choose another --out) and average again", also=(SafetensorError,)):
+                    f"read", "average again (or choose another --out)", also=(SafetensorError,)):
         final = average_checkpoints(args.dir, chosen, args.out)
     numbers = ", ".join(str(int(d.name.removeprefix("step-"))) for d in chosen)
     print(f"averaged {len(chosen)} checkpoints (steps {numbers}) of {args.dir} into {final}")
@@ -236,7 +236,7 @@ def export_command(args: argparse.Namespace) -> int:
         raise ConfigError(f"exporting needs torch, onnx and onnxruntime ({e}); pip install 'seq2seq[export]'") from None
     try:
         with refused_as(f"the export into {args.out}", f"Nothing was written to {args.out} (what it held before is "
-                        f"unchanged)", "Free space (or choose another --out) and export again"):
+                        f"unchanged)", "export again (or choose another --out)"):
             out = export_onnx(args.dir, args.out, which=args.checkpoint)
     except ExportError as e:
         raise ConfigError(str(e)) from None

@@ -60,7 +60,7 @@ class Checkpointer:
         """A context in which a write the OS refuses becomes WriteRefused naming `what`, the last good checkpoint
         and how to go on."""
         return refused_as(what, lambda: last_good(self.out),
-                          f"Free space (or raise the limit), then go on with: seq2seq train --out {self.out} --resume",
+                          f"go on with: seq2seq train --out {self.out} --resume",
                           also=(SafetensorError,))
 
     def restore(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> Progress:
