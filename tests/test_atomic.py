@@ -4,6 +4,8 @@ refuses becomes one WriteRefused naming what, why, what is intact and how to go 
 import errno
 import os
 import resource
+import subprocess
+import sys
 
 import pytest
 from safetensors import SafetensorError
@@ -12,36 +14,33 @@ from seq2seq.atomic import (WriteRefused, append_line, atomic_dir, os_error, rea
                             write_text)
 
 
-@pytest.fixture
-def file_size_limit():
-    """limit(n): files this process writes may not grow past n bytes (EFBIG beyond: Python ignores SIGXFSZ)
-    until the test ends."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
-    yield lambda n: resource.setrlimit(resource.RLIMIT_FSIZE, (n, hard))
-    resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+def _limited(code: str, limit: int, *args: str) -> subprocess.CompletedProcess:
+    """Run `code` in a child whose files may not grow past `limit` bytes (EFBIG beyond: Python ignores SIGXFSZ);
+    a child, since the limit would hold for every file the test process writes, its log included."""
+    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=60,
+                          preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit)))
 
 
-def test_a_file_is_replaced_whole_and_a_refused_write_leaves_the_old_one_and_no_temporary(tmp_path, file_size_limit):
+REPORT = "import sys\ntry:\n    {}\nexcept OSError as e:\n    print(e.errno)\n"
+
+
+def test_a_file_is_replaced_whole_and_a_refused_write_leaves_the_old_one_and_no_temporary(tmp_path):
     path = tmp_path / "config.yaml"
     write_text(path, "old\n")
-    file_size_limit(1000)
-    with pytest.raises(OSError) as caught:
-        write_bytes(path, b"x" * 5000)
-    assert caught.value.errno == errno.EFBIG
+    code = "from seq2seq.atomic import write_bytes; write_bytes(sys.argv[1], b'x' * 5000)"
+    assert _limited(REPORT.format(code), 1000, str(path)).stdout == f"{errno.EFBIG}\n"
     assert path.read_text() == "old\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["config.yaml"]
     write_text(path, "new\n")
     assert path.read_text() == "new\n"
 
 
-def test_an_appended_line_is_cut_back_when_it_does_not_fit(tmp_path, file_size_limit):
+def test_an_appended_line_is_cut_back_when_it_does_not_fit(tmp_path):
     path = tmp_path / "metrics.jsonl"
     append_line(path, '{"step": 1}')
     before = path.read_bytes()
-    file_size_limit(len(before) + 5)
-    with pytest.raises(OSError) as caught:
-        append_line(path, '{"step": 2, "valid_loss": 1.0}')
-    assert caught.value.errno == errno.EFBIG
+    code = "from seq2seq.atomic import append_line; append_line(sys.argv[1], '{\"step\": 2, \"valid_loss\": 1.0}')"
+    assert _limited(REPORT.format(code), len(before) + 5, str(path)).stdout == f"{errno.EFBIG}\n"
     assert path.read_bytes() == before  # not a half line
 
 

@@ -122,6 +122,11 @@ class RunLock:
         self.release()
 
 
+def is_run(path: Path) -> bool:
+    """Whether `path` holds a run (its config.yaml or checkpoints/), which a trainer must lock before reading."""
+    return (path / "config.yaml").is_file() or (path / "checkpoints").is_dir()
+
+
 def claim_run(run_dir: Path, lock: RunLock | None = None) -> tuple[RunLock | None, str | None]:
     """The lock a trainer of `run_dir` holds, taken by the single process or torchrun's rank 0 (the run directory
     created when new); under torchrun a refusal is returned, for rank 0 to tell the others, instead of raised.

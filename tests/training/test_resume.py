@@ -56,9 +56,14 @@ def test_an_edited_config_yaml_is_checked_against_the_checkpoint(tmp_path):
         resume_config(run, None)
 
 
-def test_nothing_to_resume_is_named_and_a_run_without_checkpoint_starts_again(tmp_path, caplog):
+def test_nothing_to_resume_is_named_and_a_run_without_checkpoint_starts_again(tmp_path, caplog, capsys):
     with pytest.raises(CheckpointError, match="nothing to resume"):
         run_config(tmp_path)
+    (tmp_path / "notes.txt").write_text("mine")
+    assert main(["train", "--out", str(tmp_path), "--resume", "--quiet"]) == 2
+    assert capsys.readouterr().err == (f"seq2seq: error: {tmp_path}: nothing to resume (no config.yaml); start "
+                                       f"without --resume\n")
+    assert [p.name for p in tmp_path.iterdir()] == ["notes.txt"]  # not even a lock file in a folder not a run
     with pytest.raises(CheckpointError, match="nothing to resume"):
         resume_config(tmp_path, None)
     run = _copy(tmp_path)

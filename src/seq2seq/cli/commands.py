@@ -28,7 +28,7 @@ log = logging.getLogger("seq2seq")
 def train_command(args: argparse.Namespace) -> int:
     """`seq2seq train`: build the config from the flags and train into --out (with --resume: the run's config
     with the flags' changes, which `training.resume` checks)."""
-    from ..runlock import claim_run
+    from ..runlock import claim_run, is_run
     from ..training import train
     from ..training.resume import run_config
 
@@ -42,7 +42,7 @@ def train_command(args: argparse.Namespace) -> int:
     if args.skip_invalid:
         overrides.append("data.skip_invalid=true")
     # A run to resume is locked before its config.yaml is read: a second trainer is refused before anything.
-    resuming = args.resume and Path(args.out).is_dir() and not _distributed()
+    resuming = args.resume and is_run(Path(args.out)) and not _distributed()
     lock = claim_run(Path(args.out))[0] if resuming else None
     try:
         cfg = build_config(args.preset, args.config, overrides, base=run_config(args.out) if args.resume else None)

@@ -21,7 +21,7 @@ from ..data.batching import collate, make_batches
 from ..distributed import all_sum, broadcast_object, shard, shutdown
 from ..evaluation import evaluate, metric_names
 from ..models.coverage import coverage_loss
-from ..runlock import RunLock, RunLocked, claim_run
+from ..runlock import RunLock, RunLocked, claim_run, is_run
 from .checkpointer import Checkpointer
 from ..stopping import TrainingError, TrainingInterrupted
 from .interrupt import StopSignals
@@ -61,7 +61,7 @@ class Trainer:
 
     def _set_up(self, cfg: Config | None, resume: bool, quiet: bool) -> None:
         restarted = False
-        if self.out.is_dir():
+        if is_run(self.out):
             self._claim()
         if resume:
             cfg, resume = resume_config(self.out, cfg)
