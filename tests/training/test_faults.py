@@ -187,6 +187,48 @@ def test_a_file_size_limit_below_the_checkpoint_is_one_line_and_every_reader_wri
         assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == [], name
 
 
+# The child: SIGKILL itself just before the `nth` rename onto a name starting with `target` (a checkpoint folder
+# `step-`, the `last` link, metrics.jsonl), then run the command line.
+KILL = r"""
+import os, signal, sys
+target, nth = sys.argv[1], int(sys.argv[2])
+seen = [0]
+real_replace = os.replace
+
+def replace(src, dst, *args, **kwargs):
+    if os.path.basename(str(dst)).startswith(target):
+        seen[0] += 1
+        if seen[0] == nth:
+            os.kill(os.getpid(), signal.SIGKILL)
+    return real_replace(src, dst, *args, **kwargs)
+
+os.replace = replace
+from seq2seq.cli import main
+sys.exit(main(sys.argv[3:]))
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("target", "nth"), [("step-", 2), ("last", 2)], ids=["folder-rename", "link-swap"])
+def test_sigkill_inside_a_checkpoint_write_and_inside_the_resume_loses_nothing(target, nth, tmp_path, tiny_full):
+    run = tmp_path / "run"
+    killed = subprocess.run([sys.executable, "-c", KILL, target, str(nth), *TINY, "--out", str(run)],
+                            capture_output=True, text=True, timeout=300, env=ENV)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    assert json.loads((run / "checkpoints" / "last" / "model.json").read_text())["step"] == 2  # the one before
+    assert _steps(run) == [2, 4]
+    # killed again while the resume drops step 4 from metrics.jsonl: the file stays as it was, never truncated
+    again = subprocess.run([sys.executable, "-c", KILL, "metrics.jsonl", "1", "train", "--out", str(run),
+                            "--resume", "--quiet"], capture_output=True, text=True, timeout=300, env=ENV)
+    assert again.returncode == -signal.SIGKILL, again.stderr
+    assert _steps(run) == [2, 4]
+    done = _seq2seq(["train", "--out", str(run), "--resume", "--quiet"])
+    assert done.returncode == 0, done.stderr
+    _same_weights(tiny_full, run)
+    assert _steps(run) == _steps(tiny_full)
+    assert _leftovers(run) == []
+
+
 # --- SIGKILL, a second trainer, readers --------------------------------------------------------------------------
 
 
