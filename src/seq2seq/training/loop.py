@@ -86,11 +86,7 @@ class Trainer:
         torch.manual_seed(cfg.train.seed)
         self.checkpointer = Checkpointer(self.out, self.world, self.device, cfg.train.keep_checkpoints)
         if self.world.is_main:
-            make_run_dir(self.out)
-            for name in remove_leftovers(self.out):
-                log.info("removed %s, left by an interrupted write", self.out / name)
-            if not resume:  # first of all, so that a run killed while its data is prepared can be relaunched
-                self._save_config()
+            self._open_run_dir(resume)
         data = prepare(cfg, self.out, resume)
         self.bundle, self.train_ids, self.valid_ids, self.test_ids = data.bundle, data.train, data.valid, data.test
         # Per example, once: what batching and each step's token counts read.
@@ -157,6 +153,14 @@ class Trainer:
         if self._own_lock and self.lock is not None:
             self.lock.release()
             self.lock = None
+
+    def _open_run_dir(self, resume: bool) -> None:
+        """Create the run directory, remove what killed writers left in it, and save a new run's config."""
+        make_run_dir(self.out)
+        for name in remove_leftovers(self.out):
+            log.info("removed %s, left by an interrupted write", self.out / name)
+        if not resume:  # first of all, so that a run killed while its data is prepared can be relaunched
+            self._save_config()
 
     def _save_config(self) -> None:
         with self.checkpointer.refused(str(self.out / "config.yaml")):
