@@ -1,5 +1,8 @@
 """Shared fixtures: one torch thread per test, and small trained runs for the slow tests."""
 
+import os
+import tempfile
+
 import pytest
 import torch
 from hypothesis import HealthCheck, settings
@@ -12,6 +15,10 @@ from seq2seq.cli import main
 settings.register_profile("seq2seq", derandomize=True, database=None, deadline=None, print_blob=False,
                           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 settings.load_profile("seq2seq")
+
+# Checkpoint versions found whole are remembered in a cache file (seq2seq.checksums): the suite's, and its child
+# processes', go to a scratch folder of their own, not the user's cache.
+os.environ.setdefault("SEQ2SEQ_CACHE_DIR", tempfile.mkdtemp(prefix="seq2seq-test-cache-"))
 
 REVERSE = ["--task", "reverse", "--preset", "attention", "--epochs", "6", "--quiet",
            "--set", "data.train_size=3000", "--set", "data.valid_size=200", "--set", "data.test_size=50",

@@ -13,6 +13,7 @@ import seq2seq
 from seq2seq import build_config
 from seq2seq.bundle import Bundle, assemble, load_bundle, upgrade_v1
 from seq2seq.checkpoint import CHECKPOINT_VERSION, CheckpointError, write_checkpoint
+from seq2seq.checksums import SUMS_FILE, ChecksumError, write_sums
 from seq2seq.data.corpus import build_sides
 from seq2seq.data.tasks import generate_splits
 
@@ -131,6 +132,7 @@ def test_a_newer_format_version_is_refused(tmp_path):
     for version in (99, CHECKPOINT_VERSION + 1, "2", None):
         meta["format_version"] = version
         meta_path.write_text(json.dumps(meta))
+        write_sums(meta_path.parent)  # an edit recorded as the checkpoint's own (else it is refused as damaged)
         with pytest.raises(CheckpointError, match=rf"model.json: checkpoint format version {version!r} is newer"):
             load_bundle(run)
 
@@ -143,6 +145,7 @@ def _copy_run(src: Path, dst: Path, edit=None) -> Path:
         meta = json.loads(meta_path.read_text())
         edit(meta)
         meta_path.write_text(json.dumps(meta))
+        write_sums(meta_path.parent)  # recorded as the checkpoint's own: what is refused is the edit, not a hash
     return dst
 
 
@@ -153,13 +156,17 @@ def test_bad_run_directories_are_named(tmp_path):
     run = _copy_run(run_dir, tmp_path / "truncated")
     weights = run / "checkpoints" / "best" / "model.safetensors"
     weights.write_bytes(weights.read_bytes()[:1000])
-    with pytest.raises(CheckpointError, match=r"best/model.safetensors: corrupted or truncated"):
+    with pytest.raises(ChecksumError, match=r"step-000000005/model.safetensors: damaged: its SHA-256"):
+        load_bundle(run)
+    (weights.parent / SUMS_FILE).unlink()  # a checkpoint of an earlier seq2seq: no checksums, still refused
+    with pytest.raises(CheckpointError, match=r"step-000000005/model.safetensors: corrupted or truncated"):
         load_bundle(run)
     run = _copy_run(run_dir, tmp_path / "vocab")
     vocab = run / "checkpoints" / "best" / "target.vocab.json"
     data = json.loads(vocab.read_text())
     data["tokens"].append("extra")
     vocab.write_text(json.dumps(data))
+    write_sums(vocab.parent)
     with pytest.raises(CheckpointError, match="the target side has .* the vocabulary does not match the weights"):
         load_bundle(run)
     run = _copy_run(run_dir, tmp_path / "newer", lambda meta: meta.update(format_version=99))
@@ -180,4 +187,5 @@ def test_the_old_size_keys_are_still_read(tmp_path):
     meta = json.loads(meta_path.read_text())
     meta["source_vocab_size"], meta["target_vocab_size"] = meta.pop("source_size"), meta.pop("target_size")
     meta_path.write_text(json.dumps(meta))
+    write_sums(meta_path.parent)
     assert load_bundle(run).source.size == meta["source_vocab_size"]

@@ -1,5 +1,6 @@
 import os
 import pickle
+import shutil
 import stat
 
 import pytest
@@ -50,7 +51,7 @@ def test_a_dangling_link_is_named_as_such(tmp_path):
     write_checkpoint(tmp_path, 2, _write("b", "{}"), ("last",))
     (tmp_path / "checkpoints" / "step-000000001" / "model.json").unlink()
     (tmp_path / "checkpoints" / "step-000000001" / "model.safetensors").unlink()
-    (tmp_path / "checkpoints" / "step-000000001").rmdir()
+    shutil.rmtree(tmp_path / "checkpoints" / "step-000000001")
     with pytest.raises(CheckpointError, match=r"checkpoints/best: dangling link \(to step-000000001, which does not "
                                               r"exist\); the run directory is damaged; try the last checkpoint"):
         checkpoint_dir(tmp_path, "best")
@@ -180,7 +181,7 @@ def test_checkpoint_files_and_folder_get_the_users_mode(tmp_path, umask):
         os.umask(old)
     assert stat.S_IMODE(final.stat().st_mode) == 0o777 & ~umask
     assert {f.name: stat.S_IMODE(f.stat().st_mode) for f in final.iterdir()} == {
-        "model.json": 0o666 & ~umask, "model.safetensors": 0o666 & ~umask}
+        "model.json": 0o666 & ~umask, "model.safetensors": 0o666 & ~umask, "SHA256SUMS": 0o666 & ~umask}
 
 
 def test_restored_optimizer_keeps_its_own_fused_choice():

@@ -8,11 +8,11 @@ from `train.keep_checkpoints=N`, which keeps the last N step directories besides
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import torch
 
+from .atomic import remove_quietly, write_bytes
 from .bundle import load_bundle
 from .checkpoint import MODEL_JSON, CheckpointError, read_json, step_dirs, write_checkpoint
 
@@ -63,7 +63,13 @@ def average_checkpoints(run_dir: str | Path, chosen: list[Path], out_dir: str | 
     meta = read_json(chosen[-1] / MODEL_JSON)
     steps = [int(d.name.removeprefix("step-")) for d in chosen]
     extra = {"step": meta.get("step"), "epoch": meta.get("epoch"), "averaged": {"run": str(run), "steps": steps}}
-    out.mkdir(parents=True, exist_ok=True)
-    if (run / "config.yaml").is_file():
-        shutil.copyfile(run / "config.yaml", out / "config.yaml")
-    return write_checkpoint(out, steps[-1], lambda d: bundle.save_into(d, extra), ("last", "best"))
+    created = not out.exists()
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        if (run / "config.yaml").is_file():
+            write_bytes(out / "config.yaml", (run / "config.yaml").read_bytes())
+        return write_checkpoint(out, steps[-1], lambda d: bundle.save_into(d, extra), ("last", "best"))
+    except BaseException:
+        if created:  # a failed average leaves nothing behind
+            remove_quietly(out)
+        raise

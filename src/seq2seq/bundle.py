@@ -10,13 +10,14 @@ from typing import Any
 import torch
 
 from .allocator import keep_freed_memory
-from .checkpoint import (CHECKPOINT_VERSION, MODEL_FILE, MODEL_JSON, CheckpointError, checkpoint_dir,
-                         load_state_into, read_json, save_tensors)
+from .checkpoint import (CHECKPOINT_VERSION, MODEL_FILE, MODEL_JSON, CheckpointError, load_state_into, read_json,
+                         save_tensors)
+from .checksums import verify_checkpoint
 from .config import Config, ConfigError
 from .configure import config_from_dict
 from .data.sides import Side
 from .models import Seq2Seq, build_model
-from .rundir import load_config_and_sides
+from .rundir import load_config_and_sides, moved, resolved_checkpoint
 
 
 @dataclass
@@ -74,15 +75,32 @@ def checkpoint_version(ckpt: Path, meta: dict[str, Any]) -> int:
 
 
 def load_bundle(run_dir: str | Path, which: str = "best", device: str | torch.device = "cpu") -> Bundle:
-    """Load a run directory's checkpoint (best by default) without running any pickled code."""
+    """Load a run directory's checkpoint (best by default) without running any pickled code, its files checked
+    against the SHA-256 recorded when it was written (ChecksumError naming a damaged one).
+
+    Takes no lock: a run may be training meanwhile. When the trainer rotates the checkpoint away while it is
+    read, `best`/`last` is followed again, once."""
     keep_freed_memory()  # decoding makes the same large tensors again and again (see allocator.py)
-    ckpt = checkpoint_dir(run_dir, which)
+    for attempt in range(2):
+        ckpt = resolved_checkpoint(run_dir, which)
+        try:
+            bundle = _load_checkpoint(ckpt)
+            break
+        except (CheckpointError, OSError):
+            if attempt or not moved(run_dir, which, ckpt):
+                raise
+    bundle.model.to(device).eval()
+    return bundle
+
+
+def _load_checkpoint(ckpt: Path) -> Bundle:
+    """The bundle of one checkpoint folder, verified."""
+    verify_checkpoint(ckpt)
     meta = read_json(ckpt / MODEL_JSON)
     version = checkpoint_version(ckpt, meta)
     cfg, source, target = load_config_and_sides(ckpt, meta, MODEL_JSON)
     bundle = assemble(cfg, source, target)
     load_state_into(bundle.model, ckpt / MODEL_FILE, upgrade_v1 if version == 1 else None)
-    bundle.model.to(device).eval()
     return bundle
 
 

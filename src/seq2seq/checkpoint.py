@@ -13,6 +13,9 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from .atomic import current_umask, fsync_path, os_error, remove_quietly  # noqa: F401 (current_umask: re-exported)
+from .checksums import write_sums
+
 # Re-exported: what a run directory is and how its JSON is read need no torch (see rundir).
 from .rundir import (CHECKPOINT_VERSION, MODEL_FILE, MODEL_JSON, TRAINER_FILE, TRAINER_JSON,  # noqa: F401
                      CheckpointError, checkpoint_dir, read_json)
@@ -41,44 +44,67 @@ def make_run_dir(run_dir: str | Path) -> Path:
 
 def write_checkpoint(run_dir: Path, step: int, write: Callable[[Path], None], links: tuple[str, ...],
                      keep: int = 0) -> Path:
-    """Fill a fresh checkpoint directory with `write(dir)` and point each name in `links` at it; step
-    directories no link names are removed, but for the `keep` latest (train.keep_checkpoints).
+    """Fill a fresh checkpoint directory with `write(dir)`, record its files' SHA-256 (SHA256SUMS) and point
+    each name in `links` at it; step directories no link names are removed, but for the `keep` latest
+    (train.keep_checkpoints).
 
-    A kill at any moment leaves every previous link whole.
+    A kill at any moment leaves every previous link whole; a write the OS refuses raises OSError with the
+    temporary folder removed (the caller says what is still intact: see `last_good`).
     """
     ckpt_root = run_dir / "checkpoints"
     ckpt_root.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=ckpt_root))
-    write(tmp)
-    # mkdtemp makes the folder 0700 and safetensors writes 0600: give both the user's usual mode (the
-    # umask's), so a model can be shared like any file the user writes.
-    umask = current_umask()
-    tmp.chmod(0o777 & ~umask)
-    for f in tmp.iterdir():
-        f.chmod(0o666 & ~umask)
-        _fsync(f)
     final = ckpt_root / f"step-{step:09d}"
-    if final.exists():
-        shutil.rmtree(final)
-    os.replace(tmp, final)
-    _fsync(ckpt_root)
+    try:
+        write(tmp)
+        write_sums(tmp)
+        # mkdtemp makes the folder 0700 and safetensors writes 0600: give both the user's usual mode (the
+        # umask's), so a model can be shared like any file the user writes.
+        umask = current_umask()
+        tmp.chmod(0o777 & ~umask)
+        for f in tmp.iterdir():
+            f.chmod(0o666 & ~umask)
+            fsync_path(f)
+        if final.exists():
+            shutil.rmtree(final)
+        os.replace(tmp, final)
+        fsync_path(ckpt_root)
+    except BaseException:
+        remove_quietly(tmp)
+        raise
     for link in links:
         # A symlink swapped in with os.replace is atomic, unlike renaming over a full directory.
         tmp_link = ckpt_root / f".{link}.tmp"
-        if tmp_link.is_symlink() or tmp_link.exists():
-            tmp_link.unlink()
-        tmp_link.symlink_to(final.name)
-        os.replace(tmp_link, ckpt_root / link)
-    _fsync(ckpt_root)
+        try:
+            if tmp_link.is_symlink() or tmp_link.exists():
+                tmp_link.unlink()
+            tmp_link.symlink_to(final.name)
+            os.replace(tmp_link, ckpt_root / link)
+        except BaseException:
+            remove_quietly(tmp_link)
+            raise
+    fsync_path(ckpt_root)
     _remove_unreferenced(ckpt_root, keep)
     return final
 
 
-def current_umask() -> int:
-    """The process's file-creation mask (read by setting it and putting it back)."""
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
+def remove_leftovers(run_dir: Path) -> list[str]:
+    """Remove what killed writers left in a run directory (temporary files and checkpoint folders); returns their
+    names. Only for the holder of the run's lock: nobody else writes there meanwhile."""
+    ckpt_root = run_dir / "checkpoints"
+    found = [*run_dir.glob(".*.tmp"), *(ckpt_root.glob(".tmp-*") if ckpt_root.is_dir() else ()),
+             *(ckpt_root.glob(".*.tmp") if ckpt_root.is_dir() else ())]
+    for path in found:
+        remove_quietly(path)
+    return [str(p.relative_to(run_dir)) for p in found]
+
+
+def last_good(run_dir: Path) -> str:
+    """What a failed write leaves intact, for its message: the run's last checkpoint, or that it has none."""
+    last = run_dir / "checkpoints" / "last"
+    if last.is_symlink() and last.exists():
+        return f"The last good checkpoint, {last.resolve()}, is intact"
+    return f"{run_dir} holds no checkpoint yet"
 
 
 def step_dirs(ckpt_root: Path) -> list[Path]:
@@ -94,17 +120,16 @@ def _remove_unreferenced(ckpt_root: Path, latest: int) -> None:
             shutil.rmtree(d, ignore_errors=True)
 
 
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def save_tensors(tensors: dict[str, torch.Tensor], path: Path) -> None:
-    """Write tensors as safetensors (contiguous CPU copies; shared storage is split)."""
-    save_file({k: v.detach().cpu().contiguous().clone() for k, v in tensors.items()}, str(path))
+    """Write tensors as safetensors (contiguous CPU copies; shared storage is split); a write the OS refuses is
+    an OSError (safetensors reports it only in its message)."""
+    try:
+        save_file({k: v.detach().cpu().contiguous().clone() for k, v in tensors.items()}, str(path))
+    except SafetensorError as e:
+        err = os_error(e)
+        if err is None:
+            raise
+        raise OSError(err.errno, err.strerror, str(path)) from None
 
 
 def read_tensors(path: Path) -> dict[str, torch.Tensor]:

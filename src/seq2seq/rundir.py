@@ -47,6 +47,21 @@ def checkpoint_dir(run_dir: str | Path, which: str = "best") -> Path:
     return path
 
 
+def resolved_checkpoint(run_dir: str | Path, which: str = "best") -> Path:
+    """`checkpoint_dir` with the link followed: the step folder itself, so that every file is read from one
+    checkpoint even when a trainer moves `best` or `last` meanwhile."""
+    path = checkpoint_dir(run_dir, which)
+    return path.resolve() if path.is_symlink() else path
+
+
+def moved(run_dir: str | Path, which: str, seen: Path) -> bool:
+    """Whether `checkpoints/<which>` now names another folder than `seen` (a trainer rotated it meanwhile)."""
+    try:
+        return resolved_checkpoint(run_dir, which) != seen
+    except CheckpointError:
+        return False
+
+
 def _check_inside(run: Path, path: Path) -> None:
     """Refuse a checkpoint (or a file in it) that resolves outside the run directory: weights are read, and
     resumed runs write, only where the run directory is."""

@@ -44,11 +44,11 @@ def _copy(tmp_path):
 
 def test_an_edited_config_yaml_is_checked_against_the_checkpoint(tmp_path):
     run = _copy(tmp_path)
-    assert resume_config(run, None).to_dict() == run_config(run).to_dict()
+    assert resume_config(run, None)[0].to_dict() == run_config(run).to_dict()
     saved = yaml.safe_load((run / "config.yaml").read_text())
     saved["train"]["epochs"] = 9
     (run / "config.yaml").write_text(yaml.safe_dump(saved))
-    assert resume_config(run, None).train.epochs == 9
+    assert resume_config(run, None)[0].train.epochs == 9
     saved["model"]["decoder_hidden"] = 32
     (run / "config.yaml").write_text(yaml.safe_dump(saved))
     with pytest.raises(ConfigError, match=r"--resume cannot change model.decoder_hidden \(the run has 16, asked "
@@ -56,15 +56,24 @@ def test_an_edited_config_yaml_is_checked_against_the_checkpoint(tmp_path):
         resume_config(run, None)
 
 
-def test_nothing_to_resume_is_named(tmp_path):
+def test_nothing_to_resume_is_named_and_a_run_without_checkpoint_starts_again(tmp_path, caplog, capsys):
     with pytest.raises(CheckpointError, match="nothing to resume"):
         run_config(tmp_path)
+    (tmp_path / "notes.txt").write_text("mine")
+    assert main(["train", "--out", str(tmp_path), "--resume", "--quiet"]) == 2
+    assert capsys.readouterr().err == (f"seq2seq: error: {tmp_path}: nothing to resume (no config.yaml); start "
+                                       f"without --resume\n")
+    assert [p.name for p in tmp_path.iterdir()] == ["notes.txt"]  # not even a lock file in a folder not a run
+    with pytest.raises(CheckpointError, match="nothing to resume"):
+        resume_config(tmp_path, None)
     run = _copy(tmp_path)
     for link in ("last", "best"):
         (run / "checkpoints" / link).unlink()
-    with pytest.raises(CheckpointError, match=r"no checkpoint to resume from \(the run stopped before its first "
-                                              r"checkpoint\); start it again without --resume"):
-        resume_config(run, None)
+    caplog.set_level("INFO", logger="seq2seq")
+    cfg, resuming = resume_config(run, None)
+    assert not resuming and cfg.to_dict() == run_config(run).to_dict()
+    assert caplog.messages == [f"{run}: no checkpoint yet (the run stopped before its first); starting it from the "
+                               f"beginning with its saved configuration"]
 
 
 # --- through the command line (trains) ---------------------------------------------------------------------

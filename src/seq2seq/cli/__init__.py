@@ -7,12 +7,16 @@ import logging
 import signal
 import sys
 
+from ..atomic import WriteRefused
 from ..audio import AudioError
+from ..checksums import ChecksumError
 from ..rundir import CheckpointError
 from ..config import ConfigError
 from ..data.datasets import DataError
+from ..runlock import RunLocked
 from ..stopping import TrainingError, TrainingInterrupted
 from ..translation import InputError
+from .exit_codes import DAMAGED, REFUSED, RUN_LOCKED, SIGNALLED, TRAINING_FAILED, WRITE_REFUSED
 from .parser import build_parser
 
 __all__ = ["build_parser", "main"]
@@ -22,8 +26,9 @@ USER_ERRORS = (ConfigError, DataError, CheckpointError, AudioError, InputError, 
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: 0 on success; 2 for a refused value, file or run directory; 1 when training fails (a
-    non-finite loss); 128 + the signal's number when stopped by Ctrl-C or SIGTERM."""
+    """Entry point: 0 on success; 1 when training fails (a non-finite loss); 2 for a refused value, file or run
+    directory; 3 when the OS refuses a write; 4 when another trainer holds the run; 5 for a damaged checkpoint
+    file; 128 + the signal's number when stopped by Ctrl-C or SIGTERM (docs/guides/run-directory.md)."""
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
     args = build_parser().parse_args(argv)
     try:
@@ -35,19 +40,28 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"seq2seq: error: `seq2seq {args.command}` needs PyTorch: pip install 'seq2seq[torch]' (exported "
               f"models run without it: seq2seq translate/serve EXPORTED_DIR)", file=sys.stderr)
-        return 2
+        return REFUSED
     except TrainingInterrupted as e:
         print(f"seq2seq: {e}", file=sys.stderr)
-        return 128 + e.signum
+        return SIGNALLED + e.signum
     except TrainingError as e:
         print(f"seq2seq: error: {e}", file=sys.stderr)
-        return 1
+        return TRAINING_FAILED
+    except WriteRefused as e:
+        print(f"seq2seq: error: {e}", file=sys.stderr)
+        return WRITE_REFUSED
+    except RunLocked as e:
+        print(f"seq2seq: error: {e}", file=sys.stderr)
+        return RUN_LOCKED
+    except ChecksumError as e:
+        print(f"seq2seq: error: {e}", file=sys.stderr)
+        return DAMAGED
     except USER_ERRORS as e:
         print(f"seq2seq: error: {_message(e)}", file=sys.stderr)
-        return 2
+        return REFUSED
     except KeyboardInterrupt:
         print("seq2seq: interrupted", file=sys.stderr)
-        return 128 + signal.SIGINT
+        return SIGNALLED + signal.SIGINT
 
 
 def _message(e: Exception) -> str:

@@ -11,10 +11,12 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..atomic import refused_as, write_text
 from ..config import PRESETS, Config, ConfigError, DecodeConfig, commented_yaml
 from ..configure import build_config
 from ..config.overrides import with_seed
 from .decode_flags import options_from
+from .exit_codes import DAMAGED
 from .line_io import one_line, open_output, read_input
 
 if TYPE_CHECKING:
@@ -26,6 +28,7 @@ log = logging.getLogger("seq2seq")
 def train_command(args: argparse.Namespace) -> int:
     """`seq2seq train`: build the config from the flags and train into --out (with --resume: the run's config
     with the flags' changes, which `training.resume` checks)."""
+    from ..runlock import claim_run, is_run
     from ..training import train
     from ..training.resume import run_config
 
@@ -38,13 +41,25 @@ def train_command(args: argparse.Namespace) -> int:
             overrides.append(f"{key}={value}")
     if args.skip_invalid:
         overrides.append("data.skip_invalid=true")
-    cfg = build_config(args.preset, args.config, overrides, base=run_config(args.out) if args.resume else None)
-    if not args.resume and cfg.data.task is None and (cfg.data.train is None or cfg.data.valid is None):
-        raise ConfigError("no data: give --task NAME, or --train FILE and --valid FILE")
-    train(cfg, args.out, resume=args.resume, quiet=args.quiet)
+    # A run to resume is locked before its config.yaml is read: a second trainer is refused before anything.
+    resuming = args.resume and is_run(Path(args.out)) and not _distributed()
+    lock = claim_run(Path(args.out))[0] if resuming else None
+    try:
+        cfg = build_config(args.preset, args.config, overrides, base=run_config(args.out) if args.resume else None)
+        if not args.resume and cfg.data.task is None and (cfg.data.train is None or cfg.data.valid is None):
+            raise ConfigError("no data: give --task NAME, or --train FILE and --valid FILE")
+        train(cfg, args.out, resume=args.resume, quiet=args.quiet, lock=lock)
+    finally:
+        if lock is not None:
+            lock.release()
     if os.environ.get("RANK", "0") == "0":
         print(f"run directory: {args.out}")
     return 0
+
+
+def _distributed() -> bool:
+    """Whether torchrun started this process among others (then rank 0 locks the run inside the trainer)."""
+    return int(os.environ.get("WORLD_SIZE", "1")) > 1
 
 
 def _read_data(args: argparse.Namespace, cfg: Config) -> tuple[Config, list]:
@@ -77,10 +92,10 @@ def eval_command(args: argparse.Namespace) -> int:
                              batch_size=options.batch_size, device=model.device, prefix="")
     name = "predictions.tsv" if len(args.dirs) == 1 else "predictions.ensemble.tsv"
     out = Path(args.predictions or Path(args.dirs[0]) / name)
-    with open(out, "w", encoding="utf-8") as f:
-        f.write("source\treference\thypothesis\n")
-        for (s, t), h in zip(pairs, hyps):
-            f.write(f"{model.source.show(s)}\t{model.target.show(t)}\t{h}\n")
+    rows = "".join(f"{model.source.show(s)}\t{model.target.show(t)}\t{h}\n" for (s, t), h in zip(pairs, hyps))
+    with refused_as(str(out), f"{out} is as it was before", "run eval again (or give --predictions "
+                    "elsewhere)"):
+        write_text(out, "source\treference\thypothesis\n" + rows)
     print(json.dumps({**metrics, "sentences": len(pairs), "predictions": str(out)}))
     return 0
 
@@ -168,6 +183,8 @@ def score_command(args: argparse.Namespace) -> int:
 
 def average_command(args: argparse.Namespace) -> int:
     """`seq2seq average`: the mean weights of a run's step checkpoints as a new run directory."""
+    from safetensors import SafetensorError
+
     from ..averaging import average_checkpoints, pick_steps
 
     steps = None
@@ -177,7 +194,9 @@ def average_command(args: argparse.Namespace) -> int:
         except ValueError:
             raise ConfigError(f"--steps takes step numbers separated by commas, got {args.steps!r}") from None
     chosen = pick_steps(args.dir, args.last, steps)
-    final = average_checkpoints(args.dir, chosen, args.out)
+    with refused_as(f"the averaged model into {args.out}", f"Nothing was left in {args.out}; {args.dir} was only "
+                    f"read", "average again (or choose another --out)", also=(SafetensorError,)):
+        final = average_checkpoints(args.dir, chosen, args.out)
     numbers = ", ".join(str(int(d.name.removeprefix("step-"))) for d in chosen)
     print(f"averaged {len(chosen)} checkpoints (steps {numbers}) of {args.dir} into {final}")
     return 0
@@ -216,11 +235,22 @@ def export_command(args: argparse.Namespace) -> int:
     except ImportError as e:
         raise ConfigError(f"exporting needs torch, onnx and onnxruntime ({e}); pip install 'seq2seq[export]'") from None
     try:
-        out = export_onnx(args.dir, args.out, which=args.checkpoint)
+        with refused_as(f"the export into {args.out}", f"Nothing was written to {args.out} (what it held before is "
+                        f"unchanged)", "export again (or choose another --out)"):
+            out = export_onnx(args.dir, args.out, which=args.checkpoint)
     except ExportError as e:
         raise ConfigError(str(e)) from None
     print(f"exported {args.dir} to {out} (translate, serve or seq2seq.load it with the onnx engine)")
     return 0
+
+
+def check_command(args: argparse.Namespace) -> int:
+    """`seq2seq check`: every checkpoint of a run verified, one line each; exit 5 when one is damaged."""
+    from ..checking import check_run
+
+    report = check_run(args.dir)
+    print("\n".join(report.lines))
+    return DAMAGED if report.damaged else 0
 
 
 def plot_command(args: argparse.Namespace) -> int:

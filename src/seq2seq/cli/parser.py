@@ -9,7 +9,7 @@ from importlib.metadata import version
 from typing import Any
 
 from ..config import PRESETS
-from .commands import (average_command, config_command, demo_command, eval_command, export_command, inspect_command,
+from .commands import (average_command, check_command, config_command, demo_command, eval_command, export_command, inspect_command,
                        plot_command, presets_command, score_command, serve_command, tasks_command, train_command,
                        translate_command, wav2fbank_command)
 from .decode_flags import add_decode_flags
@@ -124,6 +124,10 @@ def _tools(sub: argparse._SubParsersAction) -> None:
     which.add_argument("--steps", metavar="S1,S2,...", help="the checkpoints of these steps")
     av.add_argument("--out", required=True, help="the new run directory (loads like any run)")
     av.set_defaults(func=average_command)
+
+    ck = sub.add_parser("check", help="verify every checkpoint of a run against its SHA-256 sums (exit 5: damaged)")
+    ck.add_argument("dir", help="run directory (may be training meanwhile: check takes no lock)")
+    ck.set_defaults(func=check_command)
 
     cf = sub.add_parser("config", help="print the resolved config as commented YAML")
     cf.add_argument("--config", help="YAML config file")

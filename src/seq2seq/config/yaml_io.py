@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
-import os
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from ..atomic import write_text
 from .fields import ConfigError
 from .schema import FORMAT_VERSION, SECTIONS, Config
 
@@ -35,11 +35,8 @@ def to_yaml(cfg: Config) -> str:
 
 
 def save(cfg: Config, path: str | Path) -> None:
-    """Write the config as plain YAML, atomically (a kill leaves the previous file whole)."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(to_yaml(cfg), encoding="utf-8")
-    os.replace(tmp, path)
+    """Write the config as plain YAML, whole or not at all (a kill or a refused write leaves the previous file)."""
+    write_text(path, to_yaml(cfg))
 
 
 def describe_keys() -> list[tuple[str, Any, str]]:

@@ -7,13 +7,18 @@ import json
 import logging
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 import torch
+from safetensors import SafetensorError
 
+from ..atomic import append_line, refused_as, write_text
 from ..bundle import Bundle, checkpoint_version
-from ..checkpoint import (MODEL_FILE, MODEL_JSON, TRAINER_FILE, TRAINER_JSON, CheckpointError, checkpoint_dir,
+from ..checkpoint import (MODEL_FILE, MODEL_JSON, TRAINER_FILE, TRAINER_JSON, CheckpointError, last_good,
                           load_state_into, optimizer_tensors, read_json, read_tensors, restore_optimizer,
                           save_tensors, write_checkpoint)
+from ..checksums import verify_checkpoint
+from ..rundir import resolved_checkpoint
 from ..distributed import World, barrier, gather_tensor
 from .schedule import Progress
 
@@ -47,13 +52,22 @@ class Checkpointer:
             state = {"progress": asdict(progress), "optimizer": opt_meta}
             (directory / TRAINER_JSON).write_text(json.dumps(state), encoding="utf-8")
 
-        write_checkpoint(self.out, progress.step, write, ("last", "best") if best else ("last",), self.keep)
+        with self.refused(f"the checkpoint of step {progress.step} into {self.out / 'checkpoints'}"):
+            write_checkpoint(self.out, progress.step, write, ("last", "best") if best else ("last",), self.keep)
         barrier(self.world)
+
+    def refused(self, what: str) -> Any:
+        """A context in which a write the OS refuses becomes WriteRefused naming `what`, the last good checkpoint
+        and how to go on."""
+        return refused_as(what, lambda: last_good(self.out),
+                          f"go on with: seq2seq train --out {self.out} --resume",
+                          also=(SafetensorError,))
 
     def restore(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> Progress:
         """Load `checkpoints/last` into the model and optimiser, this rank's RNG state, and the progress;
         evaluations logged after that checkpoint are dropped from metrics.jsonl."""
-        ckpt = checkpoint_dir(self.out, "last")
+        ckpt = resolved_checkpoint(self.out, "last")
+        verify_checkpoint(ckpt)
         if checkpoint_version(ckpt, read_json(ckpt / MODEL_JSON)) < 2:
             raise CheckpointError(f"{ckpt}: written by an earlier seq2seq (checkpoint format 1), whose optimiser "
                                   f"state lists the weights in another order; it loads for eval, translate and "
@@ -70,14 +84,42 @@ class Checkpointer:
         if f"rng.cuda.{rank}" in tensors and self.device.type == "cuda":
             torch.cuda.set_rng_state(tensors[f"rng.cuda.{rank}"], self.device)
         if self.world.is_main:
-            lines = (self.out / METRICS_FILE).read_text(encoding="utf-8").splitlines()
-            kept = [ln for ln in lines if ln.strip() and json.loads(ln)["step"] <= progress.step]
-            (self.out / METRICS_FILE).write_text("".join(ln + "\n" for ln in kept), encoding="utf-8")
+            self._drop_metrics_after(progress.step)
             log.info("resumed from %s at epoch %d, step %d", ckpt, progress.epoch, progress.step)
         return progress
 
-    def log_metrics(self, record: dict) -> None:
-        """Append one evaluation to metrics.jsonl (rank 0)."""
+    def _drop_metrics_after(self, step: int) -> None:
+        """Rewrite metrics.jsonl without the evaluations logged after `step` (whole or not at all: a kill during
+        the resume itself leaves the file as it was)."""
+        path = self.out / METRICS_FILE
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines()
+        except FileNotFoundError:
+            lines = []
+        kept = []
+        for number, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            try:
+                logged = json.loads(line)["step"]
+            except (ValueError, KeyError, TypeError):
+                # A line cut by a crash mid-append (possible only on a file system without ordered writes): the
+                # evaluation it held comes again after the resume.
+                log.warning("%s:%d: not a whole evaluation record; dropped", path, number)
+                continue
+            if logged <= step:
+                kept.append(line)
+        with self.refused(str(path)):
+            write_text(path, "".join(ln + "\n" for ln in kept))
+
+    def start_metrics(self) -> None:
+        """An empty metrics.jsonl for a run that starts from the beginning (rank 0)."""
         if self.world.is_main:
-            with open(self.out / METRICS_FILE, "a", encoding="utf-8") as f:
-                f.write(json.dumps(record) + "\n")
+            with self.refused(str(self.out / METRICS_FILE)):
+                write_text(self.out / METRICS_FILE, "")
+
+    def log_metrics(self, record: dict) -> None:
+        """Append one evaluation to metrics.jsonl, whole or not at all (rank 0)."""
+        if self.world.is_main:
+            with self.refused(f"the evaluation of step {record.get('step')} to {self.out / METRICS_FILE}"):
+                append_line(self.out / METRICS_FILE, json.dumps(record))

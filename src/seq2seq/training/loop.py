@@ -14,13 +14,15 @@ from typing import Any
 
 import torch
 
-from ..checkpoint import checkpoint_dir, has_checkpoint, load_state_into, make_run_dir
+from ..atomic import write_text
+from ..checkpoint import checkpoint_dir, has_checkpoint, load_state_into, make_run_dir, remove_leftovers
 from ..config import Config, ConfigError, save
 from ..data.batching import collate, make_batches
 from ..distributed import all_sum, broadcast_object, shard, shutdown
 from ..evaluation import evaluate, metric_names
 from ..models.coverage import coverage_loss
-from .checkpointer import METRICS_FILE, Checkpointer
+from ..runlock import RunLock, RunLocked, claim_run, is_run
+from .checkpointer import Checkpointer
 from ..stopping import TrainingError, TrainingInterrupted
 from .interrupt import StopSignals
 from .monitor import Monitor, visible_logging
@@ -40,10 +42,30 @@ class Trainer:
     the settings `resume.RESUMABLE` names may differ from the checkpoint's.
     """
 
-    def __init__(self, cfg: Config | None, out_dir: str | Path, resume: bool = False, quiet: bool = False):
+    def __init__(self, cfg: Config | None, out_dir: str | Path, resume: bool = False, quiet: bool = False,
+                 lock: RunLock | None = None):
+        """lock: the run's lock when the caller took it already (the command line does, before reading the
+        run); otherwise it is taken here, first of all, and given back when `run()` ends (or `release()`)."""
         self.out = Path(out_dir)
+        self.lock, self._own_lock, self._refusal = lock, lock is None, None
+        try:
+            self._set_up(cfg, resume, quiet)
+        except BaseException:
+            self.release()
+            raise
+
+    def _claim(self) -> None:
+        """Take the run's lock (rank 0) unless taken; first of all on an existing run, before reading it."""
+        if self.lock is None and self._refusal is None:
+            self.lock, self._refusal = claim_run(self.out, self.lock)
+
+    def _set_up(self, cfg: Config | None, resume: bool, quiet: bool) -> None:
+        restarted = False
+        if is_run(self.out):
+            self._claim()
         if resume:
-            cfg = resume_config(self.out, cfg)
+            cfg, resume = resume_config(self.out, cfg)
+            restarted = not resume  # no checkpoint yet: what a killed first attempt logged is hidden from step 1
         elif has_checkpoint(self.out):
             raise ConfigError(f"{self.out}: already holds a run; pass --resume to continue it or choose "
                               f"another --out")
@@ -52,12 +74,19 @@ class Trainer:
         self.cfg = cfg
         if cfg.train.tensorboard:
             check_available()  # before minutes of data preparation, not after
+        self._claim()  # a new run: its directory is created here, once the config is known to be usable
         self.runtime = start_runtime(cfg)
         self.device, self.world = self.runtime.device, self.runtime.world
+        refusal = self._refusal
+        if self.world.distributed:  # rank 0 took the lock (or was refused): every rank learns which, before work
+            refusal = broadcast_object(refusal, self.world)
+        if refusal is not None:
+            raise RunLocked(refusal)
         self.quiet = quiet or not self.world.is_main
         torch.manual_seed(cfg.train.seed)
+        self.checkpointer = Checkpointer(self.out, self.world, self.device, cfg.train.keep_checkpoints)
         if self.world.is_main:
-            make_run_dir(self.out)
+            self._open_run_dir(resume)
         data = prepare(cfg, self.out, resume)
         self.bundle, self.train_ids, self.valid_ids, self.test_ids = data.bundle, data.train, data.valid, data.test
         # Per example, once: what batching and each step's token counts read.
@@ -76,7 +105,6 @@ class Trainer:
         # tensors than the per-tensor default). CUDA keeps torch's default (foreach), which was not measured.
         self.optimizer = opt_cls(self.params, lr=t.lr, weight_decay=t.weight_decay,
                                  fused=True if self.device.type == "cpu" else None)
-        self.checkpointer = Checkpointer(self.out, self.world, self.device, t.keep_checkpoints)
         # Validation decodes greedily within the run's output-length rules; translate/eval use the run's
         # whole decode section.
         self.valid_options = dataclasses.replace(cfg.decode, strategy="greedy", nbest=1)
@@ -88,12 +116,12 @@ class Trainer:
             self.progress = self.checkpointer.restore(self.model, self.optimizer)
             # A run stopped early goes on when the patience it is resumed with allows it.
             self.progress.finished = bool(t.patience and self.progress.bad_evals >= t.patience)
-        elif self.world.is_main:
-            (self.out / METRICS_FILE).write_text("", encoding="utf-8")
-        if self.world.is_main:
-            save(cfg, self.out / "config.yaml")  # on resume: with the settings changed for it
+        else:
+            self.checkpointer.start_metrics()
+        if self.world.is_main and resume:
+            self._save_config()  # with the settings changed for the resumed run
         self.monitor = Monitor(cfg, self.out, show=not self.quiet, main=self.world.is_main,
-                               resumed_at=self.progress.step if resume else None)
+                               resumed_at=self.progress.step if resume else 0 if restarted else None)
         self.monitor.banner(self.model, self.bundle.source, self.bundle.target,
                             {"train": len(self.train_ids), "valid": len(self.valid_ids), "test": len(self.test_ids)},
                             self.steps_per_epoch * t.accumulate, self.device, self.world.size)
@@ -110,12 +138,33 @@ class Trainer:
     def run(self) -> dict[str, float]:
         """Train until the configured epochs or early stopping; returns the last evaluation's metrics. On SIGINT
         or SIGTERM the step under way finishes, a checkpoint is written and TrainingInterrupted is raised."""
-        with StopSignals() as stop:
-            metrics = self._loop(stop)
-        if self.test_ids:
-            self._write_test_metrics()
-        self.monitor.close()
-        return metrics
+        try:
+            with StopSignals() as stop:
+                metrics = self._loop(stop)
+            if self.test_ids:
+                self._write_test_metrics()
+            self.monitor.close()
+            return metrics
+        finally:
+            self.release()
+
+    def release(self) -> None:
+        """Give back the run's lock if this trainer took it (again: nothing)."""
+        if self._own_lock and self.lock is not None:
+            self.lock.release()
+            self.lock = None
+
+    def _open_run_dir(self, resume: bool) -> None:
+        """Create the run directory, remove what killed writers left in it, and save a new run's config."""
+        make_run_dir(self.out)
+        for name in remove_leftovers(self.out):
+            log.info("removed %s, left by an interrupted write", self.out / name)
+        if not resume:  # first of all, so that a run killed while its data is prepared can be relaunched
+            self._save_config()
+
+    def _save_config(self) -> None:
+        with self.checkpointer.refused(str(self.out / "config.yaml")):
+            save(self.cfg, self.out / "config.yaml")
 
     def _loop(self, stop: StopSignals) -> dict[str, float]:
         t, p = self.cfg.train, self.progress
@@ -250,17 +299,21 @@ class Trainer:
         load_state_into(self.model, checkpoint_dir(self.out, "best") / "model.safetensors")
         metrics, _ = evaluate(self.model, self.test_ids, self.bundle.source, self.bundle.target, self.valid_options,
                               names=self.metrics, batch_size=64, device=self.device, prefix="test_")
-        (self.out / "test_metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
+        with self.checkpointer.refused(str(self.out / "test_metrics.json")):
+            write_text(self.out / "test_metrics.json", json.dumps(metrics, indent=2) + "\n")
         log.info("test: %s", json.dumps(metrics))
 
 
-def train(cfg: Config | None, out_dir: str | Path, resume: bool = False, quiet: bool = False) -> dict[str, float]:
+def train(cfg: Config | None, out_dir: str | Path, resume: bool = False, quiet: bool = False,
+          lock: RunLock | None = None) -> dict[str, float]:
     """Train a model as configured into `out_dir` (to resume: cfg None = as the run's config.yaml says); returns
-    the last validation metrics. Ctrl-C / SIGTERM: TrainingInterrupted once a checkpoint is written."""
+    the last validation metrics. Ctrl-C / SIGTERM: TrainingInterrupted once a checkpoint is written. RunLocked
+    when another trainer holds the run; WriteRefused when the OS refuses a write (the last checkpoint intact)."""
     with visible_logging(not quiet):
-        trainer = Trainer(cfg, out_dir, resume=resume, quiet=quiet)
+        trainer = Trainer(cfg, out_dir, resume=resume, quiet=quiet, lock=lock)
         try:
             return trainer.run()
         finally:
+            trainer.release()
             trainer.monitor.close()
             shutdown(trainer.world)

@@ -14,7 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from ..bundle import checkpoint_config
-from ..checkpoint import CheckpointError, checkpoint_dir, has_checkpoint
+from ..checkpoint import CheckpointError, has_checkpoint
+from ..checksums import verify_checkpoint
+from ..rundir import resolved_checkpoint
 from ..config import SECTIONS, Config, ConfigError
 from ..configure import build_config
 
@@ -63,14 +65,19 @@ def check_resume(saved: Config, requested: Config) -> list[str]:
     return [f"{key}: {old[key]!r} -> {new[key]!r}" for key in changed]
 
 
-def resume_config(run_dir: Path, requested: Config | None) -> Config:
+def resume_config(run_dir: Path, requested: Config | None) -> tuple[Config, bool]:
     """The config a resumed run goes on with: `requested` (default: the run's config.yaml, which may have been
-    edited), checked against the config of `checkpoints/last`; the changes are logged."""
+    edited), checked against the config of `checkpoints/last` (verified); the changes are logged. The flag says
+    whether there is a checkpoint to go on from: a run stopped before its first starts from the beginning with
+    its saved configuration, so one command line can be relaunched any number of times."""
+    saved_config = run_config(run_dir)  # refuses a directory that is not a run
+    cfg = requested if requested is not None else saved_config
     if not has_checkpoint(run_dir):
-        raise CheckpointError(f"{run_dir}: no checkpoint to resume from (the run stopped before its first "
-                              f"checkpoint); start it again without --resume")
-    saved = checkpoint_config(checkpoint_dir(run_dir, "last"))
-    cfg = requested if requested is not None else run_config(run_dir)
-    for change in check_resume(saved, cfg):
+        log.info("%s: no checkpoint yet (the run stopped before its first); starting it from the beginning with "
+                 "its saved configuration", run_dir)
+        return cfg, False
+    last = resolved_checkpoint(run_dir, "last")
+    verify_checkpoint(last)
+    for change in check_resume(checkpoint_config(last), cfg):
         log.info("resume: %s", change)
-    return cfg
+    return cfg, True
