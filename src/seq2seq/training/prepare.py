@@ -15,6 +15,7 @@ from ..checkpoint import checkpoint_dir
 from ..config import Config, ConfigError
 from ..data.corpus import build_sides, encode_pairs, load_sides, load_splits
 from ..data.embeddings import read_vectors
+from ..data.pairs import EncodedPairs, PairList
 
 log = logging.getLogger("seq2seq")
 
@@ -26,7 +27,7 @@ class Prepared:
     """A freshly initialised bundle and the encoded splits it trains and evaluates on."""
 
     bundle: Bundle
-    train: Pairs
+    train: EncodedPairs
     valid: Pairs
     test: Pairs
 
@@ -53,7 +54,7 @@ def prepare(cfg: Config, out: Path, resume: bool) -> Prepared:
     test = encode_pairs(splits["test"], source, target, label="test", **bounds) if splits.get("test") else []
     bundle = assemble(cfg, source, target)
     _pretrained_embeddings(bundle, resume)
-    return Prepared(bundle, train, valid, test)
+    return Prepared(bundle, PairList(train), valid, test)
 
 def _pretrained_embeddings(bundle: Bundle, resume: bool) -> None:
     """Initialise the embeddings from model.source_embeddings / target_embeddings (a fresh run only: a resumed
