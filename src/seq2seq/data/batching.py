@@ -126,12 +126,9 @@ def make_batches(src_lengths: Sequence[int] | np.ndarray, tgt_lengths: Sequence[
     order = np.arange(n, dtype=np.int32 if n < 2**31 else np.int64)
     if shuffle:
         rng.shuffle(order)
-    size = None
-    if by == "tokens":
-        size = np.maximum(src, tgt).astype(np.int64)
     pools = [(0, n)]
     if bucket and n:
-        total = int(size.sum()) if size is not None else 0
+        total = int(np.maximum(src, tgt).sum(dtype=np.int64)) if by == "tokens" else 0
         per_batch = batch_size if by == "sentences" else max(1, batch_size * n // max(1, total))
         pool = pool_factor * per_batch
         pools = [(a, min(a + pool, n)) for a in range(0, n, pool)]
@@ -146,7 +143,8 @@ def make_batches(src_lengths: Sequence[int] | np.ndarray, tgt_lengths: Sequence[
         ends = np.concatenate([np.minimum(c + batch_size, b) for c, (_, b) in zip(cuts, pools)]) if cuts \
             else np.zeros(0, np.int64)
     else:
-        in_order = size[order]
+        # Sizes in batch order, 4 bytes a pair (lengths stay far below 2**31).
+        in_order = np.maximum(src[order], tgt[order]).astype(np.int32)
         first: list[int] = []
         last: list[int] = []
         for a, b in pools:
