@@ -233,3 +233,30 @@ def test_any_corpus_and_chunking_encode_as_the_text_path(tmp_path_factory, pairs
     got_source, _, splits = open_preprocessed(cfg, tmp / "data")
     assert got_source.vocab == source.vocab and _all(splits["train"]) == train
     assert read_split(tmp / "train.tsv", cfg)  # the same file reads as text too
+
+
+def test_several_corpora_keep_their_runs_and_weights_draw_their_shares(tmp_path):
+    from seq2seq.data.sampling import epoch_sample, parse_weights
+
+    _corpus(tmp_path / "news.tsv", 100, seed=1)
+    _corpus(tmp_path / "web.tsv", 300, seed=2)
+    _corpus(tmp_path / "valid.tsv", 10, seed=3)
+    files = {"train": pre.corpus_list([str(tmp_path / "news.tsv"), f"crawl={tmp_path / 'web.tsv'}"]),
+             "valid": [("valid", str(tmp_path / "valid.tsv"))]}
+    cfg = build_config(overrides={"data.tokenizer": "word"})
+    pre.preprocess(cfg, files, tmp_path / "data", chunk_size=64, workers=2, progress=False)
+    train = open_preprocessed(cfg, tmp_path / "data")[2]["train"]
+    assert [(c["name"], c["first"], c["pairs"]) for c in train.corpora] == [("news", 0, 100), ("crawl", 100, 300)]
+    weights = parse_weights("news:3", train.corpora)
+    assert weights == [3.0, 1.0]
+    drawn = epoch_sample(train.corpora, weights, seed=1, epoch=0)
+    news = int((drawn < 100).sum())
+    assert len(drawn) == 400 and news == 300 and np.bincount(drawn[drawn < 100]).tolist() == [3] * 100
+    assert len(set(drawn[drawn >= 100].tolist())) == 100  # the crawl subsampled without repeats
+    assert not np.array_equal(np.sort(drawn), np.sort(epoch_sample(train.corpora, weights, seed=1, epoch=1)))
+    assert np.array_equal(drawn, epoch_sample(train.corpora, weights, seed=1, epoch=0))
+    for bad, message in (("blog:2", "no training corpus named 'blog'"), ("news", "expected name:weight"),
+                         ("news:x", "must be a number"), ("news:0,crawl:0", "every weight is 0"),
+                         ("news:-1", ">= 0")):
+        with pytest.raises(ConfigError, match=message):
+            parse_weights(bad, train.corpora)

@@ -126,3 +126,23 @@ def test_the_cli_trains_from_data_and_refuses_data_with_files(corpus, tmp_path, 
     assert "data.tokenizer:" in capsys.readouterr().err and not (tmp_path / "r" / "checkpoints").exists()
     source, _, splits = open_preprocessed(build_config(overrides={**SMALL}), data)
     assert len(splits["train"]) == 400 and len(source.vocab) > 10
+
+
+def test_corpus_weights_shape_the_epochs_and_need_a_directory(tmp_path):
+    from seq2seq.config import ConfigError
+    from seq2seq.data.preprocess import corpus_list
+    from seq2seq.training.loop import Trainer
+
+    paths = [_corpus(tmp_path / "a.tsv", 50, 1), _corpus(tmp_path / "b.tsv", 150, 2)]
+    valid = _corpus(tmp_path / "valid.tsv", 10, 3)
+    base = build_config(preset="luong", overrides=SMALL)
+    preprocess(base, {"train": corpus_list(paths), "valid": [("v", valid)]}, tmp_path / "data", progress=False)
+    cfg = build_config(preset="luong", overrides={**SMALL, "data.preprocessed": str(tmp_path / "data"),
+                                                  "data.corpus_weights": "a:0"})
+    batches = Trainer(cfg, tmp_path / "run", quiet=True)._epoch_batches(0)
+    drawn = np.concatenate(list(batches))
+    assert len(drawn) == 200 and drawn.min() >= 50  # corpus a weighs 0: the epoch is b's, 200 draws of its 150
+    text = build_config(preset="luong", overrides={**SMALL, "data.train": paths[0], "data.valid": valid,
+                                                   "data.corpus_weights": "a:2"})
+    with pytest.raises(ConfigError, match="data.corpus_weights weighs the training corpora of data.preprocessed"):
+        Trainer(text, tmp_path / "run2", quiet=True)

@@ -49,7 +49,7 @@ def train_command(args: argparse.Namespace) -> int:
     cfg = build_config(args.preset, args.config, overrides, base=base)
     if not args.resume and cfg.data.preprocessed is None and cfg.data.task is None \
             and (cfg.data.train is None or cfg.data.valid is None):
-        raise ConfigError("no data: give --task NAME, --train FILE and --valid FILE, or --data DIR")
+        raise ConfigError("no data: give --task NAME, or --train FILE and --valid FILE, or --data DIR")
     train(cfg, args.out, resume=args.resume, quiet=args.quiet)
     if os.environ.get("RANK", "0") == "0":
         print(f"run directory: {args.out}")

@@ -12,10 +12,12 @@ Pair = tuple[Any, Any]
 
 
 class EncodedPairs(Protocol):
-    """A split of encoded pairs: `source_lengths`/`target_lengths` (N,) arrays, and pairs taken by index."""
+    """A split of encoded pairs: `source_lengths`/`target_lengths` (N,) arrays, and pairs taken by index;
+    `corpora` names the corpora it joins (name, first, pairs: contiguous runs), empty when it is one file."""
 
     source_lengths: np.ndarray
     target_lengths: np.ndarray
+    corpora: list[dict[str, Any]]
 
     def __len__(self) -> int:
         """The number of pairs."""
@@ -34,6 +36,7 @@ class PairList:
         self.pairs = pairs
         self.source_lengths = np.array([len(s) for s, _ in pairs], dtype=np.int64)
         self.target_lengths = np.array([len(t) for _, t in pairs], dtype=np.int64)
+        self.corpora: list[dict[str, Any]] = []
 
     def __len__(self) -> int:
         return len(self.pairs)

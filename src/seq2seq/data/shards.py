@@ -25,6 +25,7 @@ class MappedPairs:
                  reversal: InputReversal | None = None) -> None:
         folder = Path(directory) / split
         self.reversal = reversal or InputReversal()
+        self.corpora: list[dict[str, Any]] = list(entry.get("corpora", []))  # name, first, pairs: contiguous runs
         self.source_lengths = np.load(folder / "source.lengths.npy", mmap_mode="r")
         self.target_lengths = np.load(folder / "target.lengths.npy", mmap_mode="r")
         sizes = [int(n) for n in entry["shards"]]

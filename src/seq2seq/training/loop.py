@@ -18,6 +18,7 @@ import torch
 from ..checkpoint import checkpoint_dir, has_checkpoint, load_state_into, make_run_dir
 from ..config import Config, ConfigError, save
 from ..data.batching import BatchPlan, collate, make_batches
+from ..data.sampling import epoch_sample, parse_weights
 from ..distributed import all_sum, broadcast_object, shard, shutdown
 from ..evaluation import evaluate, metric_names
 from ..models.coverage import coverage_loss
@@ -64,6 +65,12 @@ class Trainer:
         # The target steps a pair trains on beyond its encoded length (the closing </s> of a token target).
         first_target = self.train_ids[0][1]
         self.extra_steps = self.bundle.target.steps(first_target) - len(first_target)
+        self.corpus_weights = None
+        if cfg.data.corpus_weights is not None:
+            if not self.train_ids.corpora:
+                raise ConfigError("data.corpus_weights weighs the training corpora of data.preprocessed (seq2seq "
+                                  "preprocess --train NAME=FILE ...); the text files make one corpus")
+            self.corpus_weights = parse_weights(cfg.data.corpus_weights, self.train_ids.corpora)
         self.model = self.bundle.model.to(self.device)
         # The DDP wrapper averages gradients over ranks; self.model stays the plain module for eval/saving.
         self.net = (torch.nn.parallel.DistributedDataParallel(self.model, device_ids=[self.device.index]
@@ -101,10 +108,15 @@ class Trainer:
 
     def _epoch_batches(self, epoch: int) -> BatchPlan:
         """Global batches of an epoch, the same on every rank; each rank later takes its shard."""
-        t = self.cfg.train
-        batches = make_batches(self.train_ids.source_lengths, self.train_ids.target_lengths,
-                               t.batch_size, by=t.batch_by, bucket=t.bucket, shuffle=True, seed=t.seed,
-                               epoch=epoch)
+        t, data = self.cfg.train, self.train_ids
+        if self.corpus_weights is None:
+            batches = make_batches(data.source_lengths, data.target_lengths, t.batch_size, by=t.batch_by,
+                                   bucket=t.bucket, shuffle=True, seed=t.seed, epoch=epoch)
+        else:
+            drawn = epoch_sample(data.corpora, self.corpus_weights, t.seed, epoch)
+            batches = make_batches(data.source_lengths[drawn], data.target_lengths[drawn], t.batch_size,
+                                   by=t.batch_by, bucket=t.bucket, shuffle=True, seed=t.seed, epoch=epoch)
+            batches = BatchPlan(drawn[batches.order], batches.starts, batches.ends)
         # A rank with an empty shard would stall the others; such tiny batches are left out everywhere.
         return batches.at_least(self.world.size)
 
