@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import os
 from collections import defaultdict
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +15,7 @@ import numpy as np
 
 from .chunks import Chunk, chunk_lines
 from .datasets import DataError, parse_line, parse_pair_lines
+from .text_checks import text_problem
 from .tokenizers import Tokenizer, load_tokenizer
 from .vocab import UNK, Vocab
 
@@ -94,13 +95,47 @@ def save_json(path: Path, data: Any) -> None:
     os.replace(tmp, path)
 
 
+def _decoded(chunk: Chunk, part: int) -> list[str] | None:
+    """The chunk's lines of file `part` as text in one decoding, or None when some line is not valid text (then
+    each line is decoded alone, so that the error names it)."""
+    try:
+        text = chunk.lines[part].decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    if text_problem(text) is not None:
+        return None
+    return [line.removesuffix("\r") for line in text.split("\n")[:-1]]
+
+
+def _fast_pairs(fmt: str, chunk: Chunk, parts: int) -> list[tuple[str, str] | None] | None:
+    """Each line's pair where the common case settles it at once (`tsv`: two non-empty columns; `pair`: two
+    non-empty lines), None where the exact reader must look (it gives the same pair or the error)."""
+    texts = [_decoded(chunk, k) for k in range(parts)]
+    if any(t is None for t in texts) or fmt not in ("tsv", "pair"):
+        return None
+    out: list[tuple[str, str] | None] = []
+    for line in zip(*texts):
+        columns = line[0].split("\t") if fmt == "tsv" else list(line)
+        if len(columns) == 2 and (source := columns[0].strip()) and (target := columns[1].strip()):
+            out.append((source, target))
+        else:
+            out.append(None)
+    return out
+
+
 def _parse(setup: Setup, task: ChunkTask) -> tuple[list[tuple[str, str]], int, str | None]:
     """The chunk's valid pairs; invalid lines raise DataError, or are counted with `skip_invalid`."""
     fmt, names = setup.files[task.split][task.stream]
     paths, chunk = tuple(Path(p) for p in names), task.chunk
+    fast = _fast_pairs(fmt, chunk, len(paths))
+    if fast is not None and all(p is not None for p in fast):
+        return fast, 0, None  # type: ignore[return-value]
     pairs, skipped, first = [], 0, None
     parts = [chunk_lines(chunk, k) for k in range(len(paths))]
     for k, raw in enumerate(zip(*parts)):
+        if fast is not None and fast[k] is not None:
+            pairs.append(fast[k])
+            continue
         number = chunk.first_line + k
         try:
             pairs.append(parse_pair_lines(paths[0], paths[1], number, *raw) if fmt == "pair"
@@ -149,7 +184,7 @@ def count_chunk(task: ChunkTask) -> ChunkCounts:
     result = ChunkCounts(task.split, task.chunk.index, task.chunk.count, int(kept_mask.sum()),
                          int(len(pairs) - kept_mask.sum()), skipped, first,
                          sides[0][2], sides[0][3].tolist(), sides[1][2], sides[1][3].tolist(), task.stream)
-    save_json(chunk_path(setup.work, task.split, task.chunk.index, "counts.json"), asdict(result))
+    save_json(chunk_path(setup.work, task.split, task.chunk.index, "counts.json"), dict(vars(result)))
     return result
 
 

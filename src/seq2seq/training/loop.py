@@ -66,6 +66,7 @@ class Trainer:
         first_target = self.train_ids[0][1]
         self.extra_steps = self.bundle.target.steps(first_target) - len(first_target)
         self.corpus_weights = None
+        self._plan: tuple[int, BatchPlan] | None = None
         if cfg.data.corpus_weights is not None:
             if not self.train_ids.corpora:
                 raise ConfigError("data.corpus_weights weighs the training corpora of data.preprocessed (seq2seq "
@@ -108,6 +109,9 @@ class Trainer:
 
     def _epoch_batches(self, epoch: int) -> BatchPlan:
         """Global batches of an epoch, the same on every rank; each rank later takes its shard."""
+        # Planned once per epoch: counting the steps at set-up asks for epoch 0, and a large corpus takes seconds.
+        if self._plan is not None and self._plan[0] == epoch:
+            return self._plan[1]
         t, data = self.cfg.train, self.train_ids
         if self.corpus_weights is None:
             batches = make_batches(data.source_lengths, data.target_lengths, t.batch_size, by=t.batch_by,
@@ -118,7 +122,8 @@ class Trainer:
                                    by=t.batch_by, bucket=t.bucket, shuffle=True, seed=t.seed, epoch=epoch)
             batches = BatchPlan(drawn[batches.order], batches.starts, batches.ends)
         # A rank with an empty shard would stall the others; such tiny batches are left out everywhere.
-        return batches.at_least(self.world.size)
+        self._plan = (epoch, batches.at_least(self.world.size))
+        return self._plan[1]
 
     def run(self) -> dict[str, float]:
         """Train until the configured epochs or early stopping; returns the last evaluation's metrics. On SIGINT
