@@ -79,7 +79,6 @@ def child(argv: list[str]) -> None:
     """Run `seq2seq ARGV` in this process; `train` stops after its first optimiser step. Prints a JSON line with
     the wall clock then and the peak memory of this process and its children (MiB)."""
     from seq2seq.cli import main
-    from seq2seq.training import loop
 
     def report() -> None:
         me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -87,15 +86,18 @@ def child(argv: list[str]) -> None:
         print("RESULT " + json.dumps({"time": time.time(), "peak_mib": max(me.ru_maxrss, kids.ru_maxrss) / 1024,
                                       "cpu_seconds": cpu}), flush=True)
 
-    update = loop.Trainer._update
+    if argv[0] == "train":  # torch is imported for training only, as by the command itself
+        from seq2seq.training import loop
 
-    def first_step(self, group):  # type: ignore[no-untyped-def]
-        result = update(self, group)
-        report()
-        os._exit(0)
-        return result
+        update = loop.Trainer._update
 
-    loop.Trainer._update = first_step
+        def first_step(self, group):  # type: ignore[no-untyped-def]
+            result = update(self, group)
+            report()
+            os._exit(0)
+            return result
+
+        loop.Trainer._update = first_step
     code = main(argv)
     report()
     sys.exit(code)
