@@ -146,3 +146,34 @@ def test_corpus_weights_shape_the_epochs_and_need_a_directory(tmp_path):
                                                    "data.corpus_weights": "a:2"})
     with pytest.raises(ConfigError, match="data.corpus_weights weighs the training corpora of data.preprocessed"):
         Trainer(text, tmp_path / "run2", quiet=True)
+
+
+@pytest.mark.slow
+def test_two_torchrun_ranks_reading_the_directory_equal_one_process(corpus, tmp_path):
+    import socket
+
+    import torch
+    from safetensors.torch import load_file
+
+    _, data = corpus
+    runs = {}
+    for nproc in (1, 2):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        launcher = [sys.executable, "-m", "seq2seq"] if nproc == 1 else \
+            [sys.executable, "-m", "torch.distributed.run", "--nnodes", "1", "--nproc_per_node", "2",
+             "--master_addr", "127.0.0.1", "--master_port", str(port), "-m", "seq2seq"]
+        out = tmp_path / f"ranks-{nproc}"
+        # No dropout: each rank draws its own masks, so only a run without it can equal one process.
+        args = ["train", "--data", str(data), "--preset", "luong", "--epochs", "1", "--quiet", "--out", str(out),
+                "--set", "model.dropout=0.0"]
+        for key, value in SMALL.items():
+            if key != "data.tokenizer":
+                args += ["--set", f"{key}={value}"]
+        done = subprocess.run(launcher + args, capture_output=True, text=True, timeout=300,
+                              env={**os.environ, "OMP_NUM_THREADS": "1"})
+        assert done.returncode == 0, done.stderr[-3000:]
+        runs[nproc] = load_file(str(out / "checkpoints" / "last" / "model.safetensors"))
+    for k in runs[1]:
+        assert torch.allclose(runs[1][k], runs[2][k], atol=1e-5), k

@@ -152,20 +152,22 @@ def _tasks(cfg: Config, streams: dict[str, list[tuple[str, str, tuple[Path, ...]
                 index += 1
 
 
+class _Ready:
+    """A result already there, with the `.get()` of a pool's pending one."""
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def get(self) -> Any:
+        return self.value
+
+
 @contextmanager
 def _pool(workers: int, setup: Setup, with_vocabs: bool = False) -> Iterator[Callable[..., Any]]:
     """`submit(fn, arg)` -> an object with `.get()`: in this process for one worker, else in a process pool."""
     if workers <= 1:
         start(setup, with_vocabs)
-
-        class Done:
-            def __init__(self, value: Any) -> None:
-                self.value = value
-
-            def get(self) -> Any:
-                return self.value
-
-        yield lambda fn, arg: Done(fn(arg))
+        yield lambda fn, arg: _Ready(fn(arg))
         return
     context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
     pool = context.Pool(workers, initializer=start, initargs=(setup, with_vocabs))
@@ -201,14 +203,6 @@ def _run(tasks: Iterator[Any], submit: Callable[..., Any], fn: Callable[..., Any
             done(pending.popleft().get())
     while pending:
         done(pending.popleft().get())
-
-
-class _Ready:
-    def __init__(self, value: Any) -> None:
-        self.value = value
-
-    def get(self) -> Any:
-        return self.value
 
 
 def _vocabularies(cfg: Config, counts: list[ChunkCounts], work: Path) -> tuple[Vocab, Vocab]:
