@@ -6,8 +6,9 @@ preprocessed directory, on a synthetic Multi30k-like corpus of N pairs.
 
 For each size it writes the corpus (pseudo-words drawn from a Zipf law, sentence lengths about Multi30k's: 12
 source and 13 target words on average), then measures, each in a process of its own:
-- `seq2seq preprocess --workers W` for each W: wall time, CPU time (all its processes), pairs per wall second
-  and per CPU second (what one worker does alone, robust to a busy machine), peak memory;
+- `seq2seq preprocess --workers W` for each W: wall time, CPU time (all its processes, and the main process's
+  alone: the serial part that bounds the speed-up), pairs per wall second and per CPU second (what one worker
+  does alone, robust to a busy machine), peak memory;
 - `seq2seq train --data DIR` (after) and `seq2seq train --train FILE --valid FILE` (before, up to --text-max
   pairs): seconds from the command's start to the end of the first optimiser step, and peak memory then.
 The model is the 64-unit `luong` preset on one thread. Scratch files go to a temporary directory (--dir to choose
@@ -84,7 +85,8 @@ def child(argv: list[str]) -> None:
         me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
         cpu = me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
         print("RESULT " + json.dumps({"time": time.time(), "peak_mib": max(me.ru_maxrss, kids.ru_maxrss) / 1024,
-                                      "cpu_seconds": cpu}), flush=True)
+                                      "cpu_seconds": cpu, "main_cpu_seconds": me.ru_utime + me.ru_stime}),
+              flush=True)
 
     if argv[0] == "train":  # torch is imported for training only, as by the command itself
         from seq2seq.training import loop
@@ -112,7 +114,8 @@ def measure(argv: list[str]) -> dict[str, float]:
     if line is None:
         raise RuntimeError(f"seq2seq {' '.join(argv)} failed:\n{done.stderr[-3000:]}")
     result = json.loads(line[len("RESULT "):])
-    return {"seconds": result["time"] - start, "cpu_seconds": result["cpu_seconds"], "peak_mib": result["peak_mib"]}
+    return {"seconds": result["time"] - start, "cpu_seconds": result["cpu_seconds"],
+            "main_cpu_seconds": result["main_cpu_seconds"], "peak_mib": result["peak_mib"]}
 
 
 def main() -> None:
@@ -165,12 +168,13 @@ def main() -> None:
     finally:
         if not args.dir:
             shutil.rmtree(scratch, ignore_errors=True)
-    print("| pairs | command | workers | wall s | CPU s | pairs/s (wall) | pairs per CPU-s | peak RSS MiB |")
+    print("| pairs | command | workers | wall s | CPU s (main process) | pairs/s (wall) | pairs per CPU-s | "
+          "peak RSS MiB |")
     print("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     for r in rows:
         rates = f"{r['pairs_per_s']:,.0f} | {r['pairs_per_cpu_s']:,.0f}" if "pairs_per_s" in r else " | "
         print(f"| {r['pairs']:,} | {r['path']} | {r.get('workers', '')} | {r['seconds']:.1f} | {r['cpu_seconds']:.1f} "
-              f"| {rates} | {r['peak_mib']:,.0f} |")
+              f"({r['main_cpu_seconds']:.1f}) | {rates} | {r['peak_mib']:,.0f} |")
     print(f"\nmachine: {cpu_model()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
           f"numpy {np.__version__}, load average {os.getloadavg()[0]:.1f} at the end; train rows: seconds from "
           f"the command's start to the end of its first step")
