@@ -16,6 +16,7 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -205,21 +206,17 @@ def _run(tasks: Iterator[Any], submit: Callable[..., Any], fn: Callable[..., Any
         done(pending.popleft().get())
 
 
-def _vocabularies(cfg: Config, counts: list[ChunkCounts], work: Path) -> tuple[Vocab, Vocab]:
-    """The vocabularies from the training chunks' counts (merged in chunk order, so ties keep first appearance as
-    in `Vocab.build`) or from data.source_vocab / target_vocab; saved into `work`."""
+def _vocabularies(cfg: Config, merged: list[Counter[str]], work: Path) -> tuple[Vocab, Vocab]:
+    """The vocabularies from the training chunks' merged counts (source, target) or from data.source_vocab /
+    target_vocab; saved into `work`."""
     d = cfg.data
-    merged = [Counter(), Counter()]
-    for c in sorted(counts, key=lambda c: c.index):
-        for k, (tokens, numbers) in enumerate(((c.source_tokens, c.source_counts), (c.target_tokens, c.target_counts))):
-            merged[k].update(dict(zip(tokens, numbers)))
 
     def build(count: Counter, key: str, path: str | None) -> Vocab:
         return read_vocab(path, d.min_freq, d.max_vocab_size, key) if path else \
             Vocab.from_counts(count, d.min_freq, d.max_vocab_size)
 
     if d.shared_vocab:
-        both = merged[0] + Counter()
+        both = Counter(merged[0])
         both.update(merged[1])
         key, path = ("data.target_vocab", d.target_vocab) if d.target_vocab else ("data.source_vocab", d.source_vocab)
         source = target = build(both, key, path)
@@ -321,15 +318,21 @@ def preprocess(cfg: Config, corpora: dict[str, list[Corpus]], out: str | Path, w
                                   for split, found in streams.items()}, d.skip_invalid)
         bar = _bar(sum(lines for found in streams.values() for *_, lines in found), "preprocess", progress)
         results: dict[str, list[ChunkCounts]] = {split: [] for split in streams}
+        # Merged as the chunks come, in chunk order, so that ties keep first appearance as in `Vocab.build`; each
+        # chunk's own list of types is dropped at once (together they grow with the corpus).
+        merged: list[Counter[str]] = [Counter(), Counter()]
 
         def counted(c: ChunkCounts) -> None:
-            results[c.split].append(c)
+            if c.split == "train":
+                merged[0].update(dict(zip(c.source_tokens, c.source_counts)))
+                merged[1].update(dict(zip(c.target_tokens, c.target_counts)))
+            results[c.split].append(replace(c, source_tokens=[], source_counts=[], target_tokens=[], target_counts=[]))
             bar.update(c.read)
 
         with _pool(workers, setup) as submit:
             _run(_tasks(cfg, streams, work, chunk_size), submit, count_chunk, workers, counted)
         bar.close()
-        source, target = _vocabularies(cfg, results["train"], work)
+        source, target = _vocabularies(cfg, merged, work)
         dtype = "uint16" if max(len(source), len(target)) <= 2**16 else "uint32"
         jobs = [(split, c.index, dtype) for split, found in results.items() for c in found
                 if not chunk_path(work, split, c.index, "target.offsets.npy").is_file()]
