@@ -29,7 +29,7 @@ from .datasets import DataError, FORMATS, detect_format, parse_line, parse_pair_
 from .manifest import FORMAT_VERSION, KIND, MANIFEST, encoding_settings, settings_hash
 from .shard_writer import SIDE_NAMES, ChunkCounts, ChunkTask, Setup, chunk_path, count_chunk, read_counts, \
     save_array, save_json, start, write_shard
-from .tokenizers import Tokenizer, build_tokenizer, load_tokenizer, save_tokenizer
+from .tokenizers import Tokenizer, build_tokenizer, save_tokenizer
 from .vocab import Vocab
 from .vocab_file import read_vocab
 
