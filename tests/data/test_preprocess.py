@@ -260,3 +260,16 @@ def test_several_corpora_keep_their_runs_and_weights_draw_their_shares(tmp_path)
                          ("news:-1", ">= 0")):
         with pytest.raises(ConfigError, match=message):
             parse_weights(bad, train.corpora)
+
+
+def test_a_damaged_or_unfinished_directory_is_named(tmp_path, monkeypatch):
+    files = _files(tmp_path, 60)
+    pre.preprocess(_cfg(tmp_path), files, tmp_path / "data", chunk_size=20, progress=False)
+    (tmp_path / "data" / "train" / "00001.target.offsets.npy").unlink()
+    with pytest.raises(ConfigError, match="damaged preprocessed directory"):
+        open_preprocessed(_cfg(tmp_path), tmp_path / "data")
+    monkeypatch.setattr(pre, "_vocabularies", lambda *a: (_ for _ in ()).throw(KeyboardInterrupt()))
+    with pytest.raises(KeyboardInterrupt):
+        pre.preprocess(_cfg(tmp_path), files, tmp_path / "other", progress=False)
+    with pytest.raises(ConfigError, match=r"other.partial holds an interrupted preprocessing: run the same"):
+        read_manifest(tmp_path / "other")
