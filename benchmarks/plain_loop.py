@@ -117,9 +117,10 @@ class ToolkitLoop:
         # With the textbook's bridge (h alone) the encoder runs every row to the batch's longest question in one
         # call, as the decoder does to the longest target.
         tr, vocab = self.trainer, len(self.trainer.bundle.target.vocab)
+        data = tr.train_ids
         self.flops = statistics.mean(
-            peeky_flops(len(idx) * max(tr.src_lengths[i] for i in idx), len(idx) * max(tr.tgt_steps[i] for i in idx),
-                        vocab)
+            peeky_flops(len(idx) * int(data.source_lengths[idx].max()),
+                        len(idx) * (int(data.target_lengths[idx].max()) + tr.extra_steps), vocab)
             for idx in self.batches)
 
     def step(self) -> float:

@@ -195,8 +195,9 @@ def train_steps(torch, model, train, src, tgt, batch_size: int, steps: int, warm
     losses = []
     for step in range(warmup + steps):
         if not batches:
-            batches = make_batches([len(s) for s, _ in train], [len(t) for _, t in train], batch_size,
-                                   bucket=bucket, seed=seed, epoch=epoch)
+            # As lists of ints: older revisions return lists, newer ones a plan of index arrays.
+            batches = [[int(i) for i in b] for b in make_batches([len(s) for s, _ in train], [len(t) for _, t in train],
+                                                                 batch_size, bucket=bucket, seed=seed, epoch=epoch)]
             epoch += 1
         idx = batches.pop(0)
         batch = _collate([train[i] for i in idx], idx, src, tgt)

@@ -76,8 +76,8 @@ def _padding_ratio(batch, lengths):
 
 def test_bucketing_cuts_padding_in_every_batch():
     src, tgt = _mixed_lengths()
-    bucketed = make_batches(src, tgt, 32, seed=1)
-    plain = make_batches(src, tgt, 32, bucket=False, seed=1)
+    bucketed = make_batches(src, tgt, 32, seed=1).tolist()
+    plain = make_batches(src, tgt, 32, bucket=False, seed=1).tolist()
     worst_bucketed = max(_padding_ratio(b, tgt) for b in bucketed)
     best_plain = min(_padding_ratio(b, tgt) for b in plain)
     assert worst_bucketed < best_plain
@@ -88,30 +88,32 @@ def test_bucketing_sorts_by_target_length_first():
     rng = random.Random(2)
     src = [rng.randint(5, 60) for _ in range(640)]
     tgt = [rng.randint(5, 60) for _ in range(640)]  # unrelated to the source lengths
-    for batch in make_batches(src, tgt, 32, seed=1):
+    for batch in make_batches(src, tgt, 32, seed=1).tolist():
         assert max(tgt[i] for i in batch) - min(tgt[i] for i in batch) <= 5
 
 
 def test_deterministic_per_seed_and_epoch():
     src, tgt = _mixed_lengths(500)
-    first = make_batches(src, tgt, 16, seed=3, epoch=0)
-    assert make_batches(src, tgt, 16, seed=3, epoch=0) == first
-    assert make_batches(src, tgt, 16, seed=3, epoch=1) != first
-    assert make_batches(src, tgt, 16, seed=4, epoch=0) != first
+    first = make_batches(src, tgt, 16, seed=3, epoch=0).tolist()
+    assert make_batches(src, tgt, 16, seed=3, epoch=0).tolist() == first
+    assert make_batches(src, tgt, 16, seed=3, epoch=1).tolist() != first
+    assert make_batches(src, tgt, 16, seed=4, epoch=0).tolist() != first
+    assert make_batches(np.array(src), np.array(tgt), 16, seed=3, epoch=0).tolist() == first
+    assert make_batches(src, tgt, 16, seed=-3, epoch=0).tolist() != first  # any integer seeds
 
 
 def test_no_shuffle_no_bucket_keeps_order():
-    assert make_batches([3, 1, 2, 5, 4], [1] * 5, 2, bucket=False, shuffle=False) == [[0, 1], [2, 3], [4]]
+    assert make_batches([3, 1, 2, 5, 4], [1] * 5, 2, bucket=False, shuffle=False).tolist() == [[0, 1], [2, 3], [4]]
 
 
 def test_token_batches_respect_the_limit():
     src, tgt = _mixed_lengths(1000)
     for bucket in (True, False):
-        batches = make_batches(src, tgt, 400, by="tokens", bucket=bucket, seed=0)
+        batches = make_batches(src, tgt, 400, by="tokens", bucket=bucket, seed=0).tolist()
         assert sorted(i for b in batches for i in b) == list(range(1000))
         for b in batches:
             assert len(b) * max(max(src[i], tgt[i]) for i in b) <= 400
-    assert make_batches([50, 2], [1, 1], 10, by="tokens", shuffle=False) == [[1], [0]]  # too long: alone
+    assert make_batches([50, 2], [1, 1], 10, by="tokens", shuffle=False).tolist() == [[1], [0]]  # too long: alone
 
 
 def test_sort_for_inference_restores_order():
@@ -123,6 +125,16 @@ def test_sort_for_inference_restores_order():
         for i in collate([([4] * lengths[i], [5]) for i in b], TOKENS, TOKENS, indices=b).indices:
             outputs[i] = lengths[i]
     assert [outputs[i] for i in range(len(lengths))] == lengths
+
+
+def test_a_plan_slices_filters_and_holds_no_python_ints():
+    src, tgt = _mixed_lengths(1000)
+    plan = make_batches(src, tgt, 7, seed=2)
+    assert isinstance(plan.order, np.ndarray) and plan.order.dtype == np.int32
+    assert [b.tolist() for b in plan[2:5]] == plan.tolist()[2:5] and plan[3].tolist() == plan.tolist()[3]
+    small = plan.at_least(7)
+    assert all(len(b) == 7 for b in small) and len(small) == 1000 // 7
+    assert len(make_batches([], [], 4)) == 0
 
 
 def test_bad_arguments():

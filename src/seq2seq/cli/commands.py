@@ -34,8 +34,8 @@ def train_command(args: argparse.Namespace) -> int:
 
     overrides = list(args.set or [])
     for flag, key in (("task", "data.task"), ("train", "data.train"), ("valid", "data.valid"),
-                      ("test", "data.test"), ("epochs", "train.epochs"), ("batch_size", "train.batch_size"),
-                      ("seed", "train.seed")):
+                      ("test", "data.test"), ("data", "data.preprocessed"), ("epochs", "train.epochs"),
+                      ("batch_size", "train.batch_size"), ("seed", "train.seed")):
         value = getattr(args, flag)
         if value is not None:
             overrides.append(f"{key}={value}")
@@ -45,9 +45,18 @@ def train_command(args: argparse.Namespace) -> int:
     resuming = args.resume and is_run(Path(args.out)) and not _distributed()
     lock = claim_run(Path(args.out))[0] if resuming else None
     try:
-        cfg = build_config(args.preset, args.config, overrides, base=run_config(args.out) if args.resume else None)
-        if not args.resume and cfg.data.task is None and (cfg.data.train is None or cfg.data.valid is None):
-            raise ConfigError("no data: give --task NAME, or --train FILE and --valid FILE")
+        base = run_config(args.out) if args.resume else None
+        if args.data and not args.resume:
+            if args.task or args.train or args.valid or args.test:
+                raise ConfigError("--data DIR holds every split: leave out --task, --train, --valid and --test")
+            from ..data.manifest import data_overrides
+
+            # The directory's data settings are the layer the run's config starts from.
+            base = build_config(overrides=data_overrides(args.data))
+        cfg = build_config(args.preset, args.config, overrides, base=base)
+        if not args.resume and cfg.data.preprocessed is None and cfg.data.task is None \
+                and (cfg.data.train is None or cfg.data.valid is None):
+            raise ConfigError("no data: give --task NAME, or --train FILE and --valid FILE, or --data DIR")
         train(cfg, args.out, resume=args.resume, quiet=args.quiet, lock=lock)
     finally:
         if lock is not None:
@@ -60,6 +69,22 @@ def train_command(args: argparse.Namespace) -> int:
 def _distributed() -> bool:
     """Whether torchrun started this process among others (then rank 0 locks the run inside the trainer)."""
     return int(os.environ.get("WORLD_SIZE", "1")) > 1
+
+
+def preprocess_command(args: argparse.Namespace) -> int:
+    """`seq2seq preprocess`: the corpora of --train/--valid/--test (or the config's data.train/valid/test) encoded
+    into the data directory --out."""
+    from ..data.preprocess import corpus_list, preprocess
+
+    overrides = list(args.set or []) + (["data.skip_invalid=true"] if args.skip_invalid else [])
+    cfg = build_config(args.preset, args.config, overrides)
+    d = cfg.data
+    corpora = {"train": corpus_list(args.train or ([d.train] if d.train else [])),
+               "valid": corpus_list([args.valid or d.valid] if (args.valid or d.valid) else []),
+               "test": corpus_list([args.test or d.test] if (args.test or d.test) else [])}
+    preprocess(cfg, corpora, args.out, workers=args.workers, progress=not args.quiet and sys.stderr.isatty())
+    print(f"data directory: {args.out} (train from it with: seq2seq train --data {args.out} --out RUN)")
+    return 0
 
 
 def _read_data(args: argparse.Namespace, cfg: Config) -> tuple[Config, list]:

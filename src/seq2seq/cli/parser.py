@@ -9,9 +9,9 @@ from importlib.metadata import version
 from typing import Any
 
 from ..config import PRESETS
-from .commands import (average_command, check_command, config_command, demo_command, eval_command, export_command, inspect_command,
-                       plot_command, presets_command, score_command, serve_command, tasks_command, train_command,
-                       translate_command, wav2fbank_command)
+from .commands import (average_command, check_command, config_command, demo_command, eval_command, export_command,
+                       inspect_command, plot_command, preprocess_command, presets_command, score_command,
+                       serve_command, tasks_command, train_command, translate_command, wav2fbank_command)
 from .decode_flags import add_decode_flags
 
 
@@ -21,6 +21,8 @@ def _train(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--train", help="training file (TSV, JSONL, the `q_a` lines of Saito's book)")
     t.add_argument("--valid", help="validation file")
     t.add_argument("--test", help="test file (metrics go to DIR/test_metrics.json)")
+    t.add_argument("--data", metavar="DIR", help="a directory written by `seq2seq preprocess` (memory-mapped "
+                   "shards; its data settings are the run's)")
     t.add_argument("--config", help="YAML config file")
     t.add_argument("--preset", choices=list(PRESETS), help="named architecture (see `seq2seq presets`)")
     t.add_argument("--set", action="append", metavar="KEY=VALUE", help="override any config key; repeatable")
@@ -33,6 +35,23 @@ def _train(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--skip-invalid", action="store_true", help="skip malformed data lines, reporting the count")
     t.add_argument("--quiet", action="store_true", help="no progress output")
     t.set_defaults(func=train_command)
+
+
+def _preprocess(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("preprocess", help="encode corpora once into a data directory that `train --data` reads "
+                       "memory-mapped")
+    p.add_argument("--train", action="append", metavar="[NAME=]FILE", help="training corpus; repeat for several "
+                   "(named by their file name, or NAME=FILE; weights at training: data.corpus_weights)")
+    p.add_argument("--valid", help="validation file")
+    p.add_argument("--test", help="test file")
+    p.add_argument("--config", help="YAML config file (its data section: tokenizers, vocabularies, length limits)")
+    p.add_argument("--preset", choices=list(PRESETS), help="named architecture (its data settings apply)")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override any config key; repeatable")
+    p.add_argument("--out", required=True, help="the data directory to write (must not exist yet)")
+    p.add_argument("--workers", type=int, default=1, help="processes encoding chunks of lines in parallel")
+    p.add_argument("--skip-invalid", action="store_true", help="skip malformed data lines, reporting the count")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=preprocess_command)
 
 
 def _use(sub: argparse._SubParsersAction) -> None:
@@ -181,6 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action=_Version, help="show the versions of seq2seq, torch and Python")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _train(sub)
+    _preprocess(sub)
     _use(sub)
     _tools(sub)
     return p

@@ -91,6 +91,11 @@ class DataConfig:
     train: str | None = option(None, "training file (TSV, JSONL, or `book` fixed format)")
     valid: str | None = option(None, "validation file")
     test: str | None = option(None, "test file")
+    preprocessed: str | None = option(None, "a data directory written by `seq2seq preprocess`: train from its "
+                                      "memory-mapped shards instead of data.train/valid/test")
+    corpus_weights: str | None = option(None, "with data.preprocessed of several training corpora: how often each "
+                                        "is drawn, `name:weight,...` (OpenNMT-py's weight; null = each pair once "
+                                        "per epoch)")
     format: str = choice("auto", "tsv", "jsonl", "book", "pair",
                          help="auto by extension; book = the `question_answer` lines of Saito's book")
     source_suffix: str = option("", "with format=pair: the source file's suffix, e.g. .de")

@@ -21,6 +21,15 @@ log = logging.getLogger("seq2seq")
 
 Pair = tuple[Any, Any]
 
+# SentencePiece learns its pieces from at most this many texts per side (Kudo's trainer itself samples 1M by
+# default): beyond that a larger corpus changes the pieces little and costs memory and minutes.
+SENTENCEPIECE_SAMPLE = 1_000_000
+
+
+def sample_stride(count: int, limit: int = SENTENCEPIECE_SAMPLE) -> int:
+    """Every how many texts one is taken so that at most `limit` of `count` are (1: all of them)."""
+    return max(1, -(-count // limit))
+
 
 def read_split(path: str | Path, cfg: Config, skip_invalid: bool | None = None) -> list[Pair]:
     """The raw pairs of one data file as the config reads it (feature files when a side is real-valued);
@@ -52,15 +61,17 @@ def load_splits(cfg: Config) -> dict[str, list[Pair]]:
             if getattr(d, name) is not None}
 
 
-def _fit_tokens(cfg: Config, kind: str, texts: list[str], reversal: InputReversal,
+def _fit_tokens(cfg: Config, kind: str, sides: list[list[str]], reversal: InputReversal,
                 vocab_file: tuple[str, str | None] = ("", None)) -> TokenSide:
-    """A tokenizer (fitted if it learns) and a vocabulary: built from the texts, or read from the file of
-    `vocab_file` = (its config key, its path or None)."""
+    """A tokenizer (fitted if it learns) and a vocabulary: built from the texts of `sides` (one list, or the
+    source's and the target's for a shared vocabulary), or read from the file of `vocab_file` = (its config key,
+    its path or None)."""
+    texts = [t for side in sides for t in side]
     d = cfg.data
     tok = build_tokenizer(kind, word_split=d.word_split, lowercase=d.lowercase, sp_type=d.sentencepiece_type,
                           sp_vocab_size=d.sentencepiece_vocab_size)
     if kind == "sentencepiece":
-        tok.fit(texts)
+        tok.fit(sentencepiece_texts(*sides))
     key, path = vocab_file
     if path:
         vocab = read_vocab(path, d.min_freq, d.max_vocab_size, key)
@@ -69,9 +80,14 @@ def _fit_tokens(cfg: Config, kind: str, texts: list[str], reversal: InputReversa
     return TokenSide(tok, vocab, reversal)
 
 
-def _fit_features(cfg: Config, _: str, values: list[Any], reversal: InputReversal,
+def sentencepiece_texts(*sides: list[str]) -> list[str]:
+    """What a sentencepiece model learns from: every `sample_stride`-th text of each side, sides one after the other."""
+    return [t for texts in sides for t in texts[::sample_stride(len(texts))]]
+
+
+def _fit_features(cfg: Config, _: str, sides: list[list[Any]], reversal: InputReversal,
                   vocab_file: tuple[str, str | None] = ("", None)) -> FeatureSide:
-    return FeatureSide.fit(values, cfg.model.feature_norm, reversal)
+    return FeatureSide.fit(sides[0], cfg.model.feature_norm, reversal)
 
 
 _FIT = {"tokens": _fit_tokens, "features": _fit_features}
@@ -85,11 +101,11 @@ def build_sides(cfg: Config, train: list[Pair]) -> tuple[Side, Side]:
     if d.shared_vocab:
         # One tokenizer and one vocabulary fitted on both sides' texts (the config made both sides text).
         vocab_file = ("data.target_vocab", d.target_vocab) if d.target_vocab else ("data.source_vocab", d.source_vocab)
-        shared = _fit_tokens(cfg, cfg.source_tokenizer, sources + targets, source_reversal, vocab_file)
+        shared = _fit_tokens(cfg, cfg.source_tokenizer, [sources, targets], source_reversal, vocab_file)
         return _copying(cfg, shared, TokenSide(shared.tokenizer, shared.vocab))
-    return _copying(cfg, _FIT[d.source_type](cfg, cfg.source_tokenizer, sources, source_reversal,
+    return _copying(cfg, _FIT[d.source_type](cfg, cfg.source_tokenizer, [sources], source_reversal,
                                              ("data.source_vocab", d.source_vocab)),
-                    _FIT[d.target_type](cfg, cfg.target_tokenizer, targets, InputReversal(),
+                    _FIT[d.target_type](cfg, cfg.target_tokenizer, [targets], InputReversal(),
                                         ("data.target_vocab", d.target_vocab)))
 
 

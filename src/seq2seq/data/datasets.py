@@ -25,6 +25,10 @@ class DataError(ValueError):
         super().__init__(f"{path}:{line}: {reason}" if line is not None else f"{path}: {reason}")
         self.path, self.line, self.reason = str(path), line, reason
 
+    def __reduce__(self) -> tuple[type, tuple[str, int | None, str]]:
+        # Rebuilt from its three parts when it crosses a process boundary (`preprocess --workers`).
+        return DataError, (self.path, self.line, self.reason)
+
 
 @dataclass
 class ReadResult:
@@ -124,7 +128,22 @@ def _parse_book(path: Path, number: int, text: str) -> tuple[str, str]:
 _PARSERS = {"tsv": _parse_tsv, "jsonl": _parse_jsonl, "book": _parse_book}
 
 
-def _detect(path: Path, lines: list[bytes]) -> str:
+def parse_line(fmt: str, path: Path, number: int, line: bytes) -> tuple[str, str]:
+    """One raw line of a one-file corpus (`tsv`, `jsonl`, `book`) as a stripped pair; DataError naming the line."""
+    return _PARSERS[fmt](path, number, decode_line(path, number, line))
+
+
+def parse_pair_lines(src: Path, tgt: Path, number: int, s: bytes, t: bytes) -> tuple[str, str]:
+    """Line `number` of a two-file corpus as a stripped pair; DataError naming the file and line at fault."""
+    source, target = decode_line(src, number, s).strip(), decode_line(tgt, number, t).strip()
+    if not source:
+        raise DataError(src, number, "empty source")
+    if not target:
+        raise DataError(tgt, number, "empty target")
+    return source, target
+
+
+def detect_format(path: Path, lines: list[bytes]) -> str:
     """`jsonl`/`tsv` by extension (ignoring `.gz`), else by the first non-empty line: a tab -> tsv, `_` -> book."""
     suffix = Path(path.name.removesuffix(".gz")).suffix
     if suffix in (".jsonl", ".tsv"):
@@ -154,12 +173,7 @@ def _read_pair(path: Path, source_suffix: str, target_suffix: str, skip_invalid:
     result = ReadResult([], format="pair")
     for number, (s, t) in enumerate(zip(src_lines, tgt_lines, strict=True), 1):
         try:
-            source, target = decode_line(src, number, s).strip(), decode_line(tgt, number, t).strip()
-            if not source:
-                raise DataError(src, number, "empty source")
-            if not target:
-                raise DataError(tgt, number, "empty target")
-            result.pairs.append((source, target))
+            result.pairs.append(parse_pair_lines(src, tgt, number, s, t))
         except DataError as e:
             if not skip_invalid:
                 raise
@@ -179,11 +193,10 @@ def read_pairs(path: str | Path, fmt: str = "auto", skip_invalid: bool = False, 
         path = Path(str(path) + source_suffix)
     else:
         lines = read_lines(path)
-        result = ReadResult([], format=_detect(path, lines) if fmt == "auto" else fmt)
-        parse = _PARSERS[result.format]
+        result = ReadResult([], format=detect_format(path, lines) if fmt == "auto" else fmt)
         for number, line in enumerate(lines, 1):
             try:
-                result.pairs.append(parse(path, number, decode_line(path, number, line)))
+                result.pairs.append(parse_line(result.format, path, number, line))
             except DataError as e:
                 if not skip_invalid:
                     raise

@@ -30,6 +30,12 @@ class Vocab:
         counts: Counter[str] = Counter()
         for tokens in token_lists:
             counts.update(tokens)
+        return cls.from_counts(counts, min_freq, max_size)
+
+    @classmethod
+    def from_counts(cls, counts: Counter[str], min_freq: int = 1, max_size: int | None = None) -> Vocab:
+        """`build` from token counts already made (in first-appearance order, as a Counter keeps them)."""
+        counts = Counter(counts)
         for special in SPECIALS:
             counts.pop(special, None)
         # Counter keeps insertion order and sorted() is stable, so ties stay in first-appearance order.

@@ -12,12 +12,14 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from ..atomic import write_text
 from ..checkpoint import checkpoint_dir, has_checkpoint, load_state_into, make_run_dir, remove_leftovers
 from ..config import Config, ConfigError, save
-from ..data.batching import collate, make_batches
+from ..data.batching import BatchPlan, collate, make_batches
+from ..data.sampling import epoch_sample, parse_weights
 from ..distributed import all_sum, broadcast_object, shard, shutdown
 from ..evaluation import evaluate, metric_names
 from ..models.coverage import coverage_loss
@@ -89,9 +91,16 @@ class Trainer:
             self._open_run_dir(resume)
         data = prepare(cfg, self.out, resume)
         self.bundle, self.train_ids, self.valid_ids, self.test_ids = data.bundle, data.train, data.valid, data.test
-        # Per example, once: what batching and each step's token counts read.
-        self.src_lengths = [len(s) for s, _ in self.train_ids]
-        self.tgt_steps = [self.bundle.target.steps(g) for _, g in self.train_ids]
+        # The target steps a pair trains on beyond its encoded length (the closing </s> of a token target).
+        first_target = self.train_ids[0][1]
+        self.extra_steps = self.bundle.target.steps(first_target) - len(first_target)
+        self.corpus_weights = None
+        self._plan: tuple[int, BatchPlan] | None = None
+        if cfg.data.corpus_weights is not None:
+            if not self.train_ids.corpora:
+                raise ConfigError("data.corpus_weights weighs the training corpora of data.preprocessed (seq2seq "
+                                  "preprocess --train NAME=FILE ...); the text files make one corpus")
+            self.corpus_weights = parse_weights(cfg.data.corpus_weights, self.train_ids.corpora)
         self.model = self.bundle.model.to(self.device)
         # The DDP wrapper averages gradients over ranks; self.model stays the plain module for eval/saving.
         self.net = (torch.nn.parallel.DistributedDataParallel(self.model, device_ids=[self.device.index]
@@ -126,14 +135,23 @@ class Trainer:
                             {"train": len(self.train_ids), "valid": len(self.valid_ids), "test": len(self.test_ids)},
                             self.steps_per_epoch * t.accumulate, self.device, self.world.size)
 
-    def _epoch_batches(self, epoch: int) -> list[list[int]]:
+    def _epoch_batches(self, epoch: int) -> BatchPlan:
         """Global batches of an epoch, the same on every rank; each rank later takes its shard."""
-        t = self.cfg.train
-        batches = make_batches(self.src_lengths, [len(g) for _, g in self.train_ids],
-                               t.batch_size, by=t.batch_by, bucket=t.bucket, shuffle=True, seed=t.seed,
-                               epoch=epoch)
+        # Planned once per epoch: counting the steps at set-up asks for epoch 0, and a large corpus takes seconds.
+        if self._plan is not None and self._plan[0] == epoch:
+            return self._plan[1]
+        t, data = self.cfg.train, self.train_ids
+        if self.corpus_weights is None:
+            batches = make_batches(data.source_lengths, data.target_lengths, t.batch_size, by=t.batch_by,
+                                   bucket=t.bucket, shuffle=True, seed=t.seed, epoch=epoch)
+        else:
+            drawn = epoch_sample(data.corpora, self.corpus_weights, t.seed, epoch)
+            batches = make_batches(data.source_lengths[drawn], data.target_lengths[drawn], t.batch_size,
+                                   by=t.batch_by, bucket=t.bucket, shuffle=True, seed=t.seed, epoch=epoch)
+            batches = BatchPlan(drawn[batches.order], batches.starts, batches.ends)
         # A rank with an empty shard would stall the others; such tiny batches are left out everywhere.
-        return [b for b in batches if len(b) >= self.world.size]
+        self._plan = (epoch, batches.at_least(self.world.size))
+        return self._plan[1]
 
     def run(self) -> dict[str, float]:
         """Train until the configured epochs or early stopping; returns the last evaluation's metrics. On SIGINT
@@ -216,20 +234,20 @@ class Trainer:
                                           f"checkpoint written to {self.out / 'checkpoints' / 'last'}. Resume with: "
                                           f"seq2seq train --out {self.out} --resume")
 
-    def _update(self, group: list[list[int]]) -> tuple[float, int, int]:
+    def _update(self, group: list[np.ndarray]) -> tuple[float, int, int]:
         """One optimiser step over `group` (accumulated global batches); returns loss sum and token counts."""
         t, world = self.cfg.train, self.world
         # Every rank knows the global batches, so the global counts need no communication.
-        n_tgt = sum(self.tgt_steps[i] for idx in group for i in idx)
-        n_all = n_tgt + sum(self.src_lengths[i] for idx in group for i in idx)
+        data = self.train_ids
+        n_tgt = sum(int(data.target_lengths[idx].sum()) + self.extra_steps * len(idx) for idx in group)
+        n_all = n_tgt + sum(int(data.source_lengths[idx].sum()) for idx in group)
         for g in self.optimizer.param_groups:
             g["lr"] = t.lr * lr_factor(t, self.progress.step, self.steps_per_epoch * t.epochs, self.progress.lr_scale)
         self.optimizer.zero_grad(set_to_none=True)
         total = 0.0
         for k, idx in enumerate(group):
             local = shard(idx, world)
-            batch = collate([self.train_ids[i] for i in local], self.bundle.source, self.bundle.target,
-                            local).to(self.device)
+            batch = collate(data.take(local), self.bundle.source, self.bundle.target, local).to(self.device)
             sync = k == len(group) - 1 or not world.distributed
             with self.runtime.autocast(), (contextlib.nullcontext() if sync else self.net.no_sync()):
                 out = self.net(batch.src, batch.src_lengths, batch.tgt_in, teacher_forcing=t.teacher_forcing)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from ..bundle import Bundle, assemble
@@ -15,6 +16,8 @@ from ..checkpoint import checkpoint_dir
 from ..config import Config, ConfigError
 from ..data.corpus import build_sides, encode_pairs, load_sides, load_splits
 from ..data.embeddings import read_vectors
+from ..data.pairs import EncodedPairs, PairList
+from ..data.shards import MappedPairs, open_preprocessed
 
 log = logging.getLogger("seq2seq")
 
@@ -26,14 +29,17 @@ class Prepared:
     """A freshly initialised bundle and the encoded splits it trains and evaluates on."""
 
     bundle: Bundle
-    train: Pairs
+    train: EncodedPairs
     valid: Pairs
     test: Pairs
 
 
 def prepare(cfg: Config, out: Path, resume: bool) -> Prepared:
     """Read the data, fit the sides on the training split (or load those of `out/checkpoints/last` to
-    resume), build the model and encode the pairs (training pairs over the length limits dropped)."""
+    resume), build the model and encode the pairs (training pairs over the length limits dropped); or, with
+    data.preprocessed, open its shards memory-mapped."""
+    if cfg.data.preprocessed is not None:
+        return _prepare_preprocessed(cfg, out, resume)
     splits = load_splits(cfg)
     if resume:
         source, target = load_sides(cfg, checkpoint_dir(out, "last"))
@@ -53,7 +59,36 @@ def prepare(cfg: Config, out: Path, resume: bool) -> Prepared:
     test = encode_pairs(splits["test"], source, target, label="test", **bounds) if splits.get("test") else []
     bundle = assemble(cfg, source, target)
     _pretrained_embeddings(bundle, resume)
-    return Prepared(bundle, train, valid, test)
+    return Prepared(bundle, PairList(train), valid, test)
+
+def _prepare_preprocessed(cfg: Config, out: Path, resume: bool) -> Prepared:
+    """The splits of a `seq2seq preprocess` directory, memory-mapped; its sides (or the checkpoint's to resume)."""
+    directory = Path(cfg.data.preprocessed)
+    unread = [f"data.{key}" for key in ("task", "train", "valid", "test") if getattr(cfg.data, key) is not None]
+    if unread:
+        log.info("%s: not read (the splits come from data.preprocessed=%s)", ", ".join(unread), directory)
+    source, target, splits = open_preprocessed(cfg, directory)
+    if resume:
+        source, target = load_sides(cfg, checkpoint_dir(out, "last"))
+    dec = cfg.decode
+    bounds = (dec.max_source_length, dec.max_output_length)
+    valid = splits["valid"].take(_within(splits["valid"], *bounds, "valid"))
+    if not valid:
+        raise ConfigError("no validation pairs left within decode.max_source_length / decode.max_output_length")
+    test = splits["test"].take(_within(splits["test"], *bounds, "test")) if "test" in splits else []
+    bundle = assemble(cfg, source, target)
+    _pretrained_embeddings(bundle, resume)
+    return Prepared(bundle, splits["train"], valid, test)
+
+
+def _within(pairs: MappedPairs, max_source: int, max_target: int, label: str) -> np.ndarray:
+    """Indices of the pairs within the bounds of generation, the others counted in a warning."""
+    kept = np.flatnonzero((pairs.source_lengths <= max_source) & (pairs.target_lengths <= max_target))
+    if len(kept) < len(pairs):
+        log.warning("%s: dropped %d of %d pairs longer than decode.max_source_length=%d or "
+                    "decode.max_output_length=%d", label, len(pairs) - len(kept), len(pairs), max_source, max_target)
+    return kept
+
 
 def _pretrained_embeddings(bundle: Bundle, resume: bool) -> None:
     """Initialise the embeddings from model.source_embeddings / target_embeddings (a fresh run only: a resumed
