@@ -4,7 +4,9 @@ running work finish within --drain-seconds, answer the rest 503, and exit with s
 from __future__ import annotations
 
 import logging
+import os
 import signal
+import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
@@ -49,10 +51,19 @@ class DrainingServer(uvicorn.Server):
 
 
 def run_server(app: Any, host: str, port: int, log_level: str, drain_seconds: float) -> None:
-    """Serve `app` (made by create_app) until SIGTERM or Ctrl-C, then drain it."""
+    """Serve `app` (made by create_app) until SIGTERM or Ctrl-C, then drain it and end the process (status 0)."""
     config = uvicorn.Config(app, host=host, port=port, log_level=log_level, access_log=log_level == "debug",
                             timeout_graceful_shutdown=AFTER_DRAIN_SECONDS)
-    DrainingServer(config, app.state.batcher, drain_seconds).run()
+    server = DrainingServer(config, app.state.batcher, drain_seconds)
+    server.run()
+    if server.should_exit and server.started:
+        # Drained and every answer sent: the process ends here, as the drain deadline promised. The
+        # interpreter's own teardown (torch's modules, a model call still running past the deadline) can take
+        # seconds, and there is nothing left to write.
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
 
 
 def serve(run_dir: str | Path, host: str = "127.0.0.1", port: int = 8000, options: ServeOptions | None = None,
@@ -60,7 +71,7 @@ def serve(run_dir: str | Path, host: str = "127.0.0.1", port: int = 8000, option
           decode: Callable[[DecodeConfig, str], DecodeConfig] | None = None, engine: str = "auto",
           api_key: str | None = None, cors_origins: Sequence[str] = (), insecure_no_auth: bool = False) -> None:
     """Load the run's (or an exported) model on `engine` (see `seq2seq.load`) and serve it until SIGTERM or
-    Ctrl-C; `decode(run's decode section, target type)` gives the server's decoding defaults (the command
+    Ctrl-C, then drain and end the process with status 0; `decode(run's decode section, target type)` gives the server's decoding defaults (the command
     line's decoding flags). ValueError, before loading anything, for a non-loopback `host` without `api_key`
     unless `insecure_no_auth`."""
     check_exposure(host, api_key, insecure_no_auth)
