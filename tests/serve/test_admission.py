@@ -150,3 +150,50 @@ def test_a_client_that_disconnects_frees_its_queued_work():
     assert _run(app, scenario) == 0
     assert gate.calls == [["abc"]]  # the inputs of the client that left were never translated
     assert [m["status"] for m in sent if m["type"] == "http.response.start"] == [499]
+
+
+def test_requests_in_flight_beyond_the_bound_get_503_before_their_body_is_read():
+    from seq2seq.serve.admission import InFlight, InFlightLimit
+
+    async def go():
+        release = asyncio.Event()
+        statuses, read = [], []
+
+        async def slow_app(scope, receive, send):
+            read.append((await receive())["body"])
+            await release.wait()
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+            await send({"type": "http.response.body", "body": b"{}"})
+
+        state = InFlight(fixed=None, floor=3)
+        limited = InFlightLimit(slow_app, state)
+
+        async def call(path="/v1/translate", method="POST"):
+            sent = []
+
+            async def receive():
+                return {"type": "http.request", "body": b"x", "more_body": False}
+
+            async def send(message):
+                sent.append(message)
+
+            await limited({"type": "http", "path": path, "method": method}, receive, send)
+            statuses.append(sent[0]["status"])
+            return sent[0]
+
+        held = [asyncio.create_task(call()) for _ in range(3)]
+        await _until(lambda: state.count == 3)
+        refused = await call()
+        assert refused["status"] == 503 and (b"retry-after", b"1") in refused["headers"]
+        assert (b"connection", b"close") in refused["headers"] and len(read) == 3  # its body was never read
+        other = asyncio.create_task(call("/v1/model", "GET"))  # other routes are not counted
+        await _until(lambda: len(read) == 4)
+        release.set()
+        await asyncio.gather(*held, other)
+        assert state.count == 0 and state.rate() == pytest.approx(3 / 5)  # POSTs answered over the last 5 s
+        # the automatic bound follows the rate: 2 s of answers, at least the floor
+        state._answered.extend([time.monotonic()] * 20)
+        assert state.limit == int(23 / 5 * 2) and InFlight(fixed=7, floor=3).limit == 7
+        return statuses
+
+    assert sorted(asyncio.run(go())) == [200] * 4 + [503]

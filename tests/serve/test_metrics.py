@@ -14,7 +14,7 @@ from seq2seq.serve import ServeOptions, create_app  # noqa: E402
 V1 = Path(__file__).resolve().parents[1] / "fixtures" / "v1"
 NAMES = {"seq2seq_requests", "seq2seq_translate_seconds", "seq2seq_batch_inputs", "seq2seq_batch_seconds",
          "seq2seq_inputs", "seq2seq_queue_inputs", "seq2seq_queue_requests", "seq2seq_queue_limit_inputs",
-         "seq2seq_running_inputs", "seq2seq_inputs_per_second"}
+         "seq2seq_running_inputs", "seq2seq_inputs_per_second", "seq2seq_in_flight_requests", "seq2seq_in_flight_limit"}
 
 
 def _samples(client):
@@ -46,6 +46,8 @@ def test_metrics_have_the_documented_names_and_count_this_apps_requests():
         assert values[("seq2seq_batch_inputs_count", ())] == 2 and values[("seq2seq_batch_inputs_sum", ())] == 4
         assert values[("seq2seq_batch_inputs_bucket", (("le", "1.0"),))] == 1
         assert values[("seq2seq_queue_inputs", ())] == 0 and values[("seq2seq_queue_limit_inputs", ())] == 8
+        assert values[("seq2seq_in_flight_requests", ())] == 0
+        assert values[("seq2seq_in_flight_limit", ())] == 8 + 64  # --max-queue and a running batch
         assert values[("seq2seq_inputs_per_second", ())] == pytest.approx(0.4)  # 4 inputs in the last 10 s
         # the other app, in the same process, counted nothing of that
         _, other = _samples(b)

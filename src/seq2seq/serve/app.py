@@ -19,6 +19,7 @@ from fastapi.security import HTTPBearer
 from fastapi.staticfiles import StaticFiles
 
 from ..config import DecodeConfig
+from .admission import InFlight, InFlightLimit
 from .auth import BearerAuth
 from .batcher import Batcher, Overloaded, ShuttingDown
 from .body_limit import BodyLimit
@@ -67,7 +68,10 @@ def create_app(model: Any, options: ServeOptions | None = None, run_dir: str | P
     name = info["name"]
     batcher = Batcher(model, max_batch=opts.max_batch, wait_ms=opts.batch_wait_ms, max_queue=opts.max_queue,
                       floor=opts.max_inputs)
-    metrics = ServerMetrics(batcher, opts.max_batch)
+    # Requests in the server at once: the queue's bound plus a running batch, or QUEUE_SECONDS of answers.
+    in_flight = InFlight(None if opts.max_queue is None else opts.max_queue + opts.max_batch,
+                         floor=max(opts.max_inputs, opts.max_batch))
+    metrics = ServerMetrics(batcher, opts.max_batch, in_flight)
     batcher.on_batch = metrics.batch
 
     @asynccontextmanager
@@ -87,8 +91,11 @@ def create_app(model: Any, options: ServeOptions | None = None, run_dir: str | P
     app.state.batcher = batcher
     app.state.options = opts
     app.state.metrics = metrics
-    # Outermost last: CORS answers a browser's preflight, then the key is checked, then the body's size.
+    app.state.in_flight = in_flight
+    # Outermost last: CORS answers a browser's preflight, then the key is checked, then the requests in
+    # flight are counted, then the body's size.
     app.add_middleware(BodyLimit, max_bytes=opts.max_body_bytes)
+    app.add_middleware(InFlightLimit, state=in_flight)
     if api_key:
         app.add_middleware(BearerAuth, key=api_key)
     if cors_origins:
@@ -146,12 +153,14 @@ def create_app(model: Any, options: ServeOptions | None = None, run_dir: str | P
     @app.get("/v1/model", summary="Architecture, vocabularies, training summary and limits", dependencies=secured,
              responses=denied)
     async def describe() -> dict[str, Any]:
-        return {**info, "limits": {**dataclasses.asdict(opts), "queue_limit_now": batcher.max_queue}}
+        return {**info, "limits": {**dataclasses.asdict(opts), "queue_limit_now": batcher.max_queue,
+                                   "in_flight_limit_now": in_flight.limit}}
 
     @app.get("/health", summary="Liveness (no key needed)")
     async def health() -> dict[str, Any]:
         return {"status": "draining" if batcher.draining else "ok", "model": name, "waiting": batcher.waiting,
-                "queued_inputs": batcher.queued_inputs, "requests": batcher.requests, "batches": batcher.calls}
+                "queued_inputs": batcher.queued_inputs, "in_flight": in_flight.count, "requests": batcher.requests,
+                "batches": batcher.calls}
 
     @app.get("/metrics", summary="Prometheus metrics (text format)", response_class=PlainTextResponse,
              dependencies=secured, responses=denied)

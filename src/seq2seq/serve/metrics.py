@@ -26,7 +26,7 @@ class ServerMetrics:
 
     content_type = CONTENT_TYPE_LATEST
 
-    def __init__(self, batcher: Any, max_batch: int):
+    def __init__(self, batcher: Any, max_batch: int, in_flight: Any):
         self.registry = CollectorRegistry()
         r = self.registry
         self.requests = Counter("seq2seq_requests", "HTTP requests answered, by route and status code",
@@ -46,6 +46,10 @@ class ServerMetrics:
             .set_function(lambda: batcher.max_queue)
         Gauge("seq2seq_running_inputs", "inputs of the model call now running", registry=r) \
             .set_function(lambda: batcher.running_inputs)
+        Gauge("seq2seq_in_flight_requests", "POST /v1/translate requests in the server now", registry=r) \
+            .set_function(lambda: in_flight.count)
+        Gauge("seq2seq_in_flight_limit", "the bound on them now (503 at it)", registry=r) \
+            .set_function(lambda: in_flight.limit)
         Gauge("seq2seq_inputs_per_second", f"inputs translated per second over the last {RATE_WINDOW:g} s",
               registry=r).set_function(self._recent_rate)
         self._recent: list[tuple[float, int]] = []

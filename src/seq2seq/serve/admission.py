@@ -1,0 +1,80 @@
+"""Admission at the HTTP layer: translation requests in the server at once are bounded, so that when request
+handling itself (parsing, validation, JSON) is the bottleneck rather than the model, the excess gets a cheap 503
+before its body is read instead of a place in an ever longer line."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections import deque
+from typing import Any
+
+from .batcher import QUEUE_SECONDS
+
+WINDOW = 5.0  # seconds of answers the throughput is measured over
+
+
+class InFlight:
+    """Translation requests in the server now, and the bound on them: `fixed`, or (fixed None) as many as the
+    server answered in QUEUE_SECONDS at its recent rate, at least `floor`."""
+
+    def __init__(self, fixed: int | None, floor: int):
+        self.fixed = fixed
+        self.floor = max(1, floor)
+        self.count = 0
+        self._answered: deque[float] = deque()
+
+    def rate(self) -> float:
+        """Requests answered per second over the last WINDOW seconds."""
+        now = time.monotonic()
+        while self._answered and self._answered[0] < now - WINDOW:
+            self._answered.popleft()
+        return len(self._answered) / WINDOW
+
+    @property
+    def limit(self) -> int:
+        """Requests that may be in flight now."""
+        if self.fixed is not None:
+            return self.fixed
+        return max(self.floor, int(self.rate() * QUEUE_SECONDS))
+
+    def retry_after(self) -> int:
+        """Whole seconds the requests in flight need at the recent rate (at least 1)."""
+        rate = self.rate()
+        return max(1, math.ceil(self.count / rate)) if rate > 0 else 1
+
+    def answered(self) -> None:
+        """Count one request answered."""
+        self.count -= 1
+        self._answered.append(time.monotonic())
+
+
+class InFlightLimit:
+    """ASGI middleware for POST /v1/translate: 503 with Retry-After, before the body is read, while `state`'s
+    bound is reached."""
+
+    def __init__(self, app: Any, state: InFlight, path: str = "/v1/translate"):
+        self.app = app
+        self.state = state
+        self.path = path
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope.get("path") != self.path or scope.get("method") != "POST":
+            await self.app(scope, receive, send)
+            return
+        state, limit = self.state, self.state.limit
+        if state.count >= limit:
+            payload = json.dumps({"detail": f"server overloaded: {state.count} requests in flight, the limit "
+                                            f"now is {limit}; retry later"}).encode()
+            await send({"type": "http.response.start", "status": 503,
+                        "headers": [(b"content-type", b"application/json"),
+                                    (b"retry-after", str(state.retry_after()).encode()),
+                                    (b"content-length", str(len(payload)).encode()), (b"connection", b"close")]})
+            await send({"type": "http.response.body", "body": payload})
+            return
+        state.count += 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            state.answered()
