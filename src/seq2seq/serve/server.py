@@ -71,9 +71,9 @@ def serve(run_dir: str | Path, host: str = "127.0.0.1", port: int = 8000, option
           decode: Callable[[DecodeConfig, str], DecodeConfig] | None = None, engine: str = "auto",
           api_key: str | None = None, cors_origins: Sequence[str] = (), insecure_no_auth: bool = False) -> None:
     """Load the run's (or an exported) model on `engine` (see `seq2seq.load`) and serve it until SIGTERM or
-    Ctrl-C, then drain and end the process with status 0; `decode(run's decode section, target type)` gives the server's decoding defaults (the command
-    line's decoding flags). ValueError, before loading anything, for a non-loopback `host` without `api_key`
-    unless `insecure_no_auth`."""
+    Ctrl-C, then drain and end the process with status 0; `decode(run's decode section, target type)` gives
+    the server's decoding defaults (the command line's decoding flags). ValueError, before loading anything,
+    for a non-loopback `host` without `api_key` unless `insecure_no_auth`."""
     check_exposure(host, api_key, insecure_no_auth)
     opts = options or ServeOptions()
     model = load(run_dir, which=which, engine=engine, threads=opts.threads)
