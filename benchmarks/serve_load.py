@@ -1,6 +1,10 @@
 """Load test of `seq2seq serve` on loopback: the server's capacity (closed loop), then open-loop Poisson arrivals at
 multiples of it, each for a fixed time, reporting throughput, p50/p99 latency of admitted requests, the 503 and
-504 shares, any other status, and the server's RSS before and after.
+504 shares, any other status, the server's RSS before and after, and (server mean ms) the mean time the server
+itself took for a 200, from its body read to its answer: the rest of a latency was spent before the server read
+the request (socket buffers, its event loop) or in the client. "loop run / wait": the share of the phase the
+server's and the client's event-loop threads ran on a CPU and waited for one (a thread that waits often is
+starved by other processes).
 
     .venv/bin/python benchmarks/serve_load.py RUN_DIR                       # 60 s a phase
     .venv/bin/python benchmarks/serve_load.py RUN_DIR --duration 15 --rates 0.5,1,3 --out runs/serve_load
@@ -66,6 +70,26 @@ def cpu_seconds(pid: int) -> float:
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     except (OSError, ValueError, IndexError):
         return math.nan
+
+
+def schedstat(pid: int | str) -> tuple[float, float]:
+    """Seconds a process's main thread (for the server and this client: the event loop) has run on a CPU and
+    waited for one (Linux /proc/PID/schedstat), NaN elsewhere."""
+    try:
+        run, wait = Path(f"/proc/{pid}/schedstat").read_text().split()[:2]
+        return int(run) / 1e9, int(wait) / 1e9
+    except (OSError, ValueError):
+        return math.nan, math.nan
+
+
+def handler_seconds(url: str) -> tuple[float, float]:
+    """The server's own count and sum of seconds of its 200 answers to /v1/translate (from /metrics)."""
+    values = {}
+    for line in httpx.get(f"{url}/metrics", timeout=30).text.splitlines():
+        if line.startswith(("seq2seq_translate_seconds_count ", "seq2seq_translate_seconds_sum ")):
+            name, value = line.split()
+            values[name] = float(value)
+    return values.get("seq2seq_translate_seconds_count", 0.0), values.get("seq2seq_translate_seconds_sum", 0.0)
 
 
 def inputs_of(run: Path, path: str | None, n: int) -> list[str]:
@@ -233,9 +257,17 @@ def main() -> None:
               f"offline / capacity = {offline / cap:.2f}", flush=True)
         for i, factor in enumerate(float(f) for f in args.rates.split(",")):
             before, cpu, wall = rss_mib(proc.pid), cpu_seconds(proc.pid), time.perf_counter()
+            n0, s0 = handler_seconds(url)
+            loops0 = schedstat(proc.pid) + schedstat("self")
             phase = asyncio.run(open_loop(url, texts, factor * cap, args.duration, args.max_requests, args.timeout,
                                           seed=i))
-            share = (cpu_seconds(proc.pid) - cpu) / (time.perf_counter() - wall)
+            share = (cpu_seconds(proc.pid) - cpu) / (time.perf_counter() - wall)  # all the server's threads
+            n1, s1 = handler_seconds(url)
+            wall = time.perf_counter() - wall
+            loops = [(b - a) / wall for a, b in zip(loops0, schedstat(proc.pid) + schedstat("self"))]
+            phase.update(server_loop_run=loops[0], server_loop_wait=loops[1], client_loop_run=loops[2],
+                         client_loop_wait=loops[3])
+            phase["server_mean_ms"] = (s1 - s0) / (n1 - n0) * 1000 if n1 > n0 else math.nan
             phase.update(factor=factor, rss_before_mib=before, rss_after_mib=rss_mib(proc.pid), server_cpu_share=share)
             report["phases"].append(phase)
             print(json.dumps(phase), flush=True)
@@ -252,14 +284,16 @@ def main() -> None:
             proc.kill()
             report["exit_status"] = "killed"
     table = ["| load | offered req/s | sent req/s | throughput (200/s) | p50 ms | p99 ms | 503 | 504 | other | "
-             "RSS before → after MiB | server CPU |",
-             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |"]
+             "RSS before → after MiB | server CPU | server mean ms | server loop run / wait | "
+             "client loop run / wait |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | --- | --- |"]
     for ph in report["phases"]:
         other = sum(n for s, n in ph["statuses"].items() if s not in ("200", "503", "504")) + ph["unanswered"]
         table.append(f"| {ph['factor']:g}x | {ph['offered_rps']:.0f} | {ph['sent_rps']:.0f} | "
                      f"{ph['throughput_rps']:.0f} | {ph['p50_ms']:.0f} | {ph['p99_ms']:.0f} | {ph['share_503']:.1%} | "
                      f"{ph['share_504']:.1%} | {other} | {ph['rss_before_mib']:.0f} → {ph['rss_after_mib']:.0f} | "
-                     f"{ph['server_cpu_share']:.0%} |")
+                     f"{ph['server_cpu_share']:.0%} | {ph['server_mean_ms']:.0f} | {ph['server_loop_run']:.0%} / "
+                     f"{ph['server_loop_wait']:.0%} | {ph['client_loop_run']:.0%} / {ph['client_loop_wait']:.0%} |")
     md = "\n".join([f"machine: {report['machine']}", f"offline {offline:.0f} inputs/s; capacity "
                     f"{report.get('capacity_rps', math.nan):.0f} requests/s; {args.duration:g} s a phase; server "
                     f"exit status {report['exit_status']}; load average at start "

@@ -83,8 +83,8 @@ def _use(sub: argparse._SubParsersAction) -> None:
                     help="how long to gather concurrent requests into one batch")
     sv.add_argument("--max-batch", type=int, default=64, help="inputs per batch (1 = no batching)")
     sv.add_argument("--threads", type=int, default=1, help="intra-op threads of the one inference thread")
-    sv.add_argument("--max-queue", type=int, help="inputs that may wait (503 with Retry-After above; default: "
-                                                  "2 s of work at the measured rate)")
+    sv.add_argument("--max-queue", type=int, help="inputs that may wait, and (plus --max-batch) requests in flight; "
+                                                  "503 with Retry-After above (default: 2 s of work, measured)")
     sv.add_argument("--request-timeout", type=float, default=30.0,
                     help="seconds a request may take (504 after; a request's timeout_ms may ask for less)")
     sv.add_argument("--drain-seconds", type=float, default=10.0,
