@@ -3,6 +3,7 @@ running work finish within --drain-seconds, answer the rest 503, and exit with s
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import signal
@@ -46,7 +47,10 @@ class DrainingServer(uvicorn.Server):
             server.close()
         if not self.force_exit:
             log.info("shutting down: finishing queued work for up to %g s (--drain-seconds)", self.drain_seconds)
-            await self.batcher.drain(self.drain_seconds)
+            drain = asyncio.ensure_future(self.batcher.drain(self.drain_seconds))
+            while not drain.done() and not self.force_exit:  # a second Ctrl-C stops waiting
+                await asyncio.wait({drain}, timeout=0.1)
+            drain.cancel()
         await super().shutdown(sockets)
 
 
