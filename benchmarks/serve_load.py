@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import json as _json
 import math
 import os
 import platform
@@ -30,6 +31,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -149,23 +151,77 @@ def start_server(run: Path, cpu: int | None, extra: list[str]) -> tuple[subproce
     raise SystemExit("the server did not start within 120 s")
 
 
-async def _post(client: httpx.AsyncClient, text: str, results: list, sent: float) -> None:
+class RawClient:
+    """A minimal HTTP/1.1 client over asyncio streams, keep-alive connections reused: a tenth of httpx's CPU per
+    request, so that one core can offer several times a small model server's capacity. It reads only
+    Content-Length bodies (what the server sends)."""
+
+    def __init__(self, url: str, timeout: float):
+        host, port = url.rsplit("//", 1)[1].rsplit(":", 1)
+        self.host, self.port, self.timeout = host, int(port), timeout
+        self.idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+
+    async def __aenter__(self) -> "RawClient":
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        for _, writer in self.idle:
+            writer.close()
+        self.idle.clear()
+
+    async def post(self, path: str, json: dict) -> int:
+        """The status of a POST of `json` to `path`."""
+        return await asyncio.wait_for(self._post(path, _json.dumps(json).encode()), self.timeout)
+
+    async def _post(self, path: str, body: bytes) -> int:
+        reader, writer = self.idle.pop() if self.idle else await asyncio.open_connection(self.host, self.port)
+        try:
+            writer.write(f"POST {path} HTTP/1.1\r\nHost: {self.host}\r\nContent-Type: application/json\r\n"
+                         f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+            status = int((await reader.readline()).split()[1])
+            length, keep = 0, True
+            while (line := await reader.readline()) not in (b"\r\n", b""):
+                name, _, value = line.decode("latin-1").partition(":")
+                if name.lower() == "content-length":
+                    length = int(value)
+                elif name.lower() == "connection" and value.strip().lower() == "close":
+                    keep = False
+            await reader.readexactly(length)
+        except BaseException:
+            writer.close()
+            raise
+        if keep:
+            self.idle.append((reader, writer))
+        else:
+            writer.close()
+        return status
+
+
+def make_client(kind: str, url: str, timeout: float, connections: int | None) -> Any:
+    """The load's client: `raw` (RawClient) or `httpx` (an httpx.AsyncClient)."""
+    if kind == "raw":
+        return RawClient(url, timeout)
+    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections or 512)
+    return httpx.AsyncClient(base_url=url, timeout=timeout, limits=limits)
+
+
+async def _post(client: Any, text: str, results: list, sent: float) -> None:
     try:
         r = await client.post("/v1/translate", json={"inputs": [text]})
-        status = r.status_code
-    except httpx.TimeoutException:
+        status = r if isinstance(r, int) else r.status_code
+    except (httpx.TimeoutException, asyncio.TimeoutError):
         status = "client timeout"
-    except httpx.TransportError as e:
+    except (httpx.TransportError, OSError, asyncio.IncompleteReadError, ValueError, IndexError) as e:
         status = type(e).__name__
     results.append((status, time.perf_counter() - sent))
 
 
-async def capacity(url: str, texts: list[str], concurrency: int, seconds: float, timeout: float) -> float:
+async def capacity(url: str, texts: list[str], concurrency: int, seconds: float, timeout: float,
+                   kind: str = "raw") -> float:
     """Requests per second answered 200 with `concurrency` requests always in flight (closed loop)."""
     results: list = []
     stop = time.perf_counter() + seconds
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(base_url=url, timeout=timeout, limits=limits) as client:
+    async with make_client(kind, url, timeout, concurrency) as client:
         async def worker(i: int) -> None:
             k = i
             while time.perf_counter() < stop:
@@ -179,13 +235,12 @@ async def capacity(url: str, texts: list[str], concurrency: int, seconds: float,
 
 
 async def open_loop(url: str, texts: list[str], rate: float, seconds: float, max_requests: int,
-                    timeout: float, seed: int) -> dict:
+                    timeout: float, seed: int, kind: str = "raw") -> dict:
     """Poisson arrivals at `rate` per second for `seconds` (at most `max_requests`): statuses and latencies."""
     rng = random.Random(seed)
     results: list = []
     tasks = []
-    limits = httpx.Limits(max_connections=None, max_keepalive_connections=512)
-    async with httpx.AsyncClient(base_url=url, timeout=timeout, limits=limits) as client:
+    async with make_client(kind, url, timeout, None) as client:
         start = time.perf_counter()
         due, lag = start, 0.0
         while len(tasks) < max_requests:
@@ -231,6 +286,8 @@ def main() -> None:
     p.add_argument("--max-batch", type=int, default=64, help="the server's --max-batch")
     p.add_argument("--max-requests", type=int, default=100_000, help="cap on requests per phase")
     p.add_argument("--timeout", type=float, default=30.0, help="client timeout per request (s)")
+    p.add_argument("--client", choices=["raw", "httpx"], default="raw",
+                   help="raw: asyncio streams, keep-alive (cheap); httpx: httpx.AsyncClient (about 10x the CPU)")
     p.add_argument("--server-cpu", type=int, default=0, help="core for the server (-1: no pinning)")
     p.add_argument("--serve-args", default="", help="more `seq2seq serve` flags, e.g. '--max-queue 256'")
     p.add_argument("--out", type=Path, help="directory for serve_load.json and serve_load.md")
@@ -247,11 +304,11 @@ def main() -> None:
     print(f"offline: {offline:.0f} inputs/s (Model.translate, batches of {args.max_batch}, one thread)", flush=True)
     extra = ["--max-batch", str(args.max_batch), *args.serve_args.split()]
     proc, url = start_server(args.run, server_cpu, extra)
-    report: dict = {"machine": machine(), "run": str(args.run), "offline_inputs_per_s": offline,
+    report: dict = {"machine": machine(), "run": str(args.run), "offline_inputs_per_s": offline, "client": args.client,
                     "serve_args": extra, "duration_s": args.duration, "phases": []}
     try:
         rss_start = rss_mib(proc.pid)
-        cap = asyncio.run(capacity(url, texts, args.concurrency, args.capacity_seconds, args.timeout))
+        cap = asyncio.run(capacity(url, texts, args.concurrency, args.capacity_seconds, args.timeout, args.client))
         report.update(capacity_rps=cap, rss_start_mib=rss_start, load_average=os.getloadavg())
         print(f"capacity: {cap:.0f} requests/s (closed loop, {args.concurrency} in flight, one input each); "
               f"offline / capacity = {offline / cap:.2f}", flush=True)
@@ -260,7 +317,7 @@ def main() -> None:
             n0, s0 = handler_seconds(url)
             loops0 = schedstat(proc.pid) + schedstat("self")
             phase = asyncio.run(open_loop(url, texts, factor * cap, args.duration, args.max_requests, args.timeout,
-                                          seed=i))
+                                          seed=i, kind=args.client))
             share = (cpu_seconds(proc.pid) - cpu) / (time.perf_counter() - wall)  # all the server's threads
             n1, s1 = handler_seconds(url)
             wall = time.perf_counter() - wall
@@ -294,7 +351,7 @@ def main() -> None:
                      f"{ph['share_504']:.1%} | {other} | {ph['rss_before_mib']:.0f} → {ph['rss_after_mib']:.0f} | "
                      f"{ph['server_cpu_share']:.0%} | {ph['server_mean_ms']:.0f} | {ph['server_loop_run']:.0%} / "
                      f"{ph['server_loop_wait']:.0%} | {ph['client_loop_run']:.0%} / {ph['client_loop_wait']:.0%} |")
-    md = "\n".join([f"machine: {report['machine']}", f"offline {offline:.0f} inputs/s; capacity "
+    md = "\n".join([f"machine: {report['machine']}", f"client {args.client}; offline {offline:.0f} inputs/s; capacity "
                     f"{report.get('capacity_rps', math.nan):.0f} requests/s; {args.duration:g} s a phase; server "
                     f"exit status {report['exit_status']}; load average at start "
                     f"{report.get('load_average', (math.nan,))[0]:.1f}; server CPU: the share of one core it got"
