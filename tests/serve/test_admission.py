@@ -185,7 +185,7 @@ def test_requests_in_flight_beyond_the_bound_get_503_before_their_body_is_read()
         await _until(lambda: state.count == 3)
         refused = await call()
         assert refused["status"] == 503 and (b"retry-after", b"1") in refused["headers"]
-        assert (b"connection", b"close") in refused["headers"] and len(read) == 3  # its body was never read
+        assert len(read) == 3  # its body was never read
         other = asyncio.create_task(call("/v1/model", "GET"))  # other routes are not counted
         await _until(lambda: len(read) == 4)
         release.set()

@@ -52,7 +52,8 @@ class InFlight:
 
 class InFlightLimit:
     """ASGI middleware for POST /v1/translate: 503 with Retry-After, before the body is read, while `state`'s
-    bound is reached."""
+    bound is reached. The connection stays open (uvicorn skips the unread body): a refusal that costs a new
+    connection each time would cost an overloaded server more than the refused request."""
 
     def __init__(self, app: Any, state: InFlight, path: str = "/v1/translate"):
         self.app = app
@@ -70,7 +71,7 @@ class InFlightLimit:
             await send({"type": "http.response.start", "status": 503,
                         "headers": [(b"content-type", b"application/json"),
                                     (b"retry-after", str(state.retry_after()).encode()),
-                                    (b"content-length", str(len(payload)).encode()), (b"connection", b"close")]})
+                                    (b"content-length", str(len(payload)).encode())]})
             await send({"type": "http.response.body", "body": payload})
             return
         state.count += 1
