@@ -174,11 +174,25 @@ class RawClient:
         return await asyncio.wait_for(self._post(path, _json.dumps(json).encode()), self.timeout)
 
     async def _post(self, path: str, body: bytes) -> int:
-        reader, writer = self.idle.pop() if self.idle else await asyncio.open_connection(self.host, self.port)
+        request = (f"POST {path} HTTP/1.1\r\nHost: {self.host}\r\nContent-Type: application/json\r\n"
+                   f"Content-Length: {len(body)}\r\n\r\n").encode() + body
+        while self.idle:  # a kept connection the server has closed since (its keep-alive timeout) reads b""
+            reader, writer = self.idle.pop()
+            writer.write(request)
+            try:
+                first = await reader.readline()
+            except ConnectionError:
+                first = b""
+            if first:
+                return await self._rest(reader, writer, first)
+            writer.close()
+        reader, writer = await asyncio.open_connection(self.host, self.port)
+        writer.write(request)
+        return await self._rest(reader, writer, await reader.readline())
+
+    async def _rest(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, first: bytes) -> int:
         try:
-            writer.write(f"POST {path} HTTP/1.1\r\nHost: {self.host}\r\nContent-Type: application/json\r\n"
-                         f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
-            status = int((await reader.readline()).split()[1])
+            status = int(first.split()[1])
             length, keep = 0, True
             while (line := await reader.readline()) not in (b"\r\n", b""):
                 name, _, value = line.decode("latin-1").partition(":")
