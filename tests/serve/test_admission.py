@@ -190,10 +190,17 @@ def test_requests_in_flight_beyond_the_bound_get_503_before_their_body_is_read()
         await _until(lambda: len(read) == 4)
         release.set()
         await asyncio.gather(*held, other)
-        assert state.count == 0 and state.rate() == pytest.approx(3 / 5)  # POSTs answered over the last 5 s
-        # the automatic bound follows the rate: 2 s of answers, at least the floor
+        # 3 POSTs answered (the GET is not counted) within the first second: 3 per second
+        assert state.count == 0 and state.rate() == pytest.approx(3.0)
+        # the automatic bound is 2 s of answers at the best recent rate, at least the floor
         state._answered.extend([time.monotonic()] * 20)
-        assert state.limit == int(23 / 5 * 2) and InFlight(fixed=7, floor=3).limit == 7
+        assert state.limit == 2 * 23 and InFlight(fixed=7, floor=3).limit == 7
+        # a slower rate now does not lower it at once: the best rate is forgotten with a 30 s half-life
+        state._answered.clear()
+        state._peak_at -= 30
+        assert 22 <= state.limit <= 23  # 23 answers a second, halved, times 2 s
+        state._peak_at -= 300
+        assert state.limit == 3  # long forgotten: the floor
         return statuses
 
     assert sorted(asyncio.run(go())) == [200] * 4 + [503]

@@ -13,41 +13,62 @@ from typing import Any
 from .batcher import QUEUE_SECONDS
 
 WINDOW = 5.0  # seconds of answers the throughput is measured over
+PEAK_HALF_LIFE = 30.0  # seconds: the best recent rate counts, forgotten this slowly
 
 
 class InFlight:
     """Translation requests in the server now, and the bound on them: `fixed`, or (fixed None) as many as the
-    server answered in QUEUE_SECONDS at its recent rate, at least `floor`."""
+    server answers in QUEUE_SECONDS at its best recent rate, at least `floor`.
+
+    The best recent rate (the highest WINDOW-second rate, decaying with a PEAK_HALF_LIFE half-life), not the
+    current one: the current rate is the load, not the capacity, and a bound that followed it would refuse the
+    first seconds of every rise in load."""
 
     def __init__(self, fixed: int | None, floor: int):
         self.fixed = fixed
         self.floor = max(1, floor)
         self.count = 0
         self._answered: deque[float] = deque()
+        self._since: float | None = None  # the first answer
+        self._peak, self._peak_at = 0.0, 0.0
 
     def rate(self) -> float:
-        """Requests answered per second over the last WINDOW seconds."""
+        """Requests answered per second over the last WINDOW seconds (or since the first answer, if later)."""
         now = time.monotonic()
         while self._answered and self._answered[0] < now - WINDOW:
             self._answered.popleft()
-        return len(self._answered) / WINDOW
+        if self._since is None:
+            return 0.0
+        return len(self._answered) / max(1.0, min(WINDOW, now - self._since))
+
+    def peak(self) -> float:
+        """The best recent rate: the highest rate seen, halved every PEAK_HALF_LIFE seconds since."""
+        now, rate = time.monotonic(), self.rate()
+        decayed = self._peak * 0.5 ** ((now - self._peak_at) / PEAK_HALF_LIFE)
+        if rate >= decayed:
+            self._peak, self._peak_at = rate, now
+            return rate
+        return decayed
 
     @property
     def limit(self) -> int:
         """Requests that may be in flight now."""
         if self.fixed is not None:
             return self.fixed
-        return max(self.floor, int(self.rate() * QUEUE_SECONDS))
+        return max(self.floor, int(self.peak() * QUEUE_SECONDS))
 
     def retry_after(self) -> int:
-        """Whole seconds the requests in flight need at the recent rate (at least 1)."""
-        rate = self.rate()
+        """Whole seconds the requests in flight need at the best recent rate (at least 1)."""
+        rate = self.peak()
         return max(1, math.ceil(self.count / rate)) if rate > 0 else 1
 
     def answered(self) -> None:
         """Count one request answered."""
         self.count -= 1
-        self._answered.append(time.monotonic())
+        now = time.monotonic()
+        if self._since is None:
+            self._since = now
+        self._answered.append(now)
 
 
 class InFlightLimit:
