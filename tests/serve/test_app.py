@@ -22,7 +22,7 @@ import seq2seq  # noqa: E402
 from seq2seq import DecodeConfig  # noqa: E402
 from seq2seq.cli import main  # noqa: E402
 from seq2seq.serve import ServeOptions, create_app  # noqa: E402
-from seq2seq.serve import app as app_module  # noqa: E402
+from seq2seq.serve import server as server_module  # noqa: E402
 
 V1 = Path(__file__).resolve().parents[1] / "fixtures" / "v1"
 LIMITS = ServeOptions(max_inputs=4, max_input_chars=20, max_body_bytes=2000, max_beam=6, max_nbest=3,
@@ -360,7 +360,8 @@ def test_create_app_decode_overrides_the_runs_defaults(tiny):
 
 def test_serve_decoding_flags_become_the_servers_defaults(monkeypatch, capsys):
     apps = []
-    monkeypatch.setattr(app_module.uvicorn, "run", lambda app, **kw: apps.append((app, kw)))
+    monkeypatch.setattr(server_module, "run_server", lambda app, host, port, log_level, drain: apps.append(
+        (app, {"host": host, "port": port})))
     assert main(["serve", str(V1 / "tokens"), "--beam", "3", "--nbest", "2", "--port", "8123",
                  "--log-level", "warning"]) == 0
     assert "serving" in capsys.readouterr().out

@@ -239,17 +239,23 @@ def serve_command(args: argparse.Namespace) -> int:
     """`seq2seq serve`: the HTTP API and page, with the command line's decoding defaults."""
     try:
         from ..serve import ServeOptions, serve
+        from ..serve.auth import KEY_ENV, check_exposure
     except ImportError as e:
-        raise ConfigError(f"serving needs fastapi and uvicorn ({e}); pip install 'seq2seq[serve]'") from None
+        raise ConfigError(f"serving needs fastapi, uvicorn and prometheus-client ({e}); "
+                          "pip install 'seq2seq[serve]'") from None
+    api_key = args.api_key or os.environ.get(KEY_ENV) or None
     try:
+        check_exposure(args.host, api_key, args.insecure_no_auth)
         options = ServeOptions(max_inputs=args.max_inputs, max_input_chars=args.max_input_chars,
                                max_body_bytes=args.max_body_bytes, max_beam=args.max_beam, max_nbest=args.max_nbest,
                                max_output_length=args.max_output_length, batch_wait_ms=args.batch_wait_ms,
-                               max_batch=args.max_batch, threads=args.threads)
+                               max_batch=args.max_batch, threads=args.threads, max_queue=args.max_queue,
+                               request_timeout=args.request_timeout, drain_seconds=args.drain_seconds)
     except ValueError as e:
         raise ConfigError(str(e)) from None
     serve(args.dir, host=args.host, port=args.port, options=options, which=args.checkpoint, log_level=args.log_level,
-          decode=lambda base, target_type: options_from(args, base, target_type), engine=args.engine)
+          decode=lambda base, target_type: options_from(args, base, target_type), engine=args.engine,
+          api_key=api_key, cors_origins=args.cors_origin, insecure_no_auth=args.insecure_no_auth)
     return 0
 
 

@@ -102,6 +102,19 @@ def _use(sub: argparse._SubParsersAction) -> None:
                     help="how long to gather concurrent requests into one batch")
     sv.add_argument("--max-batch", type=int, default=64, help="inputs per batch (1 = no batching)")
     sv.add_argument("--threads", type=int, default=1, help="intra-op threads of the one inference thread")
+    sv.add_argument("--max-queue", type=int, help="inputs that may wait, and (plus --max-batch) requests in flight; "
+                                                  "503 with Retry-After above (default: 2 s of work, measured)")
+    sv.add_argument("--request-timeout", type=float, default=30.0,
+                    help="seconds a request may take (504 after; a request's timeout_ms may ask for less)")
+    sv.add_argument("--drain-seconds", type=float, default=10.0,
+                    help="on SIGTERM: how long queued work may still finish (the rest gets 503)")
+    sv.add_argument("--api-key",
+                    help="require `Authorization: Bearer KEY` on every route but /health (default: "
+                         "$SEQ2SEQ_API_KEY; the variable keeps the key out of the process list)")
+    sv.add_argument("--insecure-no-auth", action="store_true",
+                    help="allow a non-loopback --host without an API key")
+    sv.add_argument("--cors-origin", action="append", default=[], metavar="ORIGIN",
+                    help="let pages from ORIGIN call the API (repeatable; default: no CORS)")
     sv.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"],
                     help="uvicorn's log level (debug also logs every request)")
     _engine_flag(sv)

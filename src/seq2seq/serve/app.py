@@ -1,261 +1,78 @@
-"""The FastAPI app of `seq2seq serve`: /v1/translate, /v1/model, /health, /docs and a page at /."""
+"""The FastAPI app of `seq2seq serve`: /v1/translate, /v1/model, /health, /metrics, /docs and a page at /."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
-import json
-import re
 import logging
 import time
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from collections.abc import Callable
 from typing import Any
 
-import uvicorn
-
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, Security
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Response
+from fastapi.security import HTTPBearer
 from fastapi.staticfiles import StaticFiles
-from pydantic import BaseModel, ConfigDict, Field
 
-from ..config import ConfigError, DecodeConfig
-from ..loading import load
-from ..translation import InputError, InputTooLong
-from .batcher import Batcher
+from ..config import DecodeConfig
+from .admission import InFlight, InFlightLimit
+from .auth import BearerAuth
+from .batcher import Batcher, Overloaded, ShuttingDown
+from .body_limit import BodyLimit
+from .metrics import CountRequests, ServerMetrics
+from .options import ServeOptions
+from .schema import ApiError, TranslateRequest, TranslateResponse, model_info, request_options
 
 log = logging.getLogger("seq2seq")
 STATIC = Path(__file__).parent / "static"
+CLIENT_GONE = 499  # nginx's code for a request whose client closed the connection first (nobody reads it)
 
 
-@dataclass
-class ServeOptions:
-    """Limits and batching of the server (each one a `seq2seq serve` option)."""
-
-    max_inputs: int = 64
-    max_input_chars: int = 1000
-    max_body_bytes: int = 1_000_000
-    max_beam: int = 16
-    max_nbest: int | None = None  # None: the same as max_beam
-    max_output_length: int = 1000
-    batch_wait_ms: float = 5.0
-    max_batch: int = 64
-    threads: int = 1  # the engine's intra-op threads; more rarely helps small RNNs and competes with the event loop
-
-    def __post_init__(self) -> None:
-        if self.max_nbest is None:
-            self.max_nbest = self.max_beam
-        for name in ("max_inputs", "max_input_chars", "max_body_bytes", "max_beam", "max_nbest",
-                     "max_output_length", "max_batch", "threads"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
-        if self.batch_wait_ms < 0:
-            raise ValueError(f"--batch-wait-ms must be >= 0, got {self.batch_wait_ms}")
+async def _disconnected(receive: Callable[[], Awaitable[dict]]) -> None:
+    """Return when the client has closed the connection (the body was read already, so only that can come)."""
+    while (await receive())["type"] != "http.disconnect":
+        pass
 
 
-class SampleOptions(BaseModel):
-    """Sampling instead of search; nbest draws per input."""
-
-    model_config = ConfigDict(extra="forbid", strict=True)
-    temperature: float = Field(1.0, ge=1e-6, description="softmax temperature (>= 1e-6)")
-    top_k: int = Field(0, ge=0, description="sample from the k most likely tokens (0 = all)")
-    top_p: float = Field(1.0, gt=0, le=1, description="nucleus mass in (0, 1]")
-    seed: int | None = Field(None, ge=0, le=2**63 - 1, description="same seed, same request: same outputs "
-                             "(left out: a fresh seed each request)")
-
-
-class TranslateRequest(BaseModel):
-    """What to translate and how; a decoding field left out keeps the server's default (GET /v1/model)."""
-
-    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={
-        "examples": [{"inputs": ["hello", "world"], "beam": 5, "nbest": 2, "return_attention": False}]})
-    inputs: list[str] = Field(description="texts to translate (at most --max-inputs, each at most "
-                                          "--max-input-chars characters)")
-    beam: int | None = Field(None, ge=1, description="beam width (1 = greedy; at most --max-beam)")
-    nbest: int | None = Field(None, ge=1, description="outputs per input, best first (<= beam unless sampling)")
-    max_length: int | None = Field(None, ge=1, description="cap on output tokens (default: the model's)")
-    sample: SampleOptions | None = Field(None, description="sample instead of beam search")
-    return_attention: bool = Field(False, description="add source_tokens and attention to each output (and "
-                                                      "head_attention for a model with multi-head attention)")
-
-
-class Output(BaseModel):
-    text: str
-    tokens: list[str]
-    score: float
-    source_tokens: list[str] | None = None
-    attention: list[list[float]] | None = None
-    head_attention: list[list[list[float]]] | None = Field(
-        None, description="each head's attention (heads x output steps x source steps); `attention` is their mean")
-
-
-class TranslateResponse(BaseModel):
-    outputs: list[list[Output]]
-    model: str
-    elapsed_ms: float
-
-
-class ApiError(Exception):
-    """An answer other than 200, with a message naming the limit or the field."""
-
-    def __init__(self, status: int, message: str, field: str | None = None):
-        super().__init__(message)
-        self.status, self.message, self.field = status, message, field
-
-
-class BodyLimit:
-    """ASGI middleware: 413 when a request body is over the limit, by Content-Length or by bytes read."""
-
-    def __init__(self, app: Any, max_bytes: int):
-        self.app = app
-        self.max_bytes = max_bytes
-
-    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
-            await self.app(scope, receive, send)
-            return
-        headers = dict(scope.get("headers") or [])
-        declared = headers.get(b"content-length")
-        if declared is not None:
-            try:
-                size = int(declared)
-            except ValueError:
-                await self._answer(send, 400, "invalid Content-Length header")
-                return
-            if size > self.max_bytes:
-                await self._answer(send, 413, f"request body too large: {size} bytes > --max-body-bytes "
-                                              f"{self.max_bytes}")
-                return
-        body, more = bytearray(), True
-        while more:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            body += message.get("body", b"")
-            more = message.get("more_body", False)
-            if len(body) > self.max_bytes:
-                await self._answer(send, 413, f"request body too large: more than {self.max_bytes} bytes "
-                                              f"(--max-body-bytes {self.max_bytes})")
-                return
-        replayed = False
-
-        async def replay() -> dict:
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": bytes(body), "more_body": False}
-            return await receive()
-
-        await self.app(scope, replay, send)
-
-    @staticmethod
-    async def _answer(send: Any, status: int, message: str) -> None:
-        payload = json.dumps({"detail": message}).encode()
-        await send({"type": "http.response.start", "status": status,
-                    "headers": [(b"content-type", b"application/json"),
-                                (b"content-length", str(len(payload)).encode()), (b"connection", b"close")]})
-        await send({"type": "http.response.body", "body": payload})
-
-
-# decode.<key> named in a refusal -> the request field that set it
-_FIELDS = {"beam_size": "beam", "strategy": "beam", "nbest": "nbest", "max_length": "max_length",
-           "temperature": "sample", "top_k": "sample", "top_p": "sample", "seed": "sample"}
-
-
-def _field_of(message: str) -> str | None:
-    """The request field a `decode.<key>` refusal is about."""
-    match = re.search(r"decode\.(\w+)", message)
-    return _FIELDS.get(match.group(1)) if match else None
-
-
-def model_info(model: Any, run_dir: str | Path | None, decode: DecodeConfig | None = None) -> dict[str, Any]:
-    """What GET /v1/model answers: architecture, vocabularies, size and a training summary."""
-    cfg = model.config
-    info: dict[str, Any] = {
-        "name": Path(run_dir).name if run_dir else "model",
-        "preset": cfg.preset,
-        "model": dataclasses.asdict(cfg.model),
-        "tokenizers": {"source": cfg.source_tokenizer, "target": cfg.target_tokenizer},
-        "reverse_source": cfg.data.reverse_source,
-        "max_source_length": cfg.data.max_source_length,
-        # A side's size: its vocabulary for tokens, its vector dimension for features.
-        "source": {"type": cfg.data.source_type, "size": model.source.size},
-        "target": {"type": cfg.data.target_type, "size": model.target.size},
-        "parameters": model.parameter_count,
-        "engine": model.engine,
-        "decode": dataclasses.asdict(decode or cfg.decode),
-        "training": None,
-        "test": None,
-    }
-    if run_dir is not None:
-        metrics = Path(run_dir) / "metrics.jsonl"
-        try:
-            lines = [ln for ln in metrics.read_text(encoding="utf-8").splitlines() if ln.strip()]
-            last = json.loads(lines[-1]) if lines else None
-        except (OSError, ValueError):
-            last = None
-        if isinstance(last, dict):
-            keys = ("epoch", "step", "valid_exact_match", "valid_loss", "valid_perplexity",
-                    "valid_token_accuracy", "valid_bleu", "valid_chrf")
-            info["training"] = {k: last[k] for k in keys if k in last}
-            info["training"]["evaluations"] = len(lines)
-        try:
-            info["test"] = json.loads((Path(run_dir) / "test_metrics.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            pass
-    return info
-
-
-def request_options(req: TranslateRequest, model: Any, opts: ServeOptions, defaults: DecodeConfig) -> DecodeConfig:
-    """The decoding options of a request (the server's defaults with its fields), within the server's limits,
-    its inputs checked as `Model.translate` checks them; ApiError 413 or 422 naming the limit or the field
-    otherwise."""
-    if len(req.inputs) > opts.max_inputs:
-        raise ApiError(413, f"too many inputs: {len(req.inputs)} > --max-inputs {opts.max_inputs}")
-    for i, text in enumerate(req.inputs):
-        if len(text) > opts.max_input_chars:
-            raise ApiError(413, f"input {i} too long: {len(text)} characters > --max-input-chars "
-                                f"{opts.max_input_chars}")
-    decode = _decode_options(req, model, opts, defaults)
-    for i, text in enumerate(req.inputs):
-        try:
-            model.encode_input(text, decode)
-        except InputTooLong as e:
-            raise ApiError(413, f"input {i} too long: {e}") from None
-        except InputError as e:
-            raise ApiError(422, f"input {i}: {e}", "inputs") from None
-    return decode
-
-
-def _decode_options(req: TranslateRequest, model: Any, opts: ServeOptions, defaults: DecodeConfig) -> DecodeConfig:
-    s = req.sample
-    overrides = {"beam": req.beam, "nbest": req.nbest, "max_length": req.max_length}
-    if s is not None:
-        overrides.update(sample=True, temperature=s.temperature, top_k=s.top_k, top_p=s.top_p, seed=s.seed)
+async def within(work: Awaitable[Any], request: Request, seconds: float) -> Any:
+    """The result of `work`, unless `seconds` pass first (ApiError 504) or the client goes away (499): then the
+    work is cancelled, which takes it out of the batcher's queue."""
+    task = asyncio.ensure_future(work)
+    gone = asyncio.ensure_future(_disconnected(request.receive))
     try:
-        decode = model.decode_options(defaults, **overrides)
-    except ConfigError as e:
-        raise ApiError(422, str(e), _field_of(str(e))) from None
-    beam = decode.beam_size if decode.strategy == "beam" else 1
-    for name, value, most, flag in (("beam", beam, opts.max_beam, "--max-beam"),
-                                    ("nbest", decode.nbest, opts.max_nbest, "--max-nbest"),
-                                    ("max_length", decode.max_length, opts.max_output_length, "--max-output-length")):
-        if value > most:
-            raise ApiError(422, f"{name} {value} out of range: 1..{most} ({flag} {most})", name)
-    return decode
+        done, _ = await asyncio.wait({task, gone}, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for t in (task, gone):
+            t.cancel()
+        await asyncio.wait({task, gone})  # the cancelled work has left the queue before the answer goes out
+    if task in done:
+        return task.result()
+    if gone in done:
+        raise ApiError(CLIENT_GONE, "client closed the connection")
+    raise ApiError(504, f"not done within {seconds * 1000:.0f} ms (--request-timeout or the request's timeout_ms)")
 
 
 def create_app(model: Any, options: ServeOptions | None = None, run_dir: str | Path | None = None,
-               decode: DecodeConfig | None = None) -> FastAPI:
+               decode: DecodeConfig | None = None, api_key: str | None = None,
+               cors_origins: Sequence[str] = ()) -> FastAPI:
     """The app serving `model` (a `seq2seq.Model`); `run_dir` feeds the training summary of /v1/model;
-    `decode` (default: the run's decode section) is what a request's left-out decoding fields take."""
+    `decode` (default: the run's decode section) is what a request's left-out decoding fields take; `api_key`
+    (if any) is required as a Bearer token on every route but /health; `cors_origins` may call it from a page."""
     opts = options or ServeOptions()
     defaults = decode or model.config.decode
     info = model_info(model, run_dir, defaults)
     name = info["name"]
-    batcher = Batcher(model, max_batch=opts.max_batch, wait_ms=opts.batch_wait_ms)
+    batcher = Batcher(model, max_batch=opts.max_batch, wait_ms=opts.batch_wait_ms, max_queue=opts.max_queue,
+                      floor=opts.max_inputs)
+    # Requests in the server at once: the queue's bound plus a running batch, or QUEUE_SECONDS of answers.
+    in_flight = InFlight(None if opts.max_queue is None else opts.max_queue + opts.max_batch,
+                         floor=max(opts.max_inputs, opts.max_batch))
+    metrics = ServerMetrics(batcher, opts.max_batch, in_flight)
+    batcher.on_batch = metrics.batch
 
     @asynccontextmanager
     async def lifespan(_: FastAPI):
@@ -266,13 +83,28 @@ def create_app(model: Any, options: ServeOptions | None = None, run_dir: str | P
             await batcher.stop()
 
     app = FastAPI(title="seq2seq", version="1", lifespan=lifespan,
-                  description=f"Translate with the RNN encoder-decoder model `{name}`. Limits: "
+                  description=f"Translate with the encoder-decoder model `{name}`. Limits: "
                               f"{opts.max_inputs} inputs of {opts.max_input_chars} characters, "
                               f"{opts.max_body_bytes} body bytes, beam <= {opts.max_beam}, "
-                              f"nbest <= {opts.max_nbest}.")
+                              f"nbest <= {opts.max_nbest}, {opts.request_timeout:g} s per request."
+                              + (" Every route but /health needs `Authorization: Bearer <key>`." if api_key else ""))
     app.state.batcher = batcher
     app.state.options = opts
+    app.state.metrics = metrics
+    app.state.in_flight = in_flight
+    # Outermost last: CORS answers a browser's preflight, then the key is checked, then the requests in
+    # flight are counted, then the body's size.
     app.add_middleware(BodyLimit, max_bytes=opts.max_body_bytes)
+    app.add_middleware(InFlightLimit, state=in_flight)
+    if api_key:
+        app.add_middleware(BearerAuth, key=api_key)
+    if cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=list(cors_origins), allow_methods=["GET", "POST"],
+                           allow_headers=["authorization", "content-type"])
+    app.add_middleware(CountRequests, metrics=metrics)
+    # The key itself is checked by BearerAuth for every path; this only documents it in the OpenAPI schema.
+    secured = [Security(HTTPBearer(auto_error=False, description="the server's --api-key"))] if api_key else []
+    denied = {401: {"description": "missing or wrong API key"}} if api_key else {}
 
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, e: ApiError) -> JSONResponse:
@@ -280,7 +112,7 @@ def create_app(model: Any, options: ServeOptions | None = None, run_dir: str | P
             detail: Any = [{"type": "value_error", "loc": ["body", e.field] if e.field else ["body"], "msg": e.message}]
         else:
             detail = e.message
-        return JSONResponse({"detail": detail}, status_code=e.status)
+        return JSONResponse({"detail": detail}, status_code=e.status, headers=e.headers)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, e: RequestValidationError) -> JSONResponse:
@@ -296,24 +128,44 @@ def create_app(model: Any, options: ServeOptions | None = None, run_dir: str | P
         return JSONResponse({"detail": "internal error (logged on the server)"}, status_code=500)
 
     @app.post("/v1/translate", response_model=TranslateResponse, response_model_exclude_none=True,
-              summary="Translate texts", responses={400: {"description": "a body that cannot be read as JSON"},
-                                                    413: {"description": "a limit was exceeded (named)"},
-                                                    422: {"description": "invalid request"}})
-    async def translate(req: TranslateRequest) -> dict[str, Any]:
+              summary="Translate texts", dependencies=secured,
+              responses={400: {"description": "a body that cannot be read as JSON"}, **denied,
+                         413: {"description": "a limit was exceeded (named)"},
+                         422: {"description": "invalid request"},
+                         503: {"description": "queue full (Retry-After says when to try again) or shutting down"},
+                         504: {"description": "not done within the deadline (--request-timeout, timeout_ms)"}})
+    async def translate(req: TranslateRequest, request: Request) -> dict[str, Any]:
         start = time.perf_counter()
         decode = request_options(req, model, opts, defaults)
-        results = await batcher.translate(req.inputs, decode, attention=req.return_attention)
+        seconds = opts.request_timeout if req.timeout_ms is None else min(opts.request_timeout, req.timeout_ms / 1000)
+        try:
+            results = await within(batcher.translate(req.inputs, decode, attention=req.return_attention),
+                                   request, seconds)
+        except Overloaded as e:
+            raise ApiError(503, str(e), headers={"Retry-After": str(e.retry_after)}) from None
+        except ShuttingDown as e:
+            raise ApiError(503, str(e), headers={"Retry-After": "1", "Connection": "close"}) from None
         outputs = [[t.to_dict(attention=req.return_attention) for t in hyps] for hyps in results]
-        return {"outputs": outputs, "model": name, "elapsed_ms": round((time.perf_counter() - start) * 1000, 3)}
+        elapsed = time.perf_counter() - start
+        metrics.latency.observe(elapsed)
+        return {"outputs": outputs, "model": name, "elapsed_ms": round(elapsed * 1000, 3)}
 
-    @app.get("/v1/model", summary="Architecture, vocabularies, training summary and limits")
+    @app.get("/v1/model", summary="Architecture, vocabularies, training summary and limits", dependencies=secured,
+             responses=denied)
     async def describe() -> dict[str, Any]:
-        return {**info, "limits": dataclasses.asdict(opts)}
+        return {**info, "limits": {**dataclasses.asdict(opts), "queue_limit_now": batcher.max_queue,
+                                   "in_flight_limit_now": in_flight.limit}}
 
-    @app.get("/health", summary="Liveness")
+    @app.get("/health", summary="Liveness (no key needed)")
     async def health() -> dict[str, Any]:
-        return {"status": "ok", "model": name, "waiting": batcher.waiting, "requests": batcher.requests,
+        return {"status": "draining" if batcher.draining else "ok", "model": name, "waiting": batcher.waiting,
+                "queued_inputs": batcher.queued_inputs, "in_flight": in_flight.count, "requests": batcher.requests,
                 "batches": batcher.calls}
+
+    @app.get("/metrics", summary="Prometheus metrics (text format)", response_class=PlainTextResponse,
+             dependencies=secured, responses=denied)
+    async def prometheus() -> Response:
+        return Response(metrics.render(), media_type=metrics.content_type)
 
     @app.get("/", include_in_schema=False)
     async def page() -> FileResponse:
@@ -321,18 +173,3 @@ def create_app(model: Any, options: ServeOptions | None = None, run_dir: str | P
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app
-
-
-def serve(run_dir: str | Path, host: str = "127.0.0.1", port: int = 8000, options: ServeOptions | None = None,
-          which: str = "best", log_level: str = "info",
-          decode: Callable[[DecodeConfig, str], DecodeConfig] | None = None, engine: str = "auto") -> None:
-    """Load the run's (or an exported) model on `engine` (see `seq2seq.load`) and serve it until interrupted;
-    `decode(run's decode section, target type)` gives the server's decoding defaults (the command line's
-    decoding flags)."""
-    opts = options or ServeOptions()
-    model = load(run_dir, which=which, engine=engine, threads=opts.threads)
-    defaults = decode(model.config.decode, model.config.data.target_type) if decode is not None else None
-    app = create_app(model, opts, run_dir, defaults)
-    shown = f"[{host}]" if ":" in host else host
-    print(f"serving {run_dir} at http://{shown}:{port}/  (API docs: http://{shown}:{port}/docs)", flush=True)
-    uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=log_level == "debug")
