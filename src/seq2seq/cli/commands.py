@@ -216,7 +216,7 @@ def export_command(args: argparse.Namespace) -> int:
     except ImportError as e:
         raise ConfigError(f"exporting needs torch, onnx and onnxruntime ({e}); pip install 'seq2seq[export]'") from None
     try:
-        out = export_onnx(args.dir, args.out, which=args.checkpoint)
+        out = export_onnx(args.dir, args.out, which=args.checkpoint, quantize=args.quantize)
     except ExportError as e:
         raise ConfigError(str(e)) from None
     print(f"exported {args.dir} to {out} (translate, serve or seq2seq.load it with the onnx engine)")

@@ -91,9 +91,11 @@ def _use(sub: argparse._SubParsersAction) -> None:
 
     ex = sub.add_parser("export", help="a run's model as ONNX graphs for the onnx engine (no torch needed to run)")
     ex.add_argument("dir", help="run directory")
-    ex.add_argument("--format", default="onnx", choices=["onnx"], help="only onnx (README: Export and deployment)")
+    ex.add_argument("--format", default="onnx", choices=["onnx"], help="only onnx (docs/guides/export.md)")
     ex.add_argument("--out", required=True, help="directory to write (replaced whole if it exists)")
     ex.add_argument("--checkpoint", default="best", choices=["best", "last"])
+    ex.add_argument("--quantize", "--quantization", dest="quantize", metavar="TYPE",
+                    help="weights' type: int8 (onnx: dynamic quantization of MatMul and LSTM weights)")
     ex.set_defaults(func=export_command)
 
 
