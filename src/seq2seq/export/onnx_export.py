@@ -110,9 +110,6 @@ def export_onnx(source: str | Path | Bundle, out: str | Path, which: str = "best
     if quantize not in (None, *QUANTIZATIONS):
         raise ExportError(f"unknown ONNX quantization {quantize!r}; one of: {', '.join(QUANTIZATIONS)}")
     bundle = source if isinstance(source, Bundle) else load_bundle(source, which=which)
-    if bundle.config.model.copy:
-        raise ExportError("model.copy=true does not export to ONNX yet (its per-sentence extended vocabulary is "
-                          "built and resolved outside the graphs); serve it with the PyTorch engine.")
     model, was_training = bundle.model, bundle.model.training
     model.eval()
     register()
