@@ -3,13 +3,14 @@ CTranslate2 float32 and int8 - decoding speed, BLEU, and agreement with the floa
 
     python benchmarks/int8_engines.py --checkpoint RUN --source test.en --reference test.de --pin 0
     python benchmarks/int8_engines.py --checkpoint RUN ... --engines torch,onnx,onnx-int8,ct2,ct2-int8
+    python benchmarks/int8_engines.py --checkpoint RUN --pin 0     # a built-in task's run: its test split
 
 The engines decode the same tokenised source file (encoded beforehand), greedy and beam 5, `--batch`
 sentences a batch, at most `--max-length` tokens, one thread each, alternating engine by engine for
 `--rounds` rounds (medians of sentences/s), so that a busy machine slows them alike. BLEU: sacrebleu on the
-tokenised text (`tokenize=none`), as benchmarks/peers/run.py scores. Agreement: the share of outputs equal to
-those of the float32 engine of the same kind (onnx-int8 against onnx, ct2 against torch, ct2-int8 against
-ct2).
+tokenised text (`tokenize=none`), as benchmarks/peers/run.py scores; and exact match. Agreement: the share
+of outputs equal to those of the float32 engine of the same kind (onnx-int8 against onnx, ct2 against
+torch, ct2-int8 against ct2).
 """
 
 from __future__ import annotations
@@ -90,8 +91,8 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0], epilog=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--checkpoint", required=True, help="run directory of a trained model")
-    p.add_argument("--source", required=True, help="tokenised source file, one sentence a line")
-    p.add_argument("--reference", required=True, help="tokenised references, one a line")
+    p.add_argument("--source", help="tokenised source file, one sentence a line (default: the run's test split)")
+    p.add_argument("--reference", help="tokenised references, one a line (with --source)")
     p.add_argument("--engines", default="torch,onnx,onnx-int8")
     p.add_argument("--batch", type=int, default=64)
     p.add_argument("--max-length", type=int, default=100)
@@ -107,11 +108,20 @@ def main() -> None:
 
     torch.set_num_threads(1)
     names = args.engines.split(",")
-    lines = Path(args.source).read_text(encoding="utf-8").splitlines()
-    refs = Path(args.reference).read_text(encoding="utf-8").splitlines()
-    result: dict = {"machine": machine(), "sentences": len(lines), "rounds": args.rounds, "engines": {}}
+    result: dict = {"machine": machine(), "rounds": args.rounds, "engines": {}}
     with tempfile.TemporaryDirectory() as work:
         models = load_engines(Path(args.checkpoint), names, Path(work))
+        if args.source:
+            lines = Path(args.source).read_text(encoding="utf-8").splitlines()
+            refs = Path(args.reference).read_text(encoding="utf-8").splitlines()
+        else:  # the run's own test split, references as the target side writes them
+            from seq2seq.data.corpus import load_splits
+
+            model = models[names[0]]
+            pairs = load_splits(model.config)["test"]
+            lines = [s for s, _ in pairs]
+            refs = [model.target.decode(model.target.encode(t)) for _, t in pairs]
+        result["sentences"] = len(lines)
         sources = [models[names[0]].source.encode(x) for x in lines]
         for strategy, beam in (("greedy", 1), ("beam5", 5)):
             options = DecodeConfig(strategy="greedy" if beam == 1 else "beam", beam_size=beam,
@@ -129,21 +139,25 @@ def main() -> None:
                 row[f"{strategy}_sent_s"] = statistics.median(speeds[name])
                 row[f"{strategy}_rounds"] = speeds[name]
                 row[f"bleu_{strategy}"] = bleu(texts[name], refs)
+                row[f"exact_{strategy}"] = sum(a == b for a, b in zip(texts[name], refs)) / len(lines)
                 base = REFERENCE_ENGINE.get(name)
                 if base in texts:
-                    row[f"{strategy}_same_as_{base}"] = sum(a == b for a, b in zip(texts[name], texts[base])) / len(lines)
+                    same = sum(a == b for a, b in zip(texts[name], texts[base]))
+                    row[f"{strategy}_same_as_{base}"] = same / len(lines)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     table = [f"{result['machine']}; {len(lines)} sentences, batch {args.batch}, one thread, {args.rounds} "
              f"alternating rounds (medians)", "",
-             "| engine | greedy sent/s | beam-5 sent/s | BLEU greedy | BLEU beam-5 | same as (greedy / beam-5) |",
-             "| --- | ---: | ---: | ---: | ---: | --- |"]
+             "| engine | greedy sent/s | beam-5 sent/s | BLEU greedy | BLEU beam-5 | exact greedy | exact beam-5 | "
+             "same as (greedy / beam-5) |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
     for name, r in result["engines"].items():
         base = REFERENCE_ENGINE.get(name)
         same = (f"{base}: {100 * r[f'greedy_same_as_{base}']:.1f}% / {100 * r[f'beam5_same_as_{base}']:.1f}%"
                 if f"greedy_same_as_{base}" in r else "")
         table.append(f"| {name} | {r['greedy_sent_s']:,.1f} | {r['beam5_sent_s']:,.1f} | {r['bleu_greedy']:.2f} | "
-                     f"{r['bleu_beam5']:.2f} | {same} |")
+                     f"{r['bleu_beam5']:.2f} | {100 * r['exact_greedy']:.1f}% | {100 * r['exact_beam5']:.1f}% | "
+                     f"{same} |")
     md = "\n".join(table) + "\n"
     (out / "int8_engines.json").write_text(json.dumps(result, indent=2))
     (out / "int8_engines.md").write_text(md)

@@ -386,7 +386,8 @@ def main() -> None:
                        ("ours-transformer-onnx", "ours-transformer"), ("ours-onnx-int8", "ours-onnx"),
                        ("ours-onnx-int8", "opennmt"), ("ours-transformer-ct2", "opennmt-transformer"),
                        ("ours-transformer-ct2-int8", "opennmt-transformer"),
-                       ("ours-transformer-ct2", "ours-transformer"), ("ours-transformer-ct2-int8", "ours-transformer-ct2"),
+                       ("ours-transformer-ct2", "ours-transformer"),
+                       ("ours-transformer-ct2-int8", "ours-transformer-ct2"),
                        ("ours-transformer-onnx-int8", "ours-transformer-onnx")):
         if ours in rows and peer in rows and "greedy_sent_s" in rows[ours]:
             a, b = rows[ours], rows[peer]

@@ -78,7 +78,8 @@ def _load_ctranslate2(path: str | Path, exported: bool, which: str, threads: int
     try:
         from .ct2.model import load_converted
     except ImportError as e:
-        raise ConfigError(f"the ctranslate2 engine needs ctranslate2 ({e}); pip install 'seq2seq[ctranslate2]'") from None
+        raise ConfigError(f"the ctranslate2 engine needs ctranslate2 ({e}); "
+                          f"pip install 'seq2seq[ctranslate2]'") from None
     if exported:
         return load_converted(path, threads=threads)
     from .ct2.convert import export_ctranslate2

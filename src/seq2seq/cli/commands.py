@@ -215,7 +215,8 @@ def export_command(args: argparse.Namespace) -> int:
         try:
             from ..ct2.convert import ConversionError, export_ctranslate2
         except ImportError as e:
-            raise ConfigError(f"converting needs torch and ctranslate2 ({e}); pip install 'seq2seq[torch,ctranslate2]'") from None
+            raise ConfigError(f"converting needs torch and ctranslate2 ({e}); "
+                              f"pip install 'seq2seq[torch,ctranslate2]'") from None
         try:
             out = export_ctranslate2(args.dir, args.out, which=args.checkpoint, quantization=args.quantize)
         except ConversionError as e:
@@ -224,7 +225,8 @@ def export_command(args: argparse.Namespace) -> int:
         try:
             from ..export import ExportError, export_onnx
         except ImportError as e:
-            raise ConfigError(f"exporting needs torch, onnx and onnxruntime ({e}); pip install 'seq2seq[export]'") from None
+            raise ConfigError(f"exporting needs torch, onnx and onnxruntime ({e}); "
+                              f"pip install 'seq2seq[export]'") from None
         try:
             out = export_onnx(args.dir, args.out, which=args.checkpoint, quantize=args.quantize)
         except ExportError as e:

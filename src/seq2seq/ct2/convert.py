@@ -91,9 +91,12 @@ def _inputs(spec: Any, embed: Any, layer: torch.nn.Embedding) -> None:
     spec.scale_embeddings = False
     embeddings = spec.embeddings[0] if isinstance(spec.embeddings, list) else spec.embeddings
     embeddings.weight = _array(table)
-    positions = embed.positions
-    rows = positions.max_positions if hasattr(positions, "max_positions") else POSITIONS
-    spec.position_encodings.encodings = _array(positions(rows))
+    spec.position_encodings.encodings = _array(embed.positions(position_rows(embed.positions)))
+
+
+def position_rows(positions: Any) -> int:
+    """How many positions the converted model knows: a learned table's, else POSITIONS sinusoids."""
+    return int(getattr(positions, "max_positions", POSITIONS))
 
 
 def _output_layer(head: Any) -> tuple[torch.Tensor, torch.Tensor]:
@@ -155,7 +158,7 @@ def _check(directory: Path, bundle: Bundle) -> float:
     torch_model = Model(bundle)
     sources = [bundle.source.encode(s) for s in CHECK_SENTENCES]
     sources = [s for s in sources if s]
-    expected = torch_model.generate(sources, torch_model.decode_options(beam=1, max_length=8))
+    expected = torch_model.generate(sources, torch_model.decode_options(beam=1, max_length=8, min_length=0))
     translator = ctranslate2.Translator(str(directory), device="cpu", intra_threads=1)
     got = translator.translate_batch([source_tokens(bundle.source, s) for s in sources], beam_size=1,
                                      max_decoding_length=8, min_decoding_length=0, return_scores=True,
@@ -213,5 +216,7 @@ def _write_manifest(directory: Path, bundle: Bundle, quantization: str, worst: f
         "config": bundle.config.to_dict(), "source_size": bundle.source.size, "target_size": bundle.target.size,
         "parameters": sum(p.numel() for p in bundle.model.parameters()),
         "check_max_abs_diff": worst if np.isfinite(worst) else None,
+        "max_positions": min(position_rows(bundle.model.encoder.embed.positions),
+                             position_rows(bundle.model.decoder.embed.positions)),
     }
     (directory / EXPORT_JSON).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

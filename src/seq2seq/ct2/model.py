@@ -54,6 +54,7 @@ class Ct2Model(Translator):
         self.directory = directory
         self.manifest = manifest
         self.threads = threads
+        self.max_positions = int(manifest.get("max_positions", 1024))
         try:
             self.translator = self._translator()
         except (RuntimeError, ValueError) as e:
@@ -101,9 +102,11 @@ class Ct2Model(Translator):
                   "num_hypotheses": options.nbest if options.strategy == "beam" else 1,
                   "length_penalty": 0.0, "min_decoding_length": 0, "max_input_length": 0,
                   "return_scores": True, "return_attention": keep_attention,
-                  "sampling_topk": (options.top_k if sampling else 1), "sampling_topp": options.top_p if sampling else 1.0,
+                  "sampling_topk": options.top_k if sampling else 1,
+                  "sampling_topp": options.top_p if sampling else 1.0,
                   "sampling_temperature": options.temperature if sampling else 1.0}
-        caps = length_caps([len(s) for s in sources], options)
+        # CTranslate2 knows the positions the converter wrote (a longer output would have none)
+        caps = [min(c, self.max_positions) for c in length_caps([len(s) for s in sources], options)]
         for draw in range(options.nbest if sampling else 1):
             translator = self._translator(options.seed + draw) if sampling else self.translator
             for batch in sort_for_inference([len(s) for s in sources], options.batch_size):
