@@ -82,10 +82,13 @@ def _load_ctranslate2(path: str | Path, exported: bool, which: str, threads: int
                           f"pip install 'seq2seq[ctranslate2]'") from None
     if exported:
         return load_converted(path, threads=threads)
-    from .ct2.convert import export_ctranslate2
+    from .ct2.convert import ConversionError, export_ctranslate2
 
     scratch = tempfile.TemporaryDirectory(prefix="seq2seq-ct2-")
-    export_ctranslate2(path, Path(scratch.name) / "model", which=which)
+    try:
+        export_ctranslate2(path, Path(scratch.name) / "model", which=which)
+    except ConversionError as e:
+        raise ConfigError(f"{path}: {e}") from None
     model = load_converted(Path(scratch.name) / "model", threads=threads)
     model.scratch = scratch  # type: ignore[attr-defined]  # the files live as long as the model
     return model

@@ -162,3 +162,18 @@ def test_the_ctranslate2_engine_runs_without_torch_or_onnxruntime(tiny_bundle, t
     assert result == {"engine": "ctranslate2", "loaded": [],
                       "greedy": [r[0].text for r in Model(bundle).translate(["abc", "hello"])]}
     assert lines == [r[0].text for r in Model(bundle).translate(["abc", "hello"], beam=3)]
+
+
+def test_a_run_ctranslate2_cannot_run_is_refused_in_one_line(tmp_path, capsys):
+    from pathlib import Path
+
+    run = Path(__file__).resolve().parents[1] / "fixtures" / "v1" / "tokens"  # an RNN run
+    inputs = tmp_path / "in.txt"
+    inputs.write_text("abc\n")
+    assert main(["translate", str(run), "--engine", "ctranslate2", "--input", str(inputs)]) == 2
+    err = capsys.readouterr().err
+    assert "only a Transformer encoder with a Transformer decoder converts to CTranslate2" in err
+    assert len(err.strip().splitlines()) == 1
+    assert main(["export", str(run), "--format", "ctranslate2", "--out", str(tmp_path / "x")]) == 2
+    assert "export it with --format onnx" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
