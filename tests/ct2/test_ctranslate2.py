@@ -177,3 +177,17 @@ def test_a_run_ctranslate2_cannot_run_is_refused_in_one_line(tmp_path, capsys):
     assert main(["export", str(run), "--format", "ctranslate2", "--out", str(tmp_path / "x")]) == 2
     assert "export it with --format onnx" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
+
+
+def test_the_http_api_serves_a_converted_model(tiny_bundle, tmp_path):
+    from fastapi.testclient import TestClient
+
+    from seq2seq.serve import create_app
+
+    bundle = tiny_bundle("transformer-tiny")
+    model = load_converted(export_ctranslate2(bundle, tmp_path / "x"), threads=1)
+    with TestClient(create_app(model)) as client:
+        assert client.get("/v1/model").json()["engine"] == "ctranslate2"
+        got = client.post("/v1/translate", json={"inputs": ["abc", "hello"], "beam": 3}).json()
+        assert [o[0]["text"] for o in got["outputs"]] == [r[0].text for r in Model(bundle).translate(["abc", "hello"],
+                                                                                                       beam=3)]
