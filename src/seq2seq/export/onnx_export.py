@@ -6,7 +6,8 @@ The graphs come from torch's TorchScript-based exporter (`dynamo=False`): it wri
 where the torch.export-based one took 3-7 s per graph here (torch 2.13), which decides whether every
 architecture can be exported in the fast tests. Padding behaves as in PyTorch because the encoder's RNN
 layers are traced through the masked path (`StackedRNN.forward_masked`), one ONNX RNN/GRU/LSTM node with
-`sequence_lens` per layer (`rnn_symbolic`).
+`sequence_lens` per layer (`rnn_symbolic`). With quantize="int8" the checked graphs are then quantized
+(`quantize`) and checked again, their difference recorded rather than bounded.
 """
 
 from __future__ import annotations
