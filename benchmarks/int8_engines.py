@@ -10,7 +10,8 @@ sentences a batch, at most `--max-length` tokens, one thread each, alternating e
 `--rounds` rounds (medians of sentences/s), so that a busy machine slows them alike. BLEU: sacrebleu on the
 tokenised text (`tokenize=none`), as benchmarks/peers/run.py scores; and exact match. Agreement: the share
 of outputs equal to those of the float32 engine of the same kind (onnx-int8 against onnx, ct2 against
-torch, ct2-int8 against ct2).
+torch, ct2-int8 against ct2; a `-shortlist` engine, CTranslate2 decoding over the vocabulary map of
+`--shortlist`, against the same without).
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-REFERENCE_ENGINE = {"onnx-int8": "onnx", "ct2": "torch", "ct2-int8": "ct2", "onnx": "torch"}
+REFERENCE_ENGINE = {"onnx-int8": "onnx", "ct2": "torch", "ct2-int8": "ct2", "onnx": "torch",
+                    "ct2-shortlist": "ct2", "ct2-int8-shortlist": "ct2-int8"}
 
 
 def machine() -> str:
@@ -48,7 +50,7 @@ def machine() -> str:
     return f"{name}, {isa}{vnni}{emulated}, CPUs {sorted(os.sched_getaffinity(0))}"
 
 
-def load_engines(run: Path, names: list[str], work: Path) -> dict:
+def load_engines(run: Path, names: list[str], work: Path, shortlist: int = 20) -> dict:
     """Each engine's model of the run (exported into `work` where needed)."""
     import seq2seq
 
@@ -61,13 +63,15 @@ def load_engines(run: Path, names: list[str], work: Path) -> dict:
 
             out = export_onnx(run, work / name, quantize="int8" if name.endswith("int8") else None)
             models[name] = seq2seq.load(out, threads=1)
-        elif name in ("ct2", "ct2-int8"):
+        elif name in ("ct2", "ct2-int8", "ct2-shortlist", "ct2-int8-shortlist"):
             from seq2seq.ct2.convert import export_ctranslate2
 
-            out = export_ctranslate2(run, work / name, quantization="int8" if name.endswith("int8") else "float32")
+            out = export_ctranslate2(run, work / name, quantization="int8" if "int8" in name else "float32",
+                                     shortlist=shortlist if name.endswith("shortlist") else 0)
             models[name] = seq2seq.load(out, threads=1)
         else:
-            raise SystemExit(f"unknown engine {name!r}: torch, onnx, onnx-int8, ct2, ct2-int8")
+            raise SystemExit(f"unknown engine {name!r}: torch, onnx, onnx-int8, ct2, ct2-int8, ct2-shortlist, "
+                             f"ct2-int8-shortlist")
     return models
 
 
@@ -94,6 +98,7 @@ def main() -> None:
     p.add_argument("--source", help="tokenised source file, one sentence a line (default: the run's test split)")
     p.add_argument("--reference", help="tokenised references, one a line (with --source)")
     p.add_argument("--engines", default="torch,onnx,onnx-int8")
+    p.add_argument("--shortlist", type=int, default=20, help="candidates per source word of the -shortlist engines")
     p.add_argument("--batch", type=int, default=64)
     p.add_argument("--max-length", type=int, default=100)
     p.add_argument("--rounds", type=int, default=3)
@@ -110,7 +115,7 @@ def main() -> None:
     names = args.engines.split(",")
     result: dict = {"machine": machine(), "rounds": args.rounds, "engines": {}}
     with tempfile.TemporaryDirectory() as work:
-        models = load_engines(Path(args.checkpoint), names, Path(work))
+        models = load_engines(Path(args.checkpoint), names, Path(work), args.shortlist)
         if args.source:
             lines = Path(args.source).read_text(encoding="utf-8").splitlines()
             refs = Path(args.reference).read_text(encoding="utf-8").splitlines()

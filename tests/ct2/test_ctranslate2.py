@@ -176,6 +176,8 @@ def test_a_run_ctranslate2_cannot_run_is_refused_in_one_line(tmp_path, capsys):
     assert len(err.strip().splitlines()) == 1
     assert main(["export", str(run), "--format", "ctranslate2", "--out", str(tmp_path / "x")]) == 2
     assert "export it with --format onnx" in capsys.readouterr().err
+    assert main(["export", str(run), "--shortlist", "5", "--out", str(tmp_path / "x")]) == 2
+    assert "--shortlist is for --format ctranslate2" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
 
 
@@ -191,3 +193,39 @@ def test_the_http_api_serves_a_converted_model(tiny_bundle, tmp_path):
         got = client.post("/v1/translate", json={"inputs": ["abc", "hello"], "beam": 3}).json()
         assert [o[0]["text"] for o in got["outputs"]] == [r[0].text for r in Model(bundle).translate(["abc", "hello"],
                                                                                                        beam=3)]
+
+
+def test_the_shortlist_lists_companions_and_common_words():
+    from seq2seq.ct2.shortlist import build_vmap, unwritable
+
+    pairs = [(["a", "b"], ["x", "y"]), (["a"], ["x", "z"]), (["c"], ["y"])]
+    lines = build_vmap(pairs, per_word=1, common=2).splitlines()
+    assert lines[0] == "\tx y"  # the two most frequent targets, for every sentence
+    assert lines[1:] == ["a\tx", "b\tx", "c\ty"]
+    assert unwritable(["a", "b c"]) == "b c" and unwritable(["a", ""]) == "" and unwritable(["a"]) is None
+
+
+def test_a_shortlisted_conversion_decodes_only_candidates(tiny_bundle, tmp_path, monkeypatch):
+    from seq2seq.ct2 import shortlist
+
+    monkeypatch.setattr(shortlist, "COMMON", 1)
+    bundle = tiny_bundle("transformer-tiny")
+    pairs = [("ab", "ab"), ("cd", "cd"), ("ef", "fe")]
+    out = export_ctranslate2(bundle, tmp_path / "x", shortlist=2, pairs=pairs)
+    assert json.loads((out / "export.json").read_text())["shortlist"] == 2
+    vmap = dict(line.split("\t") for line in (out / "vmap.txt").read_text().splitlines())
+    model = load_converted(out, threads=1)
+    assert model.use_vmap
+    for text in ("ab", "cd", "ef"):
+        allowed = {"<unk>"} | set(vmap[""].split()) | {c for ch in text for c in vmap[ch].split()}
+        got = model.translate([text], beam=1, max_length=6)[0][0]
+        assert set(got.tokens) - {"</s>"} <= allowed, (text, got.tokens, allowed)
+
+
+def test_a_shortlist_of_a_vocabulary_with_spaces_is_refused(tiny_bundle, tmp_path):
+    from seq2seq.data.vocab import SPECIALS, Vocab
+
+    bundle = tiny_bundle("transformer-tiny")
+    bundle.target.vocab = Vocab(list(SPECIALS) + ["a b"] + list("cdefghij"))
+    with pytest.raises(ConversionError, match="holds whitespace"):
+        export_ctranslate2(bundle, tmp_path / "x", shortlist=2, pairs=[("ab", "ab")])

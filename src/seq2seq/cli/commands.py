@@ -218,10 +218,13 @@ def export_command(args: argparse.Namespace) -> int:
             raise ConfigError(f"converting needs torch and ctranslate2 ({e}); "
                               f"pip install 'seq2seq[torch,ctranslate2]'") from None
         try:
-            out = export_ctranslate2(args.dir, args.out, which=args.checkpoint, quantization=args.quantize)
+            out = export_ctranslate2(args.dir, args.out, which=args.checkpoint, quantization=args.quantize,
+                                     shortlist=args.shortlist)
         except ConversionError as e:
             raise ConfigError(str(e)) from None
     else:
+        if args.shortlist:
+            raise ConfigError("--shortlist is for --format ctranslate2 (the onnx engine scores the whole vocabulary)")
         try:
             from ..export import ExportError, export_onnx
         except ImportError as e:

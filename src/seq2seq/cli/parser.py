@@ -98,6 +98,9 @@ def _use(sub: argparse._SubParsersAction) -> None:
     ex.add_argument("--quantize", "--quantization", dest="quantize", metavar="TYPE",
                     help="weights' type: onnx: int8 (dynamic quantization of MatMul and LSTM weights); "
                          "ctranslate2: float32 (default), int8, int8_float32, int16")
+    ex.add_argument("--shortlist", type=int, default=0, metavar="K",
+                    help="ctranslate2: decode over a vocabulary shortlist, the K target words seen most often with "
+                         "each source word in the training pairs (and the 100 most frequent)")
     ex.set_defaults(func=export_command)
 
 

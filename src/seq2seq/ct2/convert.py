@@ -171,11 +171,35 @@ def _check(directory: Path, bundle: Bundle) -> float:
     return worst
 
 
+def _vmap(bundle: Bundle, per_word: int, pairs: list[tuple[str, str]] | None, path: Path) -> None:
+    """Write the vocabulary shortlist (see `shortlist`) of the training pairs (the run's own unless given)."""
+    from ..config import ConfigError
+    from ..data.corpus import load_splits
+    from . import shortlist
+
+    source, target = bundle.source, bundle.target
+    bad = shortlist.unwritable(source.vocab.tokens) or shortlist.unwritable(target.vocab.tokens)
+    if bad is not None:
+        raise ConversionError(f"--shortlist: the vocabulary token {bad!r} holds whitespace, which CTranslate2's "
+                              f"vocabulary map cannot hold; convert without a shortlist")
+    if pairs is None:
+        try:
+            pairs = load_splits(bundle.config)["train"]
+        except (ConfigError, OSError) as e:
+            raise ConversionError(f"--shortlist needs the run's training pairs: {e}") from None
+    tokens = ((source_tokens(source, source.encode(s)), [target.vocab.tokens[i] for i in target.encode(t)])
+              for s, t in pairs)
+    path.write_text(shortlist.build_vmap(tokens, per_word, shortlist.COMMON), encoding="utf-8")
+
+
 def export_ctranslate2(source: str | Path | Bundle, out: str | Path, which: str = "best",
-                       quantization: str | None = None) -> Path:
+                       quantization: str | None = None, shortlist: int = 0,
+                       pairs: list[tuple[str, str]] | None = None) -> Path:
     """Convert a run directory's checkpoint (or a Bundle) into the directory `out` (created or replaced whole,
     atomically); returns `out`. quantization: the weights' type, float32 by default (see QUANTIZATIONS).
-    ConversionError if the model is not a Transformer on tokens, or a float32 conversion disagrees."""
+    shortlist > 0: a vocabulary map of that many candidates per source word from the training pairs (the run's,
+    or `pairs`), which the engine then decodes with. ConversionError if the model is not a Transformer on
+    tokens, or a float32 conversion disagrees."""
     quantization = quantization or "float32"
     if quantization not in QUANTIZATIONS:
         raise ConversionError(f"unknown CTranslate2 quantization {quantization!r}; one of: {', '.join(QUANTIZATIONS)}")
@@ -189,12 +213,21 @@ def export_ctranslate2(source: str | Path | Bundle, out: str | Path, which: str 
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".export-", dir=out.parent))
     try:
-        _converter(bundle).convert(str(tmp), quantization=quantization, force=True)
+        vmap = None
+        if shortlist > 0:
+            vmap = tmp.parent / f"{tmp.name}.vmap"
+            _vmap(bundle, shortlist, pairs, vmap)
+        try:
+            _converter(bundle).convert(str(tmp), vmap=None if vmap is None else str(vmap),
+                                       quantization=quantization, force=True)
+        finally:
+            if vmap is not None:
+                vmap.unlink(missing_ok=True)
         worst = _check(tmp, bundle)
         if quantization == "float32" and not worst <= TOLERANCE:
             raise ConversionError(f"the CTranslate2 model differs from PyTorch by {worst:.3g} (more than "
                                   f"{TOLERANCE}): this model does not convert faithfully")
-        _write_manifest(tmp, bundle, quantization, worst)
+        _write_manifest(tmp, bundle, quantization, worst, shortlist)
         bundle.source.save(tmp, "source")
         bundle.target.save(tmp, "target")
         if out.exists():
@@ -206,7 +239,7 @@ def export_ctranslate2(source: str | Path | Bundle, out: str | Path, which: str 
     return out
 
 
-def _write_manifest(directory: Path, bundle: Bundle, quantization: str, worst: float) -> None:
+def _write_manifest(directory: Path, bundle: Bundle, quantization: str, worst: float, shortlist: int) -> None:
     """export.json: the config and sides' sizes the engine rebuilds the sides from, and the check's result."""
     import ctranslate2
 
@@ -216,6 +249,7 @@ def _write_manifest(directory: Path, bundle: Bundle, quantization: str, worst: f
         "config": bundle.config.to_dict(), "source_size": bundle.source.size, "target_size": bundle.target.size,
         "parameters": sum(p.numel() for p in bundle.model.parameters()),
         "check_max_abs_diff": worst if np.isfinite(worst) else None,
+        "shortlist": shortlist,
         "max_positions": min(position_rows(bundle.model.encoder.embed.positions),
                              position_rows(bundle.model.decoder.embed.positions)),
     }

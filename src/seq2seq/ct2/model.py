@@ -55,6 +55,7 @@ class Ct2Model(Translator):
         self.manifest = manifest
         self.threads = threads
         self.max_positions = int(manifest.get("max_positions", 1024))
+        self.use_vmap = bool(manifest.get("shortlist"))  # decode with the vocabulary shortlist written beside
         try:
             self.translator = self._translator()
         except (RuntimeError, ValueError) as e:
@@ -101,7 +102,7 @@ class Ct2Model(Translator):
         kwargs = {"beam_size": options.beam_size if options.strategy == "beam" else 1,
                   "num_hypotheses": options.nbest if options.strategy == "beam" else 1,
                   "length_penalty": 0.0, "min_decoding_length": 0, "max_input_length": 0,
-                  "return_scores": True, "return_attention": keep_attention,
+                  "return_scores": True, "return_attention": keep_attention, "use_vmap": self.use_vmap,
                   "sampling_topk": options.top_k if sampling else 1,
                   "sampling_topp": options.top_p if sampling else 1.0,
                   "sampling_temperature": options.temperature if sampling else 1.0}
