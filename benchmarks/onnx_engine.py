@@ -3,6 +3,7 @@
     python benchmarks/onnx_engine.py --checkpoint RUN_DIR --pin 0            # a trained run: its test split
     python benchmarks/onnx_engine.py --tasks --pin 0                          # every built-in task, small models
     python benchmarks/onnx_engine.py --checkpoint RUN --decode-only FILE --hyps-dir DIR   # peers/run.py's row
+        [--quantize int8] [--engine ctranslate2]
 
 Equality: greedy outputs compared string for string, beam-5 top hypotheses (strings, and the largest score
 difference), attention matrices of the greedy outputs (largest difference). Throughput: sentences/s of greedy
@@ -145,22 +146,29 @@ def train_task(task: str, out: Path) -> Path:
 
 
 def decode_only(args) -> dict:
-    """peers/run.py's `ours-onnx` row: export, then decode a tokenised file greedy and beam 5 on the ONNX engine."""
+    """peers/run.py's exported rows: export (ONNX, or CTranslate2 with --engine ctranslate2; --quantize), then
+    decode a tokenised file greedy and beam 5 on that engine."""
     import seq2seq
     from seq2seq.config import DecodeConfig
-    from seq2seq.engine.generate import generate
-    from seq2seq.export import export_onnx
 
     work = Path(args.hyps_dir)
     work.mkdir(parents=True, exist_ok=True)
-    model = seq2seq.load(export_onnx(args.checkpoint, work / "exported"), threads=1)
+    if args.engine == "ctranslate2":
+        from seq2seq.ct2.convert import export_ctranslate2
+
+        exported = export_ctranslate2(args.checkpoint, work / "exported", quantization=args.quantize or "float32")
+    else:
+        from seq2seq.export import export_onnx
+
+        exported = export_onnx(args.checkpoint, work / "exported", quantize=args.quantize)
+    model = seq2seq.load(exported, threads=1)
     lines = Path(args.decode_only).read_text(encoding="utf-8").splitlines()
     sources = [model.source.encode(x) for x in lines]
     result = {"parameters": model.parameter_count}
     for name, strategy, beam in (("greedy", "greedy", 1), ("beam5", "beam", 5)):
         options = DecodeConfig(strategy=strategy, beam_size=beam, batch_size=args.batch, max_length=args.max_length)
         start = time.perf_counter()
-        hyps = generate(model.graphs, model.rules, model.source, sources, options)
+        hyps = model.generate(sources, options)
         result[f"{name}_sent_s"] = len(sources) / (time.perf_counter() - start)
         (work / f"{name}.txt").write_text("".join(model.target.decode(h[0].output) + "\n" for h in hyps),
                                           encoding="utf-8")
@@ -180,6 +188,8 @@ def main() -> None:
     p.add_argument("--pin", help="taskset CPU, e.g. 0")
     p.add_argument("--decode-only", help="tokenised source file (peers/run.py)")
     p.add_argument("--hyps-dir")
+    p.add_argument("--engine", default="onnx", choices=["onnx", "ctranslate2"], help="--decode-only's engine")
+    p.add_argument("--quantize", help="--decode-only: int8 (onnx); int8, int8_float32, int16 (ctranslate2)")
     p.add_argument("--out", default="runs/onnx_engine")
     args = p.parse_args()
     if args.pin is not None:

@@ -24,7 +24,9 @@ runs its learning-rate warm-up here).
 
 `ours-onnx` is `ours-128x2`'s trained model exported to ONNX and decoded by the ONNX engine (onnxruntime +
 numpy, one thread): its training columns are `ours-128x2`'s, since it is the same model (run it after
-`ours-128x2`).
+`ours-128x2`). `ours-onnx-int8` is the same with `--quantize int8`; `ours-transformer-onnx[-int8]` and
+`ours-transformer-ct2[-int8]` decode `ours-transformer`'s model on the ONNX engine and on CTranslate2
+(`export --format ctranslate2`), float32 and int8.
 """
 
 from __future__ import annotations
@@ -108,8 +110,12 @@ OURS = {"ours-128x2": ("luong", ["model.encoder_hidden=128", "model.decoder_hidd
         "ours-128x2-bf16": ("luong", ["model.encoder_hidden=128", "model.decoder_hidden=256", "model.dropout=0.2",
                                       "train.precision=bf16"]),
         "ours-transformer-bf16": ("transformer", ["model.dropout=0.1", "train.precision=bf16"])}
-# An `-onnx` row decodes the model its base row trained, exported, on the ONNX engine.
-ONNX = {"ours-onnx": "ours-128x2", "ours-transformer-onnx": "ours-transformer"}
+# An exported row decodes the model its base row trained, exported: (base row, engine, quantization).
+ONNX = {"ours-onnx": ("ours-128x2", "onnx", None), "ours-transformer-onnx": ("ours-transformer", "onnx", None),
+        "ours-onnx-int8": ("ours-128x2", "onnx", "int8"),
+        "ours-transformer-onnx-int8": ("ours-transformer", "onnx", "int8"),
+        "ours-transformer-ct2": ("ours-transformer", "ctranslate2", "float32"),
+        "ours-transformer-ct2-int8": ("ours-transformer", "ctranslate2", "int8")}
 
 
 def run_ours(data: Path, work: Path, args, system: str) -> dict:
@@ -140,14 +146,16 @@ def run_ours(data: Path, work: Path, args, system: str) -> dict:
             "fraction_of_peak": r["flops"]["fraction_of_peak"]}
 
 
-def run_ours_onnx(data: Path, work: Path, args, base: str, trained: dict) -> dict:
-    """The model `base`'s run saved, exported and decoded on the ONNX engine."""
+def run_ours_onnx(data: Path, work: Path, args, base: str, trained: dict, engine: str = "onnx",
+                  quantize: str | None = None) -> dict:
+    """The model `base`'s run saved, exported and decoded on the ONNX (or CTranslate2) engine."""
     run = work.parent / base / "run"
     if not (run / "checkpoints" / "best").exists():
         raise RuntimeError(f"run {base} first (its trained model is what {work.name} decodes)")
     work.mkdir(parents=True, exist_ok=True)
     cmd = [sys.executable, str(ROOT / "benchmarks" / "onnx_engine.py"), "--checkpoint", str(run), "--decode-only",
-           str(data / "test.en"), "--hyps-dir", str(work), "--max-length", str(MAX_LEN), "--batch", "64"]
+           str(data / "test.en"), "--hyps-dir", str(work), "--max-length", str(MAX_LEN), "--batch", "64",
+           "--engine", engine] + (["--quantize", quantize] if quantize else [])
     sh(cmd, work / "log.txt", pin=args.pin)
     r = json.loads((work / "log.txt").read_text().strip().splitlines()[-1])
     return {"params": r["parameters"], "train_tgt_tok_s": trained.get("train_tgt_tok_s", float("nan")),
@@ -298,7 +306,8 @@ def run_system(system: str, data: Path, out: Path, args, rows: dict) -> dict:
     """Train and decode one system; its row."""
     peer = system.split("-")[0]
     if system in ONNX:
-        return run_ours_onnx(data, out / system, args, ONNX[system], rows.get(ONNX[system], {}))
+        base, engine, quantize = ONNX[system]
+        return run_ours_onnx(data, out / system, args, base, rows.get(base, {}), engine, quantize)
     if system in OURS:
         return run_ours(data, out / system, args, system)
     if system == "ours-128x2-torchrun":
@@ -374,7 +383,12 @@ def main() -> None:
     for ours, peer in (("ours-128x2", "opennmt"), ("ours-onnx", "opennmt"), ("ours-onnx", "ours-128x2"),
                        ("ours-256x2", "joeynmt"), ("ours-128x2", "joeynmt"), ("ours-onnx", "joeynmt"),
                        ("ours-transformer", "opennmt-transformer"), ("ours-transformer-onnx", "opennmt-transformer"),
-                       ("ours-transformer-onnx", "ours-transformer")):
+                       ("ours-transformer-onnx", "ours-transformer"), ("ours-onnx-int8", "ours-onnx"),
+                       ("ours-onnx-int8", "opennmt"), ("ours-transformer-ct2", "opennmt-transformer"),
+                       ("ours-transformer-ct2-int8", "opennmt-transformer"),
+                       ("ours-transformer-ct2", "ours-transformer"),
+                       ("ours-transformer-ct2-int8", "ours-transformer-ct2"),
+                       ("ours-transformer-onnx-int8", "ours-transformer-onnx")):
         if ours in rows and peer in rows and "greedy_sent_s" in rows[ours]:
             a, b = rows[ours], rows[peer]
             lines.append(f"\n{ours} / {peer}: training {a['train_tgt_tok_s'] / b['train_tgt_tok_s']:.2f}x, greedy "

@@ -1,7 +1,8 @@
-"""`seq2seq.load`: a run directory or an exported one, on the engine asked for (PyTorch or onnxruntime).
+"""`seq2seq.load`: a run directory or an exported one, on the engine asked for (PyTorch, onnxruntime or
+CTranslate2).
 
 Imports nothing of torch unless the PyTorch engine (or an export on the fly) is asked for, so that an exported
-model loads where only `seq2seq[onnx]` is installed.
+model loads where only `seq2seq[onnx]` or `seq2seq[ctranslate2]` is installed.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from .config import ConfigError
 from .rundir import CheckpointError, is_exported
 from .translation import Translator
 
-ENGINES = ("auto", "torch", "onnx")
+ENGINES = ("auto", "torch", "onnx", "ctranslate2")
+_HOLDS = {"torch": "PyTorch weights", "onnx": "ONNX graphs", "ctranslate2": "a CTranslate2 model"}
 
 
 def load(path: str | Path, which: str = "best", device: str = "cpu", engine: str = "auto",
@@ -21,19 +23,20 @@ def load(path: str | Path, which: str = "best", device: str = "cpu", engine: str
     """A trained model ready to translate.
 
     path: a run directory (`checkpoints/best` unless which="last") or a directory written by `seq2seq export`.
-    engine: "torch" (a run directory), "onnx" (an exported directory; a run directory is exported to a
-    temporary directory first, which needs torch and onnx), "auto" (onnx for an exported directory, else
-    torch). threads: intra-op threads of the engine (None: the library's default).
+    engine: "torch" (a run directory), "onnx" or "ctranslate2" (a directory exported in that format; a run
+    directory is exported to a temporary directory first, which needs torch and the format's packages), "auto"
+    (the engine of an exported directory's format, else torch). threads: intra-op threads of the engine (None:
+    the library's default).
     """
     if engine not in ENGINES:
         raise ConfigError(f"unknown engine {engine!r}; engines: {', '.join(ENGINES)}")
-    exported = is_exported(path)
+    exported = _exported_engine(path)
     if engine == "auto":
-        engine = "onnx" if exported else "torch"
+        engine = exported or "torch"
+    if exported and engine != exported:
+        raise CheckpointError(f"{path}: an exported directory holds {_HOLDS[exported]}, not {_HOLDS[engine]}; "
+                              f"load it with engine={exported!r} (--engine {exported})")
     if engine == "torch":
-        if exported:
-            raise CheckpointError(f"{path}: an exported directory holds ONNX graphs, not PyTorch weights; "
-                                  f"load it with engine='onnx' (--engine onnx)")
         try:
             import torch
         except ImportError:
@@ -45,7 +48,9 @@ def load(path: str | Path, which: str = "best", device: str = "cpu", engine: str
             torch.set_num_threads(threads)
         return load_torch(path, which=which, device=device)
     if device != "cpu":
-        raise ConfigError(f"the onnx engine runs on the CPU (onnxruntime's CPU provider), not on {device!r}")
+        raise ConfigError(f"the {engine} engine runs on the CPU here, not on {device!r}")
+    if engine == "ctranslate2":
+        return _load_ctranslate2(path, exported is not None, which, threads)
     from .engine import load_exported
 
     if exported:
@@ -56,4 +61,34 @@ def load(path: str | Path, which: str = "best", device: str = "cpu", engine: str
     export_onnx(path, scratch.name, which=which)
     model = load_exported(scratch.name, threads=threads)
     model.scratch = scratch  # the files live as long as the model
+    return model
+
+
+def _exported_engine(path: str | Path) -> str | None:
+    """The engine an exported directory is for ("onnx" or "ctranslate2"), None for a run directory."""
+    if not is_exported(path):
+        return None
+    from .rundir import EXPORT_JSON, read_json
+
+    return "ctranslate2" if read_json(Path(path) / EXPORT_JSON).get("format") == "seq2seq-ctranslate2" else "onnx"
+
+
+def _load_ctranslate2(path: str | Path, exported: bool, which: str, threads: int | None) -> Translator:
+    """A CTranslate2 export, or a run converted to a temporary directory first."""
+    try:
+        from .ct2.model import load_converted
+    except ImportError as e:
+        raise ConfigError(f"the ctranslate2 engine needs ctranslate2 ({e}); "
+                          f"pip install 'seq2seq[ctranslate2]'") from None
+    if exported:
+        return load_converted(path, threads=threads)
+    from .ct2.convert import ConversionError, export_ctranslate2
+
+    scratch = tempfile.TemporaryDirectory(prefix="seq2seq-ct2-")
+    try:
+        export_ctranslate2(path, Path(scratch.name) / "model", which=which)
+    except ConversionError as e:
+        raise ConfigError(f"{path}: {e}") from None
+    model = load_converted(Path(scratch.name) / "model", threads=threads)
+    model.scratch = scratch  # type: ignore[attr-defined]  # the files live as long as the model
     return model

@@ -92,12 +92,6 @@ def test_the_onnx_engine_refuses_a_coverage_penalty_it_does_not_implement(tiny_e
     assert model.translate(["abc"], beam=3)[0][0].text == Model(bundle).translate(["abc"], beam=3)[0][0].text
 
 
-def test_a_copy_model_is_refused_with_the_reason(tiny_bundle, tmp_path):
-    with pytest.raises(ExportError, match=r"^model.copy=true does not export to ONNX yet"):
-        export_onnx(tiny_bundle(None, ["model.attention=concat", "model.copy=true"]), tmp_path / "copy")
-    assert not (tmp_path / "copy").exists()
-
-
 @pytest.mark.parametrize("name", list(ARCHITECTURES))
 def test_every_architecture_decodes_as_in_pytorch(name, tiny_bundle, tmp_path):
     _check_engines(tiny_bundle(None, ARCHITECTURES[name]), tmp_path / name)

@@ -131,8 +131,8 @@ def _load_for_decoding(dirs: list[str], engine: str) -> Translator:
         from ..loading import load
 
         return load(dirs[0], engine=engine)
-    if engine == "onnx":
-        raise ConfigError(f"an ensemble of {len(dirs)} runs decodes on the PyTorch engine; leave out --engine onnx")
+    if engine in ("onnx", "ctranslate2"):
+        raise ConfigError(f"an ensemble of {len(dirs)} runs decodes on the PyTorch engine; leave out --engine {engine}")
     from ..api import load_ensemble
 
     return load_ensemble(dirs)
@@ -260,18 +260,35 @@ def serve_command(args: argparse.Namespace) -> int:
 
 
 def export_command(args: argparse.Namespace) -> int:
-    """`seq2seq export`: a run's model as ONNX graphs and JSON/safetensors files in --out."""
-    try:
-        from ..export import ExportError, export_onnx
-    except ImportError as e:
-        raise ConfigError(f"exporting needs torch, onnx and onnxruntime ({e}); pip install 'seq2seq[export]'") from None
-    try:
-        with refused_as(f"the export into {args.out}", f"Nothing was written to {args.out} (what it held before is "
-                        f"unchanged)", "export again (or choose another --out)"):
-            out = export_onnx(args.dir, args.out, which=args.checkpoint)
-    except ExportError as e:
-        raise ConfigError(str(e)) from None
-    print(f"exported {args.dir} to {out} (translate, serve or seq2seq.load it with the onnx engine)")
+    """`seq2seq export`: a run's model as ONNX graphs or a CTranslate2 model, with JSON/safetensors files, in --out."""
+    if args.format == "ctranslate2":
+        try:
+            from ..ct2.convert import ConversionError, export_ctranslate2
+        except ImportError as e:
+            raise ConfigError(f"converting needs torch and ctranslate2 ({e}); "
+                              f"pip install 'seq2seq[torch,ctranslate2]'") from None
+        try:
+            with refused_as(f"the export into {args.out}", f"Nothing was written to {args.out} (what it held before "
+                            f"is unchanged)", "export again (or choose another --out)"):
+                out = export_ctranslate2(args.dir, args.out, which=args.checkpoint, quantization=args.quantize,
+                                         shortlist=args.shortlist)
+        except ConversionError as e:
+            raise ConfigError(str(e)) from None
+    else:
+        if args.shortlist:
+            raise ConfigError("--shortlist is for --format ctranslate2 (the onnx engine scores the whole vocabulary)")
+        try:
+            from ..export import ExportError, export_onnx
+        except ImportError as e:
+            raise ConfigError(f"exporting needs torch, onnx and onnxruntime ({e}); "
+                              f"pip install 'seq2seq[export]'") from None
+        try:
+            with refused_as(f"the export into {args.out}", f"Nothing was written to {args.out} (what it held before "
+                            f"is unchanged)", "export again (or choose another --out)"):
+                out = export_onnx(args.dir, args.out, which=args.checkpoint, quantize=args.quantize)
+        except ExportError as e:
+            raise ConfigError(str(e)) from None
+    print(f"exported {args.dir} to {out} (translate, serve or seq2seq.load it with the {args.format} engine)")
     return 0
 
 

@@ -121,18 +121,25 @@ def _use(sub: argparse._SubParsersAction) -> None:
     add_decode_flags(sv)
     sv.set_defaults(func=serve_command)
 
-    ex = sub.add_parser("export", help="a run's model as ONNX graphs for the onnx engine (no torch needed to run)")
+    ex = sub.add_parser("export", help="a run's model for the onnx or ctranslate2 engine (no torch needed to run)")
     ex.add_argument("dir", help="run directory")
-    ex.add_argument("--format", default="onnx", choices=["onnx"], help="only onnx (docs/guides/export.md)")
+    ex.add_argument("--format", default="onnx", choices=["onnx", "ctranslate2"],
+                    help="onnx: any model; ctranslate2: Transformer encoder and decoder (docs/guides/export.md)")
     ex.add_argument("--out", required=True, help="directory to write (replaced whole if it exists)")
     ex.add_argument("--checkpoint", default="best", choices=["best", "last"])
+    ex.add_argument("--quantize", "--quantization", dest="quantize", metavar="TYPE",
+                    help="weights' type: onnx: int8 (dynamic quantization of MatMul and LSTM weights); "
+                         "ctranslate2: float32 (default), int8, int8_float32, int16")
+    ex.add_argument("--shortlist", type=int, default=0, metavar="K",
+                    help="ctranslate2: decode over a vocabulary shortlist, the K target words seen most often with "
+                         "each source word in the training pairs (and the 100 most frequent)")
     ex.set_defaults(func=export_command)
 
 
 def _engine_flag(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--engine", default="auto", choices=["auto", "torch", "onnx"],
-                   help="torch (a run directory) or onnx (an exported directory, or a run exported on the fly); "
-                        "auto: onnx for an exported directory, else torch")
+    p.add_argument("--engine", default="auto", choices=["auto", "torch", "onnx", "ctranslate2"],
+                   help="torch (a run directory), onnx or ctranslate2 (an exported directory, or a run exported on "
+                        "the fly); auto: an exported directory's engine, else torch")
 
 
 def _tools(sub: argparse._SubParsersAction) -> None:

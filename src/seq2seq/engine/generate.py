@@ -10,6 +10,7 @@ import numpy as np
 
 from ..config import DecodeConfig
 from ..data.batching import sort_for_inference
+from ..data.copying import resolve
 from ..hypothesis import Hypothesis
 from .beam import beam_search
 from .graphs import Graphs
@@ -21,7 +22,8 @@ def generate(graphs: Graphs, rules: TokenRules | VectorRules, source_side: Any, 
              options: DecodeConfig, *, keep_attention: bool = False) -> list[list[Hypothesis]]:
     """Per source (encoded: ids or an (L, D) array), its hypotheses, best first: decode.nbest of them for beam
     search and sampling (independent draws, the i-th seeded decode.seed + i), one for greedy. Sources are padded
-    by their side (`source_side.pad_arrays`) in batches of decode.batch_size, longest first."""
+    by their side (`source_side.pad_arrays`) in batches of decode.batch_size, longest first; a copy model's
+    outputs hold the copied words themselves in place of extended ids."""
     results: list[list[Hypothesis]] = [[] for _ in sources]
     draws = options.nbest if options.strategy == "sample" else 1
     for draw in range(draws):
@@ -36,6 +38,7 @@ def generate(graphs: Graphs, rules: TokenRules | VectorRules, source_side: Any, 
                 out = [[h] for h in greedy(graphs, rules, src, lengths, options, keep_attention)]
             for row, i in enumerate(idx):
                 for h in out[row]:
+                    h.output = resolve(source_side, h.output, sources[i])
                     if h.attention is not None:
                         h.attention = h.attention[:, : len(sources[i])]
                 results[i].extend(out[row])

@@ -109,7 +109,8 @@ class Probe:
 
 
 def example_source(model: nn.Module, batch: int, steps: int, seed: int = 0) -> tuple[Tensor, Tensor]:
-    """A padded example batch the model reads: (B, S) ids or (B, S, D) features, lengths (B,) from S down."""
+    """A padded example batch the model reads: (B, S) ids, (B, S, 2) for a copy model, or (B, S, D) features;
+    lengths (B,) from S down."""
     gen = torch.Generator().manual_seed(seed)
     layer = model.encoder.input
     if isinstance(layer, nn.Embedding):
@@ -117,6 +118,12 @@ def example_source(model: nn.Module, batch: int, steps: int, seed: int = 0) -> t
     else:
         src = torch.randn(batch, steps, layer.in_features, generator=gen)
     lengths = torch.tensor([max(1, steps - i) for i in range(batch)])
+    copy = getattr(getattr(model, "decoder", None), "copy", None)
+    if copy is not None:  # each source id beside its extended target id: a vocabulary id or V + its position
+        v = copy.vocab_size
+        known = torch.randint(4, max(5, v), (batch, steps), generator=gen)
+        copied = v + torch.arange(steps).expand(batch, steps)
+        src = torch.stack([src, torch.where(torch.rand(batch, steps, generator=gen) < 0.5, known, copied)], -1)
     return src, lengths
 
 

@@ -6,7 +6,8 @@ The graphs come from torch's TorchScript-based exporter (`dynamo=False`): it wri
 where the torch.export-based one took 3-7 s per graph here (torch 2.13), which decides whether every
 architecture can be exported in the fast tests. Padding behaves as in PyTorch because the encoder's RNN
 layers are traced through the masked path (`StackedRNN.forward_masked`), one ONNX RNN/GRU/LSTM node with
-`sequence_lens` per layer (`rnn_symbolic`).
+`sequence_lens` per layer (`rnn_symbolic`). With quantize="int8" the checked graphs are then quantized
+(`quantize`) and checked again, their difference recorded rather than bounded.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from torch import nn
 from ..bundle import Bundle, load_bundle
 from ..rundir import EXPORT_JSON, NEXT
 from .graphs import BATCH, EncoderGraph, StepGraph, example_source, probe
+from .quantize import QUANTIZATIONS, quantize_graph
 from .rnn_symbolic import OPSET, register
 
 FORMAT_VERSION = 1
@@ -101,13 +103,14 @@ def _check(directory: Path, model: nn.Module, names: dict[str, list[str]], state
     return worst
 
 
-def export_onnx(source: str | Path | Bundle, out: str | Path, which: str = "best") -> Path:
+def export_onnx(source: str | Path | Bundle, out: str | Path, which: str = "best",
+                quantize: str | None = None) -> Path:
     """Export a run directory's checkpoint (or a loaded Bundle) into the directory `out` (created or replaced
-    whole, atomically); returns `out`. ExportError if the graphs disagree with PyTorch."""
+    whole, atomically); returns `out`. ExportError if the graphs disagree with PyTorch. quantize="int8": the
+    float32 graphs, once checked, are quantized (see `quantize`)."""
+    if quantize not in (None, *QUANTIZATIONS):
+        raise ExportError(f"unknown ONNX quantization {quantize!r}; one of: {', '.join(QUANTIZATIONS)}")
     bundle = source if isinstance(source, Bundle) else load_bundle(source, which=which)
-    if bundle.config.model.copy:
-        raise ExportError("model.copy=true does not export to ONNX yet (its per-sentence extended vocabulary is "
-                          "built and resolved outside the graphs); serve it with the PyTorch engine.")
     model, was_training = bundle.model, bundle.model.training
     model.eval()
     register()
@@ -132,7 +135,14 @@ def export_onnx(source: str | Path | Bundle, out: str | Path, which: str = "best
         if not worst <= TOLERANCE:
             raise ExportError(f"the exported graphs differ from PyTorch by {worst:.3g} (more than {TOLERANCE}): "
                               f"this architecture does not export faithfully")
-        _write_manifest(tmp, bundle, names, found.axes, worst)
+        quantized = None
+        if quantize:
+            for graph in (ENCODER_FILE, STEP_FILE):
+                quantize_graph(tmp / graph, quantize)
+            quantized = _check(tmp, model, names, found.state_cls, found.memory_cls)
+            if not np.isfinite(quantized):
+                raise ExportError(f"the {quantize} graphs give values PyTorch does not (difference {quantized})")
+        _write_manifest(tmp, bundle, names, found.axes, worst, quantize, quantized)
         bundle.source.save(tmp, "source")
         bundle.target.save(tmp, "target")
         if out.exists():
@@ -145,7 +155,7 @@ def export_onnx(source: str | Path | Bundle, out: str | Path, which: str = "best
 
 
 def _write_manifest(directory: Path, bundle: Bundle, names: dict[str, list[str]], axes: dict[str, dict[int, str]],
-                    worst: float) -> None:
+                    worst: float, quantization: str | None, quantized: float | None) -> None:
     """export.json: what the engine needs besides the graphs and the sides' files."""
     batch_axis = {n: next(a for a, label in axes[n].items() if label == BATCH)
                   for n in names["step_inputs"] if n.startswith(("state.", "memory."))}
@@ -160,5 +170,8 @@ def _write_manifest(directory: Path, bundle: Bundle, names: dict[str, list[str]]
         "scores": "log_probs" if bundle.model.head.kind == "tokens" else "values",
         "batch_axis": batch_axis,
         "check_max_abs_diff": worst,
+        "quantization": quantization,
     }
+    if quantized is not None:  # the quantized graphs' largest difference to PyTorch on the same check
+        manifest["quantized_max_abs_diff"] = quantized
     (directory / EXPORT_JSON).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
