@@ -3,6 +3,7 @@ engine; see `loading`), `load_ensemble` for several runs as one model, and `Mode
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +17,10 @@ from .data.copying import encode_pair, resolve
 from .decoding import Hypothesis, generate
 from .decoding.scoring import score_pairs
 from .ensembling import load_members
+from .kernels import for_generation
 from .translation import InputError, InputTooLong, Translation, Translator
+
+log = logging.getLogger("seq2seq")
 
 __all__ = ["InputError", "InputTooLong", "Model", "Score", "Translation", "load", "load_ensemble"]
 
@@ -77,8 +81,16 @@ class Model(Translator):
 
 
 def load(run_dir: str | Path, which: str = "best", device: str | torch.device = "cpu") -> Model:
-    """Load a trained model from a run directory (`checkpoints/best` unless which="last")."""
-    return Model(load_bundle(run_dir, which=which, device=device))
+    """Load a trained model from a run directory (`checkpoints/best` unless which="last"), with the CPU kernels
+    of its shapes chosen for this machine (`decode.kernels`)."""
+    return _with_kernels(Model(load_bundle(run_dir, which=which, device=device)))
+
+
+def _with_kernels(model: Model) -> Model:
+    """Decide generation's kernels for the model's shapes here and log what was chosen."""
+    for line in for_generation(model.config, model.net, model.device).lines():
+        log.info("%s", line)
+    return model
 
 
 def load_ensemble(run_dirs: list[str | Path], which: str = "best", device: str | torch.device = "cpu") -> Model:
@@ -88,4 +100,4 @@ def load_ensemble(run_dirs: list[str | Path], which: str = "best", device: str |
     if len(run_dirs) == 1:
         return load(run_dirs[0], which, device)
     first, ensemble = load_members(list(run_dirs), which, device)
-    return Model(first, ensemble)
+    return _with_kernels(Model(first, ensemble))

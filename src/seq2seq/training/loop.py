@@ -19,6 +19,7 @@ from ..config import Config, ConfigError, save
 from ..data.batching import collate, make_batches
 from ..distributed import all_sum, broadcast_object, shard, shutdown
 from ..evaluation import evaluate, metric_names
+from ..kernels import for_training
 from ..models.coverage import coverage_loss
 from .checkpointer import METRICS_FILE, Checkpointer
 from ..stopping import TrainingError, TrainingInterrupted
@@ -72,10 +73,12 @@ class Trainer:
         self.scaler = torch.amp.GradScaler("cuda") if t.precision == "fp16" else None
         opt_cls = torch.optim.AdamW if t.optimizer == "adamw" else torch.optim.Adam
         self.params = list(self.model.parameters())
-        # On the CPU the fused kernel updates each tensor in one pass (the same update; 3x faster on the addition
-        # model's small tensors than the per-tensor default). CUDA keeps torch's default (foreach), unmeasured here.
+        # The kernels of this machine for this model's shapes (measured once per machine, then cached); on the
+        # CPU Adam runs fused or foreach as measured there, CUDA keeps torch's default.
+        self.kernels = for_training(cfg, self.model, self.device, self.src_lengths, self.tgt_steps)
+        adam = self.kernels.choice("adam", "fused") if self.device.type == "cpu" else None
         self.optimizer = opt_cls(self.params, lr=t.lr, weight_decay=t.weight_decay,
-                                 fused=True if self.device.type == "cpu" else None)
+                                 fused=True if adam == "fused" else None, foreach=True if adam == "foreach" else None)
         self.checkpointer = Checkpointer(self.out, self.world, self.device, t.keep_checkpoints)
         # Validation decodes greedily within the run's output-length rules; translate/eval use the run's
         # whole decode section.
@@ -97,6 +100,9 @@ class Trainer:
         self.monitor.banner(self.model, self.bundle.source, self.bundle.target,
                             {"train": len(self.train_ids), "valid": len(self.valid_ids), "test": len(self.test_ids)},
                             self.steps_per_epoch * t.accumulate, self.device, self.world.size)
+        if not self.quiet:
+            for line in self.kernels.lines():
+                log.info("%s", line)
 
     def _epoch_batches(self, epoch: int) -> list[list[int]]:
         """Global batches of an epoch, the same on every rank; each rank later takes its shard."""
