@@ -32,6 +32,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from machine import machine_line, print_machine  # benchmarks/machine.py: the machine line every benchmark prints
+
 ROOT = Path(__file__).resolve().parents[1]
 MULTI30K = ROOT.parent / "shared" / "data" / "multi30k"
 # Multi30k en->de as the reference runs: lower-cased, punctuation split, tokens seen twice.
@@ -276,7 +278,8 @@ def measure(args) -> dict:
                  "test_pairs": len(test), "src_vocab": len(src.vocab), "tgt_vocab": len(tgt.vocab),
                  "load_seconds": round(load_s, 2)},
         "parameters": n_params,
-        "env": {"torch": torch.__version__, "threads": torch.get_num_threads(), "cpu": cpu_model(),
+        "env": {"machine": machine_line(), "torch": torch.__version__, "threads": torch.get_num_threads(),
+                "cpu": cpu_model(),
                 "python": platform.python_version(), "affinity": sorted(os.sched_getaffinity(0))},
     }
     rss0 = peak_rss_mib()
@@ -342,7 +345,7 @@ def table(rows: list[tuple[str, dict]]) -> str:
 
 def env_line(r: dict) -> str:
     e = r["env"]
-    return (f"torch {e['torch']}, {e['threads']} thread(s), CPU {e['cpu']}, cores {e['affinity']}; "
+    return (f"{e.get('machine', 'machine: not recorded')}\ntorch {e['torch']}, {e['threads']} thread(s), CPU {e['cpu']}, cores {e['affinity']}; "
             f"data {r['data']['train']} ({r['data']['train_pairs']} pairs, vocab {r['data']['src_vocab']}/"
             f"{r['data']['tgt_vocab']}); matmul peak "
             f"{max(r['flops']['matmul_gflops'].values()):.1f} GFLOP/s")
@@ -472,10 +475,13 @@ def main() -> None:
     else:
         args.multi30k = args.multi30k and str(MULTI30K) in str(Path(args.train).resolve())
     if args.compare:
+        print_machine()
         compare(args)
         return
     if args.pin is not None and not args.worker and shutil.which("taskset"):
         os.sched_setaffinity(0, {int(c) for c in args.pin.split(",")})
+    if not args.worker:
+        print_machine()
     result = measure(args)
     if args.worker:
         Path(args.worker).write_text(json.dumps(result))

@@ -19,6 +19,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from machine import print_machine  # benchmarks/machine.py: the machine line every benchmark prints
+
 # Measured on this kind of machine with the textbook's NumPy code, one core (the figures).
 TEXTBOOK_SECONDS_PER_EPOCH = {"addition": 8.9, "date": 155.0}
 TEXTBOOK_EXACT = {("addition", "baseline"): {10: 3.8, 25: 10.0}, ("addition", "reverse"): {10: 29.8, 25: 54.1},
@@ -77,6 +79,7 @@ def main() -> None:
     p.add_argument("--no-pin", action="store_true", help="do not pin to a core")
     p.add_argument("--no-plain-loop", action="store_true", help="skip the addition step against the plain loop")
     args = p.parse_args()
+    print_machine()
     book, out = Path(args.book_dir), Path(args.out)
     if not (book / "addition.txt").is_file():
         sys.exit(f"{book}: the textbook's addition.txt/date.txt are not there; pass --book-dir")

@@ -83,11 +83,12 @@ def library_versions() -> dict[str, str]:
 
 
 def describe() -> str:
-    """One line naming the machine, e.g. `AMD EPYC | AVX2, FMA, AVX-512, AVX-512 BF16 | 2 cores | torch 2.13.0
-    (ATen AVX512, MKL 2024.2, oneDNN v3.12.0)`, with any restricting variables after it."""
+    """One line naming the machine, e.g. `AMD EPYC | AVX2, FMA, AVX-512, AVX-512 BF16 | 2 core(s) | torch 2.13.0
+    (ATen AVX512, MKL 2024.2, oneDNN v3.12.0)`, with any restricting variables after it; cores are those this
+    process may run on (after pinning)."""
     v = library_versions()
-    line = (f"{cpu_model()} | {', '.join(isa()) or 'ISA unknown'} | {cores()} core(s), {torch.get_num_threads()} "
-            f"thread(s) | torch {v['torch']} (ATen {v['aten']}, {v['blas']}, oneDNN {v['onednn']})")
+    line = (f"{cpu_model()} | {', '.join(isa()) or 'ISA unknown'} | {cores()} core(s) | torch {v['torch']} "
+            f"(ATen {v['aten']}, {v['blas']}, oneDNN {v['onednn']})")
     env = restrictions()
     if env:
         line += " | restricted: " + " ".join(f"{k}={val}" for k, val in env.items())
