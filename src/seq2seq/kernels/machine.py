@@ -15,8 +15,9 @@ from pathlib import Path
 import torch
 
 # Variables that change which kernels the libraries inside torch run (the AVX2 emulation sets the first three).
+# OPENBLAS_CORETYPE and NPY_DISABLE_CPU_FEATURES restrict NumPy (the textbook's code in benchmarks/textbook.py).
 RESTRICTIONS = ("ATEN_CPU_CAPABILITY", "MKL_ENABLE_INSTRUCTIONS", "ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA",
-                "MKL_CBWR", "MKL_DEBUG_CPU_TYPE")
+                "MKL_CBWR", "MKL_DEBUG_CPU_TYPE", "OPENBLAS_CORETYPE", "NPY_DISABLE_CPU_FEATURES")
 # /proc/cpuinfo flags that decide the kernels' widths, and the names a reader knows them by.
 ISA_FLAGS = {"avx2": "AVX2", "fma": "FMA", "avx512f": "AVX-512", "avx512_vnni": "AVX-512 VNNI",
              "avx512_bf16": "AVX-512 BF16", "amx_tile": "AMX", "amx_bf16": "AMX BF16", "amx_int8": "AMX INT8"}
