@@ -184,13 +184,30 @@ def _generate(model, src_side, sources, strategy: str, beam: int, batch_size: in
                                 max_length=max_length), lambda h: h.ids)
 
 
+def choose_kernels(torch, cfg, model, train, args, result: dict) -> str:
+    """The kernel probe as `seq2seq train` runs it (training at --batch-size, generation at --decode-batch and
+    beam 5), recorded in `result`; returns Adam's variant. A revision without the probe gets fused Adam, as its
+    `seq2seq train` did."""
+    try:
+        from seq2seq.kernels import for_training
+    except ImportError:
+        result["kernels"] = ["no kernel probe in this revision (fused Adam)"]
+        return "fused"
+    cfg.train.batch_size, cfg.train.batch_by = args.batch_size, "sentences"
+    cfg.decode.batch_size, cfg.decode.beam_size, cfg.decode.strategy = args.decode_batch, 5, "beam"
+    report = for_training(cfg, model, torch.device("cpu"), [len(s) for s, _ in train], [len(t) + 1 for _, t in train])
+    result["kernels"] = report.lines()
+    print("\n".join(report.lines()), file=sys.stderr, flush=True)
+    return report.choice("adam", "fused")
+
+
 def train_steps(torch, model, train, src, tgt, batch_size: int, steps: int, warmup: int, lr: float, clip: float,
-                seed: int, bucket: bool, log_every: int = 0, precision: str = "fp32"):
-    """Train `warmup + steps` steps (forward under bf16 autocast with precision "bf16", as `seq2seq train`);
-    returns timings over the last `steps` and token counts."""
+                seed: int, bucket: bool, log_every: int = 0, precision: str = "fp32", adam: str = "fused"):
+    """Train `warmup + steps` steps (forward under bf16 autocast with precision "bf16", as `seq2seq train`; Adam
+    `adam`, "fused" or "foreach"); returns timings over the last `steps` and token counts."""
     from seq2seq.data.batching import make_batches
 
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    opt = torch.optim.Adam(model.parameters(), lr=lr, **{adam: True})
     batches, epoch = [], 0
     model.train()
     times, src_tok, tgt_tok, attend, src_self, tgt_self = [], 0, 0, 0, 0, 0
@@ -282,9 +299,10 @@ def measure(args) -> dict:
                 "cpu": cpu_model(),
                 "python": platform.python_version(), "affinity": sorted(os.sched_getaffinity(0))},
     }
+    adam = choose_kernels(torch, cfg, model, train, args, result)
     rss0 = peak_rss_mib()
     tr = train_steps(torch, model, train, src, tgt, args.batch_size, args.steps, args.warmup, args.lr, args.clip,
-                     args.seed, cfg.train.bucket, args.log_every, getattr(cfg.train, "precision", "fp32"))
+                     args.seed, cfg.train.bucket, args.log_every, getattr(cfg.train, "precision", "fp32"), adam)
     result["train"] = {
         "steps": args.steps, "warmup": args.warmup, "batch_size": args.batch_size,
         "tokens_per_second": (tr["src_tokens"] + tr["tgt_tokens"]) / tr["seconds"],
@@ -428,6 +446,8 @@ def compare(args) -> None:
         summary[name] = {"a": a, "b": b, "ratio_of_medians": mb / ma, "median_ratio": statistics.median(pairs)}
         lines.append(f"| {name} | {ma:.1f} | {mb:.1f} | {mb / ma:.2f}x | {', '.join(f'{p:.2f}' for p in pairs)} |")
     md = "\n".join(lines) + "\n\n" + env_line(results[0][0]) + "\n"
+    for spec, runs in zip(specs, results):
+        md += f"\n{spec}, kernels of its first round:\n" + "\n".join(runs[0].get("kernels", ["not recorded"])) + "\n"
     print(md)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -52,6 +52,8 @@ def linear_classes(model: nn.Module, phase: str, rows: tuple[int, int]) -> list[
     for n_in, n_out in shapes:
         sizes = sorted({max(1, min(r, MAX_MACS // (n_in * n_out))) for r in rows})
         sizes = [r for r in sizes if r * n_in * n_out >= lin.SMALL]
+        if len(sizes) == 2 and sizes[1] < 2 * sizes[0]:
+            sizes = sizes[:1]  # rows this close (the larger cut by MAX_MACS) are one class
         for r in sizes:
             out.append(ShapeClass("linear", phase, f"linear/{phase}/{r}x{n_in}x{n_out}",
                                   f"linear {n_in}x{n_out} at {r} rows", ("onednn", "blas"),
