@@ -22,6 +22,7 @@ from seq2seq.models.cells import step_by
 from seq2seq.models.rnn import StackedRNN
 
 Thunk = Callable[[], object]
+RNN_ROWS = 32  # rows of the batch an encoder stack is timed on: its forward and backward are a probe's costliest
 MAX_MACS = 1 << 27  # multiply-adds of one timed linear call at most: the probe must stay within its second
 
 
@@ -171,7 +172,7 @@ def rnn_classes(model: nn.Module, lengths: list[int], batch: int) -> list[ShapeC
     `lengths` (a sample of the training sources), forward and backward."""
     if not lengths:
         return []
-    lengths = lengths[:batch]
+    lengths = lengths[:min(batch, RNN_ROWS)]
     out = []
     for stack in _stacks(model, "encoder"):
         first = stack.layers[0]
@@ -231,7 +232,7 @@ def adam_class(model: nn.Module, optimizer: str) -> ShapeClass:
         for name in ("fused", "foreach"):
             copies = [p.detach().clone().requires_grad_() for p in params]
             for c in copies:
-                c.grad = torch.randn_like(c) * 1e-3
+                c.grad = torch.full_like(c, 1e-3)
             opt = cls(copies, lr=1e-3, **{name: True})
             thunks[name] = opt.step
         return thunks

@@ -12,7 +12,7 @@ Thunk = Callable[[], object]
 # it may spend -> milliseconds per call by name. Tests inject their own.
 Timer = Callable[[dict[str, Thunk], float], dict[str, float]]
 
-MIN_ROUNDS = 2
+MIN_ROUNDS = 1
 MAX_ROUNDS = 9
 
 
@@ -24,7 +24,7 @@ def _clock() -> Callable[[], float]:
 
 def alternating(thunks: dict[str, Thunk], budget: float) -> dict[str, float]:
     """Each candidate once untimed, then rounds in alternating order (A B, B A, ...) until `budget` seconds have
-    gone (at least MIN_ROUNDS rounds): the fastest call of each, in ms. The fastest, not the mean: on a shared
+    gone (at least MIN_ROUNDS): the fastest call of each, in ms. The fastest, not the mean: on a shared
     machine the slower calls measure the neighbours."""
     clock = _clock()
     close = thunks.get("_close")
