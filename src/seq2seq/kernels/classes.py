@@ -182,7 +182,8 @@ def rnn_classes(model: nn.Module, lengths: list[int], batch: int) -> list[ShapeC
         profile = f"{len(lengths)}x{max(lengths)}/{len(set(lengths))}"
         out.append(ShapeClass("rnn", "train", f"rnn/{'/'.join(map(str, shape))}/{profile}",
                               f"{first.mode.lower()} {first.input_size}->{first.hidden_size}"
-                              f"{' bi' if first.bidirectional else ''} x{stack.num_layers} over {profile} lengths",
+                              f"{' bi' if first.bidirectional else ''} x{stack.num_layers} over {len(lengths)} rows "
+                              f"of {len(set(lengths))} lengths up to {max(lengths)}",
                               ("segmented", "packed"), _rnn_thunks(stack, shape, lengths),
                               _apply_rnn(shape)))
     return out

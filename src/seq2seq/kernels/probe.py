@@ -51,7 +51,10 @@ class Decision:
         """e.g. `linear 256x1024 at 64 rows: blas (1.15x faster, measured)`."""
         others = [v for k, v in self.ms.items() if k != self.choice]
         if others and self.ms.get(self.choice):
-            return f"{self.label}: {self.choice} ({min(others) / self.ms[self.choice]:.2f}x faster, {self.source})"
+            ratio = min(others) / self.ms[self.choice]
+            if ratio < 1 + MARGIN:
+                return f"{self.label}: {self.choice} (the default: within {MARGIN:.0%}, {self.source})"
+            return f"{self.label}: {self.choice} ({ratio:.2f}x faster, {self.source})"
         return f"{self.label}: {self.choice} ({self.source})"
 
 
