@@ -44,6 +44,7 @@ class Model(Translator):
         super().__init__(bundle.config, bundle.source, bundle.target)
         self.bundle = bundle
         self.net = bundle.model if net is None else net
+        self.kernels = "auto"  # the decode.kernels mode generation's kernels were last chosen for
 
     @property
     def device(self) -> torch.device:
@@ -63,6 +64,8 @@ class Model(Translator):
     def generate(self, sources: Sequence[Any], options: DecodeConfig,
                  keep_attention: bool = False) -> list[list[Hypothesis]]:
         """Per encoded source, its hypotheses best first, with attention when asked."""
+        if options.kernels != self.kernels:  # e.g. `translate --set decode.kernels=blas`
+            _with_kernels(self, options)
         return generate(self.net, self.source, sources, options, keep_attention=keep_attention)
 
     def score(self, sources: list[Any], targets: list[str], *, batch_size: int = 64) -> list[Score]:
@@ -86,10 +89,13 @@ def load(run_dir: str | Path, which: str = "best", device: str | torch.device = 
     return _with_kernels(Model(load_bundle(run_dir, which=which, device=device)))
 
 
-def _with_kernels(model: Model) -> Model:
-    """Decide generation's kernels for the model's shapes here and log what was chosen."""
-    for line in for_generation(model.config, model.net, model.device).lines():
+def _with_kernels(model: Model, options: DecodeConfig | None = None) -> Model:
+    """Decide generation's kernels for the model's shapes here (for the run's decode section, or `options`)
+    and log what was chosen."""
+    options = options or model.config.decode
+    for line in for_generation(options, model.net, model.device).lines():
         log.info("%s", line)
+    model.kernels = options.kernels
     return model
 
 

@@ -317,3 +317,14 @@ def test_training_gives_the_same_losses_on_either_kernel(tmp_path, caplog):
         caplog.clear()
     for mode in ("blas", "auto"):
         assert losses[mode] == pytest.approx(losses["onednn"], rel=1e-4)
+
+
+def test_loading_a_run_chooses_generation_kernels_and_a_call_may_force_them(make_run, caplog):
+    import seq2seq
+
+    caplog.set_level("INFO", logger="seq2seq")
+    model = seq2seq.load(make_run(**{"decode.kernels": "onednn"}))
+    assert kernel_plan.forced["decode"] is True and "kernels: decode onednn" in caplog.text
+    first = model.predict(["abc"])
+    assert model.predict(["abc"], kernels="blas") == first  # the same outputs on the other kernel
+    assert kernel_plan.forced["decode"] is False and "kernels: decode blas" in caplog.text

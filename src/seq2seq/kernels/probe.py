@@ -221,6 +221,7 @@ def _decode_spec(d) -> dict:
     return {"mode": d.kernels, "rows": (d.batch_size, beam)}
 
 
-def for_generation(cfg, model: nn.Module, device: torch.device, **kw) -> KernelReport:
-    """The probe when a model is loaded to generate: the decode section's batch (and beam) rows."""
-    return probe(model, device, decode=_decode_spec(cfg.decode), **kw)
+def for_generation(decode, model: nn.Module, device: torch.device, **kw) -> KernelReport:
+    """The probe when a model is loaded to generate, for a decode section (`DecodeConfig`): its batch (and
+    beam) rows and its `kernels` mode."""
+    return probe(model, device, decode=_decode_spec(decode), **kw)
