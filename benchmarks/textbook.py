@@ -23,7 +23,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from machine import print_machine  # benchmarks/machine.py: the machine line every benchmark prints
+from machine import machine_line  # benchmarks/machine.py: the machine line every benchmark prints
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 # The book's validation accuracy by epoch from its own runs (exact match, %), the accuracy to match or beat.
@@ -127,7 +127,7 @@ def main() -> None:
     args = p.parse_args()
     if args.avx2_emulation:
         os.environ.update(AVX2_EMULATION)
-    machine = print_machine()
+    machine = machine_line()  # printed with the table
     book, baseline, out = Path(args.book_dir), Path(args.baseline), Path(args.out)
     if not (book / "addition.txt").is_file():
         sys.exit(f"{book}: the textbook's addition.txt/date.txt are not there; pass --book-dir")

@@ -23,6 +23,7 @@ from seq2seq.models.rnn import StackedRNN
 
 Thunk = Callable[[], object]
 RNN_ROWS = 32  # rows of the batch an encoder stack is timed on: its forward and backward are a probe's costliest
+ADAM_NUMEL = 1 << 23  # weights the optimiser step is timed on at most
 MAX_MACS = 1 << 27  # multiply-adds of one timed linear call at most: the probe must stay within its second
 
 
@@ -224,8 +225,12 @@ def _rnn_thunks(stack: StackedRNN, shape: tuple, lengths: list[int]) -> Callable
 def adam_class(model: nn.Module, optimizer: str) -> ShapeClass:
     """The optimiser step over the model's parameters: fused (one kernel per tensor) or foreach (torch's
     multi-tensor ops), on copies."""
-    params = [p for p in model.parameters() if p.requires_grad]
-    sizes = f"{len(params)}/{sum(p.numel() for p in params)}"
+    params, total = [], 0
+    for p in model.parameters():  # copies of the first ADAM_NUMEL weights: a large model's would cost gigabytes
+        if p.requires_grad and (not params or total + p.numel() <= ADAM_NUMEL):
+            params.append(p)
+            total += p.numel()
+    sizes = f"{len(params)}/{total}"
 
     def make() -> dict[str, Thunk]:
         cls = torch.optim.AdamW if optimizer == "adamw" else torch.optim.Adam
