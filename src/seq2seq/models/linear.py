@@ -106,9 +106,10 @@ class _OneDNNLinear(torch.autograd.Function):
 
 def onednn_applies(x: Tensor, weight: Tensor) -> bool:
     """Whether oneDNN's kernel can compute `linear(x, weight)` here and pays for its call."""
-    return (ENABLED and x.device.type == "cpu" and x.dtype == torch.float32 and weight.dtype == torch.float32
-            and x.numel() > 0 and x.numel() * weight.size(0) >= SMALL and not torch.jit.is_tracing()
-            and not torch.jit.is_scripting() and not torch.is_autocast_enabled("cpu"))
+    # Tracing first: under a trace x.numel() is a tensor, and comparing it would warn.
+    return (ENABLED and not torch.jit.is_tracing() and not torch.jit.is_scripting() and x.device.type == "cpu"
+            and x.dtype == torch.float32 and weight.dtype == torch.float32 and x.numel() > 0
+            and x.numel() * weight.size(0) >= SMALL and not torch.is_autocast_enabled("cpu"))
 
 
 def takes_onednn(x: Tensor, weight: Tensor) -> bool:
