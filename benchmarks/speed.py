@@ -240,7 +240,8 @@ def train_steps(torch, model, train, src, tgt, batch_size: int, steps: int, warm
             attend += int(batch.src_lengths.max()) * n
             src_self += int(batch.src_lengths.max()) * int(batch.src_lengths.sum())
             tgt_self += int(batch.tgt_out.size(1)) * n
-    return {"seconds": sum(times), "cpu_seconds": sum(cpu_times), "src_tokens": src_tok, "tgt_tokens": tgt_tok, "attend": attend,
+    return {"seconds": sum(times), "cpu_seconds": sum(cpu_times), "src_tokens": src_tok, "tgt_tokens": tgt_tok,
+            "attend": attend,
             "src_self": src_self, "tgt_self": tgt_self,
             "final_loss": statistics.mean(losses[-max(1, min(50, steps)):])}
 
@@ -366,7 +367,8 @@ def table(rows: list[tuple[str, dict]]) -> str:
 
 def env_line(r: dict) -> str:
     e = r["env"]
-    return (f"{e.get('machine', 'machine: not recorded')}\ntorch {e['torch']}, {e['threads']} thread(s), CPU {e['cpu']}, cores {e['affinity']}; "
+    return (f"{e.get('machine', 'machine: not recorded')}\n"
+            f"torch {e['torch']}, {e['threads']} thread(s), CPU {e['cpu']}, cores {e['affinity']}; "
             f"data {r['data']['train']} ({r['data']['train_pairs']} pairs, vocab {r['data']['src_vocab']}/"
             f"{r['data']['tgt_vocab']}); matmul peak "
             f"{max(r['flops']['matmul_gflops'].values()):.1f} GFLOP/s")

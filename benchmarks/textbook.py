@@ -28,7 +28,8 @@ from machine import machine_line  # benchmarks/machine.py: the machine line ever
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 # The book's validation accuracy by epoch from its own runs (exact match, %), the accuracy to match or beat.
 TEXTBOOK_EXACT = {("addition", "baseline"): {10: 3.8, 25: 10.0}, ("addition", "reverse"): {10: 29.8, 25: 54.1},
-                  ("addition", "reverse-peeky"): {10: 88.4, 25: 98.1}, ("date", "attention"): {1: 0.0, 2: 51.7, 3: 99.9}}
+                  ("addition", "reverse-peeky"): {10: 88.4, 25: 98.1},
+                  ("date", "attention"): {1: 0.0, 2: 51.7, 3: 99.9}}
 # An AVX2-only machine emulated on a wider one, for every library of both sides: ATen, MKL and oneDNN in torch;
 # OpenBLAS and NumPy's own loops in the book's code.
 AVX2_EMULATION = {"ATEN_CPU_CAPABILITY": "avx2", "MKL_ENABLE_INSTRUCTIONS": "AVX2", "ONEDNN_MAX_CPU_ISA": "AVX2",
@@ -159,7 +160,8 @@ def main() -> None:
                 f"{step['plain_ms']:.2f} ms, reverse-peeky {step['toolkit_ms']:.2f} ms: {step['speedup']:.2f}x the "
                 f"plain loop; matmul ceiling {step['matmul_peak_gflops']:.0f} GFLOP/s, reached "
                 f"{100 * step['toolkit_fraction_of_peak']:.0f}% by the toolkit ({step['toolkit_gflop']:.3f} GFLOP a "
-                f"step), {100 * step['plain_fraction_of_peak']:.0f}% by the plain loop ({step['plain_gflop']:.3f} GFLOP)")
+                f"step), {100 * step['plain_fraction_of_peak']:.0f}% by the plain loop "
+                f"({step['plain_gflop']:.3f} GFLOP)")
         print(line)
         md += "\n\n" + line
     (out / "textbook.json").write_text(json.dumps(summary, indent=2) + "\n")
