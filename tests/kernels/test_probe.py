@@ -328,3 +328,20 @@ def test_loading_a_run_chooses_generation_kernels_and_a_call_may_force_them(make
     first = model.predict(["abc"])
     assert model.predict(["abc"], kernels="blas") == first  # the same outputs on the other kernel
     assert kernel_plan.forced["decode"] is False and "kernels: decode blas" in caplog.text
+
+
+@needs_kernel
+def test_a_row_count_cut_for_time_decides_only_near_the_rows_it_was_timed_at():
+    from seq2seq.kernels.classes import MAX_MACS, linear_classes
+
+    model = torch.nn.Sequential(lin.Linear(256, 7882))
+    classes = linear_classes(model, "train", (64, 871))
+    cut = MAX_MACS // (256 * 7882)
+    assert [c.label for c in classes] == ["linear 256x7882 at 64 rows", f"linear 256x7882 at {cut} rows"]
+    for c in classes:
+        c.apply("blas")
+    assert kernel_plan.linear_choice(64, 256, 7882) is False
+    assert kernel_plan.linear_choice(2 * cut, 256, 7882) is False
+    assert kernel_plan.linear_choice(871, 256, 7882) is None  # beyond: the built-in rule (oneDNN)
+    x, w = torch.randn(871, 256), model[0].weight
+    assert lin.takes_onednn(x, w) and not lin.takes_onednn(x[:64], w)

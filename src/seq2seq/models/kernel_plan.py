@@ -12,8 +12,8 @@ import torch
 
 # phase -> True (oneDNN) / False (BLAS) for every linear layer and cell step, or None: per class below.
 forced: dict[str, bool | None] = {"train": None, "decode": None}
-# (phase, in, out) -> (rows, choice up to `rows` rows, choice above)
-linear_table: dict[tuple[str, int, int], tuple[int, bool, bool]] = {}
+# (phase, in, out) -> [(up to this many rows, oneDNN?), ...] in increasing rows; more rows than the last: undecided
+linear_table: dict[tuple[str, int, int], list[tuple[float, bool]]] = {}
 # (phase, cell, in, hidden) -> oneDNN matmuls (True) or torch's own cell (False)
 cell_table: dict[tuple[str, str, int, int], bool] = {}
 # (mode, in, hidden, layers, bidirectional) -> segmented (True) or packed (False)
@@ -31,10 +31,10 @@ def linear_choice(rows: int, n_in: int, n_out: int) -> bool | None:
     force = forced[p]
     if force is not None:
         return force
-    entry = linear_table.get((p, n_in, n_out))
-    if entry is None:
-        return None
-    return entry[1] if rows <= entry[0] else entry[2]
+    for upto, choice in linear_table.get((p, n_in, n_out), ()):
+        if rows <= upto:
+            return choice
+    return None
 
 
 def cell_choice(cell: str, n_in: int, hidden: int) -> bool | None:
