@@ -23,6 +23,8 @@ from seq2seq.config import DecodeConfig
 from seq2seq.decoding import greedy
 from seq2seq.models import build_model
 
+from machine import print_machine  # benchmarks/machine.py: the machine line every benchmark prints
+
 VARIANTS = ["concat", "location", "concat+model.coverage=true", "location+model.coverage=true",
             "concat+model.input_feeding=true", "location+model.input_feeding=true",
             "general", "general+model.attention_heads=4", "concat+model.copy=true"]
@@ -86,6 +88,7 @@ def main() -> None:
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--threads", type=int, default=1)
     args = p.parse_args()
+    print_machine()
     args.set = ["model.embedding_size=256", "model.encoder_hidden=256", "model.decoder_hidden=256",
                 "model.bidirectional=true", "model.bridge=linear", *args.set]
     torch.set_num_threads(args.threads)

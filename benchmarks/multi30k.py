@@ -36,6 +36,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from machine import print_machine  # benchmarks/machine.py: the machine line every benchmark prints
+
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "multi30k"
 SPLITS = {"train": "train", "valid": "val", "test": "test_2016_flickr"}
@@ -262,6 +264,7 @@ def main() -> None:
         p.error("--name is required")
     if args.pin:
         os.sched_setaffinity(0, {int(c) for c in args.pin.split(",")})
+    print_machine()
     if args.threads == 1:
         os.environ["OMP_NUM_THREADS"] = "1"
     src, tgt = args.direction.split("-")

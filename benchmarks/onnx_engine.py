@@ -26,6 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
+from machine import print_machine  # benchmarks/machine.py: the machine line every benchmark prints
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
@@ -194,6 +196,7 @@ def main() -> None:
     args = p.parse_args()
     if args.pin is not None:
         os.sched_setaffinity(0, {int(c) for c in args.pin.split(",")})
+    print_machine()
     import torch
 
     torch.set_num_threads(1)

@@ -27,6 +27,8 @@ import torch
 from speed import matmul_gflops
 from torch import Tensor, nn
 
+from machine import print_machine  # benchmarks/machine.py: the machine line every benchmark prints
+
 
 class PlainPeeky(nn.Module):
     """The textbook's PeekySeq2seq in plain PyTorch: encoder LSTM, decoder LSTM fed [embedding; context],
@@ -162,6 +164,7 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=30)
     p.add_argument("--out", help="also write the figures to this JSON file")
     args = p.parse_args()
+    print_machine()
     r = compare(Path(args.train), args.rounds, args.steps)
     if args.out:
         Path(args.out).write_text(json.dumps(r) + "\n", encoding="utf-8")

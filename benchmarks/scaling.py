@@ -16,6 +16,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from machine import print_machine  # benchmarks/machine.py: the machine line every benchmark prints
+
 
 def train(out: Path, args: argparse.Namespace, nproc: int, threads: int, precision: str) -> dict:
     """One training run; returns its throughput and final validation loss."""
@@ -45,6 +47,7 @@ def main() -> None:
     p.add_argument("--nproc", type=int, default=2)
     p.add_argument("--out", default="runs/scaling")
     args = p.parse_args()
+    print_machine()
     out = Path(args.out)
     cores = os.cpu_count() or 1
     settings = [("1 process, fp32", 1, cores, "fp32"), (f"{args.nproc} processes, fp32", args.nproc,

@@ -27,6 +27,8 @@ import seq2seq
 from seq2seq.audio import espeak_available, synthesise, wav_to_fbank
 from seq2seq.data.feature_files import write_npz
 
+from machine import print_machine  # benchmarks/machine.py: the machine line every benchmark prints
+
 WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
 VOICES = ["en", "en-us", "en-gb-scotland", "en-gb-x-rp", "en-029", "en-us+f3", "en-gb+m3", "en-us+f2"]
 SPEEDS = (120, 200)
@@ -75,6 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="extra config overrides")
     args = ap.parse_args(argv)
+    print_machine()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     if not espeak_available():
         print("espeak-ng is not installed (Debian: apt-get install espeak-ng)", file=sys.stderr)

@@ -32,6 +32,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from machine import machine_line, print_machine  # benchmarks/machine.py: the machine line every benchmark prints
+
 ROOT = Path(__file__).resolve().parents[1]
 MULTI30K = ROOT.parent / "shared" / "data" / "multi30k"
 # Multi30k en->de as the issue's reference runs: lower-cased, punctuation split, tokens seen twice.
@@ -182,16 +184,33 @@ def _generate(model, src_side, sources, strategy: str, beam: int, batch_size: in
                                 max_length=max_length), lambda h: h.ids)
 
 
+def choose_kernels(torch, cfg, model, train, args, result: dict) -> str:
+    """The kernel probe as `seq2seq train` runs it (training at --batch-size, generation at --decode-batch and
+    beam 5), recorded in `result`; returns Adam's variant. A revision without the probe gets fused Adam, as its
+    `seq2seq train` did."""
+    try:
+        from seq2seq.kernels import for_training
+    except ImportError:
+        result["kernels"] = ["no kernel probe in this revision (fused Adam)"]
+        return "fused"
+    cfg.train.batch_size, cfg.train.batch_by = args.batch_size, "sentences"
+    cfg.decode.batch_size, cfg.decode.beam_size, cfg.decode.strategy = args.decode_batch, 5, "beam"
+    report = for_training(cfg, model, torch.device("cpu"), [len(s) for s, _ in train], [len(t) + 1 for _, t in train])
+    result["kernels"] = report.lines()
+    print("\n".join(report.lines()), file=sys.stderr, flush=True)
+    return report.choice("adam", "fused")
+
+
 def train_steps(torch, model, train, src, tgt, batch_size: int, steps: int, warmup: int, lr: float, clip: float,
-                seed: int, bucket: bool, log_every: int = 0, precision: str = "fp32"):
-    """Train `warmup + steps` steps (forward under bf16 autocast with precision "bf16", as `seq2seq train`);
-    returns timings over the last `steps` and token counts."""
+                seed: int, bucket: bool, log_every: int = 0, precision: str = "fp32", adam: str = "fused"):
+    """Train `warmup + steps` steps (forward under bf16 autocast with precision "bf16", as `seq2seq train`; Adam
+    `adam`, "fused" or "foreach"); returns timings over the last `steps` and token counts."""
     from seq2seq.data.batching import make_batches
 
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    opt = torch.optim.Adam(model.parameters(), lr=lr, **{adam: True})
     batches, epoch = [], 0
     model.train()
-    times, src_tok, tgt_tok, attend, src_self, tgt_self = [], 0, 0, 0, 0, 0
+    times, cpu_times, src_tok, tgt_tok, attend, src_self, tgt_self = [], [], 0, 0, 0, 0, 0
     losses = []
     for step in range(warmup + steps):
         if not batches:
@@ -201,7 +220,7 @@ def train_steps(torch, model, train, src, tgt, batch_size: int, steps: int, warm
             epoch += 1
         idx = batches.pop(0)
         batch = _collate([train[i] for i in idx], idx, src, tgt)
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
             out = model(batch.src, batch.src_lengths, batch.tgt_in)
             loss, n = model.loss(_scores(out), batch.tgt_out)
@@ -210,18 +229,20 @@ def train_steps(torch, model, train, src, tgt, batch_size: int, steps: int, warm
         if clip > 0:
             torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
         opt.step()
-        spent = time.perf_counter() - start
+        spent, spent_cpu = time.perf_counter() - start, time.process_time() - cpu
         losses.append(float(loss.detach()) / n)
         if log_every and (step + 1) % log_every == 0:
             print(f"  step {step + 1}: loss {statistics.mean(losses[-log_every:]):.3f}", file=sys.stderr)
         if step >= warmup:
             times.append(spent)
+            cpu_times.append(spent_cpu)
             src_tok += int(batch.src_lengths.sum())
             tgt_tok += n
             attend += int(batch.src_lengths.max()) * n
             src_self += int(batch.src_lengths.max()) * int(batch.src_lengths.sum())
             tgt_self += int(batch.tgt_out.size(1)) * n
-    return {"seconds": sum(times), "src_tokens": src_tok, "tgt_tokens": tgt_tok, "attend": attend,
+    return {"seconds": sum(times), "cpu_seconds": sum(cpu_times), "src_tokens": src_tok, "tgt_tokens": tgt_tok,
+            "attend": attend,
             "src_self": src_self, "tgt_self": tgt_self,
             "final_loss": statistics.mean(losses[-max(1, min(50, steps)):])}
 
@@ -277,16 +298,20 @@ def measure(args) -> dict:
                  "test_pairs": len(test), "src_vocab": len(src.vocab), "tgt_vocab": len(tgt.vocab),
                  "load_seconds": round(load_s, 2)},
         "parameters": n_params,
-        "env": {"torch": torch.__version__, "threads": torch.get_num_threads(), "cpu": cpu_model(),
+        "env": {"machine": machine_line(), "torch": torch.__version__, "threads": torch.get_num_threads(),
+                "cpu": cpu_model(),
                 "python": platform.python_version(), "affinity": sorted(os.sched_getaffinity(0))},
     }
+    adam = choose_kernels(torch, cfg, model, train, args, result)
     rss0 = peak_rss_mib()
     tr = train_steps(torch, model, train, src, tgt, args.batch_size, args.steps, args.warmup, args.lr, args.clip,
-                     args.seed, cfg.train.bucket, args.log_every, getattr(cfg.train, "precision", "fp32"))
+                     args.seed, cfg.train.bucket, args.log_every, getattr(cfg.train, "precision", "fp32"), adam)
     result["train"] = {
         "steps": args.steps, "warmup": args.warmup, "batch_size": args.batch_size,
         "tokens_per_second": (tr["src_tokens"] + tr["tgt_tokens"]) / tr["seconds"],
         "target_tokens_per_second": tr["tgt_tokens"] / tr["seconds"],
+        # CPU time of the process: what the neighbours of a shared machine take is not counted
+        "tokens_per_cpu_second": (tr["src_tokens"] + tr["tgt_tokens"]) / tr["cpu_seconds"],
         "seconds_per_step": tr["seconds"] / args.steps, "final_loss": tr["final_loss"],
         "peak_rss_mib": peak_rss_mib(), "peak_rss_growth_mib": peak_rss_mib() - rss0,
     }
@@ -343,7 +368,8 @@ def table(rows: list[tuple[str, dict]]) -> str:
 
 def env_line(r: dict) -> str:
     e = r["env"]
-    return (f"torch {e['torch']}, {e['threads']} thread(s), CPU {e['cpu']}, cores {e['affinity']}; "
+    return (f"{e.get('machine', 'machine: not recorded')}\n"
+            f"torch {e['torch']}, {e['threads']} thread(s), CPU {e['cpu']}, cores {e['affinity']}; "
             f"data {r['data']['train']} ({r['data']['train_pairs']} pairs, vocab {r['data']['src_vocab']}/"
             f"{r['data']['tgt_vocab']}); matmul peak "
             f"{max(r['flops']['matmul_gflops'].values()):.1f} GFLOP/s")
@@ -411,6 +437,7 @@ def compare(args) -> None:
             subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(w)], check=False)
         shutil.rmtree(tmp, ignore_errors=True)
     metrics = {"train tok/s": lambda r: r["train"]["tokens_per_second"],
+               "train tok/CPU-s": lambda r: r["train"].get("tokens_per_cpu_second"),
                "greedy sent/s": lambda r: r["decode"].get("greedy", {}).get("sentences_per_second"),
                "beam-5 sent/s": lambda r: r["decode"].get("beam5", {}).get("sentences_per_second")}
     lines = [f"| metric | {specs[0]} (median) | {specs[1]} (median) | ratio B/A | per-round ratios |",
@@ -426,6 +453,8 @@ def compare(args) -> None:
         summary[name] = {"a": a, "b": b, "ratio_of_medians": mb / ma, "median_ratio": statistics.median(pairs)}
         lines.append(f"| {name} | {ma:.1f} | {mb:.1f} | {mb / ma:.2f}x | {', '.join(f'{p:.2f}' for p in pairs)} |")
     md = "\n".join(lines) + "\n\n" + env_line(results[0][0]) + "\n"
+    for spec, runs in zip(specs, results):
+        md += f"\n{spec}, kernels of its first round:\n" + "\n".join(runs[0].get("kernels", ["not recorded"])) + "\n"
     print(md)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -473,10 +502,13 @@ def main() -> None:
     else:
         args.multi30k = args.multi30k and str(MULTI30K) in str(Path(args.train).resolve())
     if args.compare:
+        print_machine()
         compare(args)
         return
     if args.pin is not None and not args.worker and shutil.which("taskset"):
         os.sched_setaffinity(0, {int(c) for c in args.pin.split(",")})
+    if not args.worker:
+        print_machine()
     result = measure(args)
     if args.worker:
         Path(args.worker).write_text(json.dumps(result))

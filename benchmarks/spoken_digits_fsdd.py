@@ -31,6 +31,8 @@ import seq2seq
 from seq2seq.cli import main as seq2seq_main
 from seq2seq.data.feature_files import write_npz
 
+from machine import print_machine  # benchmarks/machine.py: the machine line every benchmark prints
+
 DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "fsdd" / "digits.npz"
 
 
@@ -126,6 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=1, help="seeds the split, the composition and training")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="extra config overrides")
     args = ap.parse_args(argv)
+    print_machine()
     if not Path(args.data).is_file():
         print(f"{args.data}: not found (the shared data lives in ../shared/data/fsdd)", file=sys.stderr)
         return 2

@@ -1,30 +1,40 @@
-"""The textbook's experiments on the textbook's own files, timed against the textbook's own NumPy code.
+"""The textbook's experiments on the textbook's own files, timed against the textbook's own NumPy code run in the
+same invocation, on the same core, with one thread.
 
-Trains through the ordinary `seq2seq train --train/--valid` path on `addition.txt` and `date.txt`
-(45,000 / 5,000 split, as the book), one pinned core and one thread, and prints per-epoch time
-(training + validation) as a ratio to the textbook's measured figures, the fraction of the training
-compute floor, and the accuracy targets of the demo issue. Then the addition training step against a plain
-PyTorch loop of the same model (`plain_loop.py`), in one pinned process.
+Trains through the ordinary `seq2seq train --train/--valid` path on `addition.txt` and `date.txt` (45,000 / 5,000
+split, as the book) and times an epoch (training + validation) of the book's code (Saito, *Deep Learning from
+Scratch 2*, MIT; `../shared/baselines/dlfs2`, run by `dlfs2_epoch.py`) before and after each of our runs; the
+speed-up divides the faster of the book's two rounds by our mean epoch. Accuracy by epoch is shown beside the
+book's own figures. Then the addition training step against a plain PyTorch loop of the same model
+(`plain_loop.py`), in one pinned process.
 
-    python benchmarks/textbook.py [--book-dir ../shared/data/book] [--out runs/textbook]
+    python benchmarks/textbook.py [--book-dir ../shared/data/book] [--baseline ../shared/baselines/dlfs2]
+    python benchmarks/textbook.py --avx2-emulation        # every child restricted to AVX2 (an emulation)
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-# Measured on this kind of machine with the textbook's NumPy code, one core (the issue's figures).
-TEXTBOOK_SECONDS_PER_EPOCH = {"addition": 8.9, "date": 155.0}
+from machine import machine_line  # benchmarks/machine.py: the machine line every benchmark prints
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+# The book's validation accuracy by epoch from its own runs (exact match, %), the accuracy to match or beat.
 TEXTBOOK_EXACT = {("addition", "baseline"): {10: 3.8, 25: 10.0}, ("addition", "reverse"): {10: 29.8, 25: 54.1},
-                  ("addition", "reverse-peeky"): {10: 88.4, 25: 98.1}, ("date", "attention"): {1: 0.0, 2: 51.7, 3: 99.9}}
-# Forward + backward of both LSTMs, ~0.83 GFLOP a step, 352 steps, at ~135 GFLOP/s on one core.
-ADDITION_TRAIN_FLOOR_SECONDS = 2.1
+                  ("addition", "reverse-peeky"): {10: 88.4, 25: 98.1},
+                  ("date", "attention"): {1: 0.0, 2: 51.7, 3: 99.9}}
+# An AVX2-only machine emulated on a wider one, for every library of both sides: ATen, MKL and oneDNN in torch;
+# OpenBLAS and NumPy's own loops in the book's code.
+AVX2_EMULATION = {"ATEN_CPU_CAPABILITY": "avx2", "MKL_ENABLE_INSTRUCTIONS": "AVX2", "ONEDNN_MAX_CPU_ISA": "AVX2",
+                  "OPENBLAS_CORETYPE": "Haswell", "NPY_DISABLE_CPU_FEATURES": "X86_V4 AVX512_ICL AVX512_SPR"}
+ONE_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
 def split(book: Path, out: Path) -> tuple[Path, Path]:
@@ -38,7 +48,13 @@ def split(book: Path, out: Path) -> tuple[Path, Path]:
     return train, valid
 
 
-def run(task: str, preset: str, epochs: int, files: tuple[Path, Path], out: Path, core: str | None) -> dict:
+def pinned(cmd: list[str], core: str | None) -> list[str]:
+    """`cmd` under taskset on `core` (when given and taskset exists)."""
+    return ["taskset", "-c", core] + cmd if core is not None and shutil.which("taskset") else cmd
+
+
+def run(task: str, preset: str, epochs: int, files: tuple[Path, Path], out: Path, core: str | None,
+        sets: list[str]) -> dict:
     """Train one variant and summarise its metrics."""
     run_dir = out / f"{task}-{preset}"
     if run_dir.exists():
@@ -46,9 +62,9 @@ def run(task: str, preset: str, epochs: int, files: tuple[Path, Path], out: Path
     cmd = [sys.executable, "-m", "seq2seq", "train", "--train", str(files[0]), "--valid", str(files[1]),
            "--preset", preset, "--epochs", str(epochs), "--out", str(run_dir), "--quiet",
            "--set", "train.threads=1", "--set", "train.early_stopping_metric=valid_exact_match"]
-    if core is not None and shutil.which("taskset"):
-        cmd = ["taskset", "-c", core] + cmd
-    subprocess.run(cmd, check=True)
+    for s in sets:
+        cmd += ["--set", s]
+    subprocess.run(pinned(cmd, core), check=True, env={**os.environ, **ONE_THREAD})
     rows = [json.loads(x) for x in (run_dir / "metrics.jsonl").read_text().splitlines()]
     train_s = rows[-1]["seconds"] / len(rows)
     eval_s = sum(r["eval_seconds"] for r in rows) / len(rows)
@@ -56,60 +72,100 @@ def run(task: str, preset: str, epochs: int, files: tuple[Path, Path], out: Path
             "exact": {int(r["epoch"]): round(r["valid_exact_match"] * 100, 1) for r in rows}}
 
 
+def book_epoch(task: str, preset: str, baseline: Path, core: str | None, steps: int, questions: int) -> dict:
+    """One timing of the book's epoch (`dlfs2_epoch.py`) on the same core with one thread."""
+    cmd = [sys.executable, str(Path(__file__).with_name("dlfs2_epoch.py")), "--task", task, "--variant", preset,
+           "--book", str(baseline), "--steps", str(steps), "--valid", str(questions)]
+    done = subprocess.run(pinned(cmd, core), check=True, capture_output=True, text=True,
+                          env={**os.environ, **ONE_THREAD})
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 def step_against_plain_loop(train: Path, out: Path, core: str | None) -> dict:
     """The addition training step against the plain PyTorch loop (`plain_loop.py`), pinned like the runs."""
     result = out / "plain_loop.json"
     cmd = [sys.executable, str(Path(__file__).with_name("plain_loop.py")), "--train", str(train), "--out", str(result)]
-    if core is not None and shutil.which("taskset"):
-        cmd = ["taskset", "-c", core] + cmd
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(pinned(cmd, core), check=True, stdout=subprocess.DEVNULL, env={**os.environ, **ONE_THREAD})
     return json.loads(result.read_text())
 
 
-def main() -> None:
-    """Run the variants and print the comparison."""
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--book-dir", default=str(Path(__file__).resolve().parents[2] / "shared" / "data" / "book"))
-    p.add_argument("--out", default="runs/textbook")
-    p.add_argument("--variants", default="addition:reverse-peeky:25,date:attention:3",
-                   help="task:preset:epochs, comma-separated (e.g. add addition:baseline:25)")
-    p.add_argument("--core", default="0", help="CPU to pin each run to (taskset)")
-    p.add_argument("--no-pin", action="store_true", help="do not pin to a core")
-    p.add_argument("--no-plain-loop", action="store_true", help="skip the addition step against the plain loop")
-    args = p.parse_args()
-    book, out = Path(args.book_dir), Path(args.out)
-    if not (book / "addition.txt").is_file():
-        sys.exit(f"{book}: the textbook's addition.txt/date.txt are not there; pass --book-dir")
-    out.mkdir(parents=True, exist_ok=True)
-    files = {t: split(book / f"{t}.txt", out) for t in ("addition", "date")}
-    results = []
-    for spec in args.variants.split(","):
-        task, preset, epochs = spec.split(":")
-        results.append(run(task, preset, int(epochs), files[task], out, None if args.no_pin else args.core))
-    print("| task | variant | train s/epoch | eval s/epoch | total | textbook | speed-up | exact match by epoch "
-          "(ours / textbook) |")
-    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |")
+def table(results: list[dict], machine: str, args: argparse.Namespace) -> str:
+    """The markdown table: our epoch, the book's, the speed-up, and accuracy by epoch beside the book's."""
+    lines = [machine, f"one core ({'not pinned' if args.no_pin else 'CPU ' + args.core}), one thread; the book's "
+             f"epoch from its first {args.book_steps or 'all'} steps and {args.book_questions or 'all'} validation "
+             f"questions, faster of 2 rounds around ours", "",
+             "| task | variant | ours train s/epoch | ours eval s/epoch | ours total | book train | book eval | "
+             "book total | speed-up | exact match by epoch (ours / book) |",
+             "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
     for r in results:
-        total = r["train_s"] + r["eval_s"]
-        book_s = TEXTBOOK_SECONDS_PER_EPOCH[r["task"]]
+        total, b = r["train_s"] + r["eval_s"], r["book"]
         ref = TEXTBOOK_EXACT.get((r["task"], r["preset"]), {})
         marks = ", ".join(f"{e}: {r['exact'][e]}%" + (f" / {ref[e]}%" if e in ref else "")
                           for e in sorted(r["exact"]) if e in ref or e in (1, 5, 10, 15, 20, 25))
-        print(f"| {r['task']} | {r['preset']} | {r['train_s']:.2f} | {r['eval_s']:.2f} | {total:.2f} | {book_s} | "
-              f"{book_s / total:.2f}x | {marks} |")
-        if r["task"] == "addition":
-            print(f"\n(addition training at {ADDITION_TRAIN_FLOOR_SECONDS / r['train_s'] * 100:.0f}% of the "
-                  f"{ADDITION_TRAIN_FLOOR_SECONDS} s/epoch compute floor)\n")
-    summary: dict = {"variants": results}
+        lines.append(f"| {r['task']} | {r['preset']} | {r['train_s']:.2f} | {r['eval_s']:.2f} | {total:.2f} | "
+                     f"{b['train_s_per_epoch']:.2f} | {b['valid_s_per_epoch']:.2f} | {b['total']:.2f} | "
+                     f"{b['total'] / total:.2f}x | {marks} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    """Run the variants beside the book's code and print the comparison."""
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--book-dir", default=str(SHARED / "data" / "book"), help="addition.txt and date.txt")
+    p.add_argument("--baseline", default=str(SHARED / "baselines" / "dlfs2"), help="the book's code")
+    p.add_argument("--out", default="runs/textbook")
+    p.add_argument("--variants", default="addition:reverse-peeky:25,date:attention:3",
+                   help="task:preset:epochs, comma-separated (e.g. add addition:baseline:25)")
+    p.add_argument("--set", action="append", default=[], help="config override for our runs (repeatable)")
+    p.add_argument("--book-steps", type=int, default=40, help="book training steps timed per round (0 = epoch)")
+    p.add_argument("--book-questions", type=int, default=500, help="book validation questions per round (0 = all)")
+    p.add_argument("--core", default="0", help="CPU to pin each run to (taskset)")
+    p.add_argument("--no-pin", action="store_true", help="do not pin to a core")
+    p.add_argument("--avx2-emulation", action="store_true",
+                   help="restrict every library of every child to AVX2: " + " ".join(f"{k}={v!r}" for k, v in
+                                                                                   AVX2_EMULATION.items()))
+    p.add_argument("--no-plain-loop", action="store_true", help="skip the addition step against the plain loop")
+    args = p.parse_args()
+    if args.avx2_emulation:
+        os.environ.update(AVX2_EMULATION)
+    machine = machine_line()  # printed with the table
+    book, baseline, out = Path(args.book_dir), Path(args.baseline), Path(args.out)
+    if not (book / "addition.txt").is_file():
+        sys.exit(f"{book}: the textbook's addition.txt/date.txt are not there; pass --book-dir")
+    if not (baseline / "common" / "time_layers.py").is_file():
+        sys.exit(f"{baseline}: the book's code (common/, ch07/, ch08/) is not there; pass --baseline")
+    out.mkdir(parents=True, exist_ok=True)
+    files = {t: split(book / f"{t}.txt", out) for t in ("addition", "date")}
+    core = None if args.no_pin else args.core
+    results = []
+    for spec in args.variants.split(","):
+        task, preset, epochs = spec.split(":")
+        rounds = [book_epoch(task, preset, baseline, core, args.book_steps, args.book_questions)]
+        r = run(task, preset, int(epochs), files[task], out, core, args.set)
+        rounds.append(book_epoch(task, preset, baseline, core, args.book_steps, args.book_questions))
+        for b in rounds:
+            b["total"] = b["train_s_per_epoch"] + b["valid_s_per_epoch"]
+        r["book"], r["book_rounds"] = min(rounds, key=lambda b: b["total"]), rounds
+        results.append(r)
+        book_s = ", ".join(f"{b['total']:.2f}" for b in rounds)
+        print(f"{task} {preset}: ours {r['train_s'] + r['eval_s']:.2f} s/epoch, book {book_s} s/epoch",
+              file=sys.stderr, flush=True)
+    md = table(results, machine, args)
+    print(md)
+    summary: dict = {"machine": machine, "variants": results}
     if not args.no_plain_loop:
-        step = step_against_plain_loop(files["addition"][0], out, None if args.no_pin else args.core)
+        step = step_against_plain_loop(files["addition"][0], out, core)
         summary["addition_step"] = step
-        print(f"addition training step (CPU time, alternating rounds, one process): plain PyTorch loop "
-              f"{step['plain_ms']:.2f} ms, reverse-peeky {step['toolkit_ms']:.2f} ms: {step['speedup']:.2f}x the "
-              f"plain loop; matmul ceiling {step['matmul_peak_gflops']:.0f} GFLOP/s, reached "
-              f"{100 * step['toolkit_fraction_of_peak']:.0f}% by the toolkit ({step['toolkit_gflop']:.3f} GFLOP a step), "
-              f"{100 * step['plain_fraction_of_peak']:.0f}% by the plain loop ({step['plain_gflop']:.3f} GFLOP)")
+        line = (f"addition training step (CPU time, alternating rounds, one process): plain PyTorch loop "
+                f"{step['plain_ms']:.2f} ms, reverse-peeky {step['toolkit_ms']:.2f} ms: {step['speedup']:.2f}x the "
+                f"plain loop; matmul ceiling {step['matmul_peak_gflops']:.0f} GFLOP/s, reached "
+                f"{100 * step['toolkit_fraction_of_peak']:.0f}% by the toolkit ({step['toolkit_gflop']:.3f} GFLOP a "
+                f"step), {100 * step['plain_fraction_of_peak']:.0f}% by the plain loop "
+                f"({step['plain_gflop']:.3f} GFLOP)")
+        print(line)
+        md += "\n\n" + line
     (out / "textbook.json").write_text(json.dumps(summary, indent=2) + "\n")
+    (out / "textbook.md").write_text(md + "\n")
 
 
 if __name__ == "__main__":

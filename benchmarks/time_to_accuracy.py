@@ -30,6 +30,8 @@ from seq2seq import build_config
 from seq2seq.config import Config
 from seq2seq.training import Trainer
 
+from machine import print_machine  # benchmarks/machine.py: the machine line every benchmark prints
+
 
 class TimedTrainer(Trainer):
     """A Trainer that notes the process CPU time spent outside validation at each evaluation and stops once
@@ -102,6 +104,7 @@ def main() -> None:
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="extra config overrides")
     p.add_argument("--out", default="runs/time-to-accuracy")
     args = p.parse_args()
+    print_machine()
     torch.set_num_threads(1)
     common = {"train.epochs": args.epochs, **dict(s.split("=", 1) for s in args.set)}
     if args.configs:

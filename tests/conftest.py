@@ -36,6 +36,25 @@ def _one_torch_thread():
     torch.set_num_threads(before)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _kernel_cache(tmp_path_factory):
+    """The kernel probe's cache in a scratch directory, never the user's, shared by the session's tests."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))
+    yield
+    mp.undo()
+
+
+@pytest.fixture(autouse=True)
+def _kernel_plan():
+    """Each test starts with the built-in kernel rules, whatever an earlier one's probe or forced mode chose."""
+    from seq2seq.models import kernel_plan
+
+    kernel_plan.reset()
+    yield
+    kernel_plan.reset()
+
+
 @pytest.fixture(scope="session")
 def reverse_run(tmp_path_factory):
     """A small attention model trained on the reverse task (about 95% exact match)."""

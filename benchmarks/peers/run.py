@@ -43,6 +43,9 @@ import threading
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/, for machine.py
+from machine import machine_line, print_machine  # noqa: E402  the machine line every benchmark prints
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 VENVS = HERE / ".venvs"
@@ -349,6 +352,7 @@ def main() -> None:
                    help="decode the models an earlier run of the same --out trained again (training figures kept)")
     p.add_argument("--out", default="runs/peers")
     args = p.parse_args()
+    print_machine()
     global THREADS
     THREADS = str(args.threads)
     args.pin = args.pin or None
@@ -372,7 +376,8 @@ def main() -> None:
 
     where = f"ours on CPU {args.pin}, peers on CPU {args.peer_pin} at the same time" if args.peer_pin else \
         f"pinned to CPU {args.pin}"
-    lines = [f"{args.steps} steps, batch 64 sentences, {where}, {THREADS} thread(s), torch {torch.__version__}",
+    lines = [machine_line(),
+             f"{args.steps} steps, batch 64 sentences, {where}, {THREADS} thread(s), torch {torch.__version__}",
              "", "| system | params | train tgt tok/s | greedy sent/s | beam-5 sent/s | BLEU greedy | BLEU beam-5 |",
              "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
     cell = lambda r, key, digits: f"{r[key]:,.{digits}f}" if key in r else "–"  # noqa: E731

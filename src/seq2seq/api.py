@@ -3,6 +3,7 @@ engine; see `loading`), `load_ensemble` for several runs as one model, and `Mode
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +17,10 @@ from .data.copying import encode_pair, resolve
 from .decoding import Hypothesis, generate
 from .decoding.scoring import score_pairs
 from .ensembling import load_members
+from .kernels import for_generation
 from .translation import InputError, InputTooLong, Translation, Translator
+
+log = logging.getLogger("seq2seq")
 
 __all__ = ["InputError", "InputTooLong", "Model", "Score", "Translation", "load", "load_ensemble"]
 
@@ -40,6 +44,7 @@ class Model(Translator):
         super().__init__(bundle.config, bundle.source, bundle.target)
         self.bundle = bundle
         self.net = bundle.model if net is None else net
+        self.kernels = "auto"  # the decode.kernels mode generation's kernels were last chosen for
 
     @property
     def device(self) -> torch.device:
@@ -59,6 +64,8 @@ class Model(Translator):
     def generate(self, sources: Sequence[Any], options: DecodeConfig,
                  keep_attention: bool = False) -> list[list[Hypothesis]]:
         """Per encoded source, its hypotheses best first, with attention when asked."""
+        if options.kernels != self.kernels:  # e.g. `translate --set decode.kernels=blas`
+            _with_kernels(self, options)
         return generate(self.net, self.source, sources, options, keep_attention=keep_attention)
 
     def score(self, sources: list[Any], targets: list[str], *, batch_size: int = 64) -> list[Score]:
@@ -77,8 +84,19 @@ class Model(Translator):
 
 
 def load(run_dir: str | Path, which: str = "best", device: str | torch.device = "cpu") -> Model:
-    """Load a trained model from a run directory (`checkpoints/best` unless which="last")."""
-    return Model(load_bundle(run_dir, which=which, device=device))
+    """Load a trained model from a run directory (`checkpoints/best` unless which="last"), with the CPU kernels
+    of its shapes chosen for this machine (`decode.kernels`)."""
+    return _with_kernels(Model(load_bundle(run_dir, which=which, device=device)))
+
+
+def _with_kernels(model: Model, options: DecodeConfig | None = None) -> Model:
+    """Decide generation's kernels for the model's shapes here (for the run's decode section, or `options`)
+    and log what was chosen."""
+    options = options or model.config.decode
+    for line in for_generation(options, model.net, model.device).lines():
+        log.info("%s", line)
+    model.kernels = options.kernels
+    return model
 
 
 def load_ensemble(run_dirs: list[str | Path], which: str = "best", device: str | torch.device = "cpu") -> Model:
@@ -88,4 +106,4 @@ def load_ensemble(run_dirs: list[str | Path], which: str = "best", device: str |
     if len(run_dirs) == 1:
         return load(run_dirs[0], which, device)
     first, ensemble = load_members(list(run_dirs), which, device)
-    return Model(first, ensemble)
+    return _with_kernels(Model(first, ensemble))

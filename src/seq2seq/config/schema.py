@@ -180,6 +180,8 @@ class TrainConfig:
     # Seconds rather than steps: a step takes milliseconds on a toy task and seconds on a large model.
     log_seconds: float = option(30.0, "a progress line every N seconds when stderr is not a terminal (0 = off)",
                                 low=0.0)
+    kernels: str = choice("auto", "onednn", "blas", help="CPU kernels of training's linear layers and cell steps "
+                          "(auto: the faster on this machine, measured at start and cached; onednn or blas: forced)")
 
 
 @dataclass
@@ -222,6 +224,9 @@ class DecodeConfig:
         "auto", "source", "stop", "fixed", help="feature targets: how many vectors to generate - fixed: "
         "data.target_length; stop: until the stop flag (capped by max_length rules); source: the source's "
         "length; auto: fixed if data.target_length is set, else stop with model.stop_flag, else source")
+    kernels: str = choice("auto", "onednn", "blas", help="CPU kernels of generation's linear layers and cell "
+                          "steps (auto: the faster on this machine, measured when a model loads and cached; onednn "
+                          "or blas: forced)")
 
 
 SECTIONS: dict[str, type] = {"model": ModelConfig, "data": DataConfig, "train": TrainConfig,

@@ -2,12 +2,14 @@
 
 torch's float32 `linear` on the CPU goes to its BLAS (MKL), which on some CPUs (AMD EPYC with AVX-512)
 runs the AVX2 path, while oneDNN, also inside torch, uses the CPU's widest instructions: about twice as
-fast there, and no slower where only AVX2 exists (figures: docs/performance.md, CHANGELOG.md). The results
-are float32 products summed in another order (relative difference ~1e-6 from `F.linear`). Inside
+fast there; where only AVX2 exists the BLAS can be faster for some shapes (docs/performance.md). The
+results are float32 products summed in another order (relative difference ~1e-6 from `F.linear`). Inside
 `packed_weights()` (generation) a weight read without autograd is reordered into oneDNN's blocked layout
 once for the block, which saves a reorder on every step. Everything else - other devices and dtypes,
 autocast (which picks its own kernels), tracing for export, empty inputs, products too small for oneDNN's
-call to pay - takes `F.linear`; `SEQ2SEQ_ONEDNN_LINEAR=0` turns the path off.
+call to pay - takes `F.linear`. Which of the two a shape takes where both apply is the kernel probe's
+choice (`models/kernel_plan.py`, filled by `seq2seq.kernels`); undecided shapes take oneDNN.
+`SEQ2SEQ_ONEDNN_LINEAR=0` turns the path off everywhere (as `train.kernels: blas` and `decode.kernels: blas` do).
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from collections.abc import Iterator
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+from seq2seq.models.kernel_plan import linear_choice
 
 
 def _onednn_op():
@@ -99,11 +103,21 @@ class _OneDNNLinear(torch.autograd.Function):
         return grad_x, grad_w, grad_b
 
 
+def onednn_applies(x: Tensor, weight: Tensor) -> bool:
+    """Whether oneDNN's kernel can compute `linear(x, weight)` here and pays for its call."""
+    # Tracing first: under a trace x.numel() is a tensor, and comparing it would warn.
+    return (ENABLED and not torch.jit.is_tracing() and not torch.jit.is_scripting() and x.device.type == "cpu"
+            and x.dtype == torch.float32 and weight.dtype == torch.float32 and x.numel() > 0
+            and x.numel() * weight.size(0) >= SMALL and not torch.is_autocast_enabled("cpu"))
+
+
 def takes_onednn(x: Tensor, weight: Tensor) -> bool:
-    """Whether `linear(x, weight)` runs on oneDNN's kernel (else `F.linear`)."""
-    return (ENABLED and x.device.type == "cpu" and x.dtype == torch.float32 and weight.dtype == torch.float32
-            and x.numel() > 0 and x.numel() * weight.size(0) >= SMALL and not torch.jit.is_tracing()
-            and not torch.jit.is_scripting() and not torch.is_autocast_enabled("cpu"))
+    """Whether `linear(x, weight)` runs on oneDNN's kernel (else `F.linear`): where it applies and the probe did
+    not find the BLAS faster for this shape."""
+    if not onednn_applies(x, weight):
+        return False
+    choice = linear_choice(x.numel() // x.size(-1), weight.size(1), weight.size(0))
+    return choice is not False
 
 
 def packed_weights() -> contextlib.AbstractContextManager[None]:
@@ -134,6 +148,11 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """`F.linear(x, weight, bias)` for x (..., in), weight (out, in); oneDNN's kernel where it applies."""
     if not takes_onednn(x, weight):
         return F.linear(x, weight, bias)
+    return onednn_linear(x, weight, bias)
+
+
+def onednn_linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """`linear` on oneDNN's kernel, for a caller that checked `onednn_applies`."""
     flat = x.reshape(-1, x.size(-1)).contiguous()
     if _packs.table is not None and not torch.is_grad_enabled():
         out = _OP(flat, _packed(weight), bias, "none", [], "")

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from seq2seq.models.kernel_plan import segment_choice
 from seq2seq.models.dropout import dropout
 
 State = Tensor | tuple[Tensor, Tensor]
@@ -30,8 +31,10 @@ _FUNCTIONS = {"LSTM": torch.lstm, "GRU": torch.gru, "RNN_TANH": torch.rnn_tanh, 
 
 def can_segment(rnn: nn.RNNBase, x: Tensor) -> bool:
     """Whether `run_segmented` replaces packing here: a batch-first layer on the CPU (cuDNN runs packed
-    sequences in one call)."""
-    return x.device.type == "cpu" and rnn.batch_first
+    sequences in one call), unless the kernel probe measured packing faster for this layer's shape."""
+    return (x.device.type == "cpu" and rnn.batch_first
+            and segment_choice(rnn.mode, rnn.input_size, rnn.hidden_size, rnn.num_layers,
+                                           rnn.bidirectional))
 
 
 @dataclass(frozen=True)

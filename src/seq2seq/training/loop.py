@@ -22,6 +22,7 @@ from ..data.batching import BatchPlan, collate, make_batches
 from ..data.sampling import epoch_sample, parse_weights
 from ..distributed import all_sum, broadcast_object, shard, shutdown
 from ..evaluation import evaluate, metric_names
+from ..kernels import for_training
 from ..models.coverage import coverage_loss
 from ..runlock import RunLock, RunLocked, claim_run, is_run
 from .checkpointer import Checkpointer
@@ -110,10 +111,13 @@ class Trainer:
         self.scaler = torch.amp.GradScaler("cuda") if t.precision == "fp16" else None
         opt_cls = torch.optim.AdamW if t.optimizer == "adamw" else torch.optim.Adam
         self.params = list(self.model.parameters())
-        # On the CPU the fused kernel updates each tensor in one pass (the same update, faster on many small
-        # tensors than the per-tensor default). CUDA keeps torch's default (foreach), which was not measured.
+        # The kernels of this machine for this model's shapes (measured once per machine, then cached); on the
+        # CPU Adam runs fused or foreach as measured there, CUDA keeps torch's default.
+        self.kernels = for_training(cfg, self.model, self.device, self.train_ids.source_lengths,
+                                    self.train_ids.target_lengths + self.extra_steps)
+        adam = self.kernels.choice("adam", "fused") if self.device.type == "cpu" else None
         self.optimizer = opt_cls(self.params, lr=t.lr, weight_decay=t.weight_decay,
-                                 fused=True if self.device.type == "cpu" else None)
+                                 fused=True if adam == "fused" else None, foreach=True if adam == "foreach" else None)
         # Validation decodes greedily within the run's output-length rules; translate/eval use the run's
         # whole decode section.
         self.valid_options = dataclasses.replace(cfg.decode, strategy="greedy", nbest=1)
@@ -134,6 +138,9 @@ class Trainer:
         self.monitor.banner(self.model, self.bundle.source, self.bundle.target,
                             {"train": len(self.train_ids), "valid": len(self.valid_ids), "test": len(self.test_ids)},
                             self.steps_per_epoch * t.accumulate, self.device, self.world.size)
+        if not self.quiet:
+            for line in self.kernels.lines():
+                log.info("%s", line)
 
     def _epoch_batches(self, epoch: int) -> BatchPlan:
         """Global batches of an epoch, the same on every rank; each rank later takes its shard."""

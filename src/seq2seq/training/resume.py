@@ -29,7 +29,7 @@ log = logging.getLogger("seq2seq")
 RESUMABLE = frozenset({
     "train.epochs", "train.lr", "train.schedule", "train.warmup_steps", "train.plateau_factor",
     "train.plateau_patience", "train.patience", "train.eval_every", "train.eval_max_sentences", "train.clip_norm",
-    "train.threads", "train.device", "train.tensorboard", "train.log_every", "train.log_seconds",
+    "train.threads", "train.device", "train.tensorboard", "train.log_every", "train.log_seconds", "train.kernels",
 })
 
 
