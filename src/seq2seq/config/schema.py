@@ -150,9 +150,12 @@ class TrainConfig:
     accumulate: int = option(1, "gradient accumulation steps", low=1)
     eval_every: int = option(0, "evaluate every N steps (0 = every epoch)", low=0)
     early_stopping_metric: str = choice("valid_loss", "valid_exact_match", "valid_token_accuracy",
-                                        "valid_bleu", "valid_mae", "valid_rmse", "valid_cer",
-                                        help="metric for best checkpoint and early stopping (mae/rmse: "
-                                        "feature targets; cer: feature sources with text targets)")
+                                        "valid_bleu", "valid_bleu_tok", "valid_chrf", "valid_mae", "valid_rmse",
+                                        "valid_cer",
+                                        help="metric for best checkpoint and early stopping (bleu: cased "
+                                        "sacreBLEU of the output as translate prints it; bleu_tok: lower-cased "
+                                        "tokenised BLEU; mae/rmse: feature targets; cer: feature sources with "
+                                        "text targets)")
     patience: int = option(0, "stop after this many evaluations without improvement (0 = never)", low=0)
     seed: int = option(1, "seed for initialisation, data order and dropout")
     teacher_forcing: float = option(1.0, "probability of feeding the gold token; < 1 = scheduled sampling",

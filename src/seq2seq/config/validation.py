@@ -149,9 +149,11 @@ def _check_sides(cfg: Config) -> None:
     if metric == "valid_cer" and (d.target_type != "tokens" or d.source_type != "features"):
         raise ConfigError("train.early_stopping_metric=valid_cer needs data.source_type=features and "
                           "data.target_type=tokens")
-    if metric == "valid_bleu" and d.target_type == "tokens" and cfg.target_tokenizer not in ("word", "sentencepiece"):
-        raise ConfigError(f"train.early_stopping_metric=valid_bleu needs a word or sentencepiece target tokenizer "
-                          f"(BLEU counts words), not {cfg.target_tokenizer}; use valid_exact_match or valid_loss")
+    if (metric in ("valid_bleu", "valid_bleu_tok") and d.target_type == "tokens"
+            and cfg.target_tokenizer not in ("word", "sentencepiece")):
+        raise ConfigError(f"train.early_stopping_metric={metric} needs a word or sentencepiece target tokenizer "
+                          f"(BLEU counts words), not {cfg.target_tokenizer}; use valid_chrf, valid_exact_match or "
+                          f"valid_loss")
 
 
 def _check_features(cfg: Config) -> None:

@@ -60,6 +60,7 @@ class Trainer:
             make_run_dir(self.out)
         data = prepare(cfg, self.out, resume)
         self.bundle, self.train_ids, self.valid_ids, self.test_ids = data.bundle, data.train, data.valid, data.test
+        self.valid_refs, self.test_refs = data.valid_references, data.test_references
         # Per example, once: what batching and each step's token counts read.
         self.src_lengths = [len(s) for s, _ in self.train_ids]
         self.tgt_steps = [self.bundle.target.steps(g) for _, g in self.train_ids]
@@ -230,7 +231,7 @@ class Trainer:
         t, p = self.cfg.train, self.progress
         start = time.perf_counter()
         metrics, _ = evaluate(self.model, self.valid_ids, self.bundle.source, self.bundle.target, self.valid_options,
-                              names=self.metrics, batch_size=max(t.batch_size, 64) if t.batch_by == "sentences"
+                              references=self.valid_refs, names=self.metrics, batch_size=max(t.batch_size, 64) if t.batch_by == "sentences"
                               else 64, device=self.device, max_sentences=t.eval_max_sentences)
         self.model.train()
         fraction = p.batch_in_epoch / (self.steps_per_epoch * t.accumulate)
@@ -249,7 +250,7 @@ class Trainer:
             return
         load_state_into(self.model, checkpoint_dir(self.out, "best") / "model.safetensors")
         metrics, _ = evaluate(self.model, self.test_ids, self.bundle.source, self.bundle.target, self.valid_options,
-                              names=self.metrics, batch_size=64, device=self.device, prefix="test_")
+                              references=self.test_refs, names=self.metrics, batch_size=64, device=self.device, prefix="test_")
         (self.out / "test_metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
         log.info("test: %s", json.dumps(metrics))
 

@@ -13,7 +13,8 @@ import torch
 from ..bundle import Bundle, assemble
 from ..checkpoint import checkpoint_dir
 from ..config import Config, ConfigError
-from ..data.corpus import build_sides, encode_pairs, load_sides, load_splits
+from ..data.copying import encode_pair
+from ..data.corpus import build_sides, encode_pairs, load_sides, load_splits, within_limits
 from ..data.embeddings import read_vectors
 
 log = logging.getLogger("seq2seq")
@@ -23,12 +24,15 @@ Pairs = list[tuple[Any, Any]]
 
 @dataclass
 class Prepared:
-    """A freshly initialised bundle and the encoded splits it trains and evaluates on."""
+    """A freshly initialised bundle, the encoded splits it trains and evaluates on, and the raw targets of the
+    evaluated splits (what generated outputs are scored against), one per encoded pair."""
 
     bundle: Bundle
     train: Pairs
     valid: Pairs
     test: Pairs
+    valid_references: list[Any]
+    test_references: list[Any]
 
 
 def prepare(cfg: Config, out: Path, resume: bool) -> Prepared:
@@ -39,21 +43,29 @@ def prepare(cfg: Config, out: Path, resume: bool) -> Prepared:
         source, target = load_sides(cfg, checkpoint_dir(out, "last"))
     else:
         source, target = build_sides(cfg, splits["train"])
-    d, dec = cfg.data, cfg.decode
+    d = cfg.data
     train = encode_pairs(splits["train"], source, target, d.max_source_length, d.max_target_length)
     if not train:
         raise ConfigError("no training pairs left after the length filter (data.max_*_length)")
     # Evaluation sees pairs the training filter drops, within the bounds of generation (one runaway line
     # would exhaust memory there just the same).
-    bounds = {"max_source_length": dec.max_source_length, "max_target_length": dec.max_output_length,
-              "keys": ("decode.max_source_length", "decode.max_output_length")}
-    valid = encode_pairs(splits["valid"], source, target, label="valid", **bounds)
+    valid, valid_refs = _evaluated(splits["valid"], source, target, cfg, "valid")
     if not valid:
         raise ConfigError("no validation pairs left within decode.max_source_length / decode.max_output_length")
-    test = encode_pairs(splits["test"], source, target, label="test", **bounds) if splits.get("test") else []
+    test, test_refs = _evaluated(splits.get("test") or [], source, target, cfg, "test")
     bundle = assemble(cfg, source, target)
     _pretrained_embeddings(bundle, resume)
-    return Prepared(bundle, train, valid, test)
+    return Prepared(bundle, train, valid, test, valid_refs, test_refs)
+
+
+def _evaluated(pairs: Pairs, source: Any, target: Any, cfg: Config, label: str) -> tuple[Pairs, list[Any]]:
+    """The encoded pairs of an evaluated split within generation's bounds, and their raw targets."""
+    dec = cfg.decode
+    encoded = [encode_pair(source, target, s, t) for s, t in pairs]
+    kept = within_limits(encoded, dec.max_source_length, dec.max_output_length, label,
+                         ("decode.max_source_length", "decode.max_output_length"))
+    return [encoded[i] for i in kept], [pairs[i][1] for i in kept]
+
 
 def _pretrained_embeddings(bundle: Bundle, resume: bool) -> None:
     """Initialise the embeddings from model.source_embeddings / target_embeddings (a fresh run only: a resumed
