@@ -50,6 +50,8 @@ class ModelConfig:
         "concat", "tanh", help="concat: output layer on [c; h]; tanh: h~ = tanh(W[c; h]) (Luong)")
     input_feeding: bool = option(False, "feed the attentional state to the next decoder step")
     tie_embeddings: bool = option(False, "share target embedding and output weights")
+    share_embeddings: bool = option(False, "one embedding for source and target (needs data.shared_vocab); with "
+                                    "tie_embeddings the output layer shares it too (Press & Wolf 2017)")
     source_embeddings: str | None = option(None, "pretrained source word vectors (word2vec/GloVe/fastText text "
                                            "format) to initialise the source embedding")
     target_embeddings: str | None = option(None, "pretrained target word vectors to initialise the target "
@@ -71,6 +73,8 @@ class ModelConfig:
     transformer_ff_size: int = option(1024, "Transformer sides: inner size of the position-wise feed-forward layer",
                                       low=1)
     attention_dropout: float = option(0.0, "Transformer sides: dropout on attention weights", low=0.0, high=0.99)
+    activation_dropout: float = option(0.0, "Transformer sides: dropout inside the feed-forward layer, after its "
+                                       "ReLU", low=0.0, high=0.99)
     positions: str = choice("sinusoidal", "learned", help="Transformer sides: fixed sinusoidal or learned "
                             "position embeddings")
     max_positions: int = option(1024, "positions=learned: the longest sequence a side can read or write", low=1)
