@@ -51,7 +51,7 @@ SEQ2SEQ = str(Path(sys.executable).parent / "seq2seq")
 
 def read_lines(stem: str, lang: str) -> list[str]:
     """The raw lines of DATA/{stem}.{lang}.gz (trailing whitespace stripped)."""
-    with gzip.open(DATA / f"{stem}.{lang}.gz", "rt", encoding="utf-8") as f:
+    with gzip.open(DATA / f"{stem}.{lang}.gz", "rt", encoding="utf-8") as f:  # DATA: --data
         return [line.rstrip("\n").strip() for line in f]
 
 
@@ -133,7 +133,8 @@ def training_summary(run: Path, metric: str) -> dict[str, Any]:
     walls = json.loads((run / "wall.json").read_text()) if (run / "wall.json").exists() else []
     return {"epochs": recs[-1]["epoch"], "best_epoch": best["epoch"], "steps": recs[-1]["step"],
             "train_seconds": recs[-1]["seconds"], "eval_seconds": round(sum(r["eval_seconds"] for r in recs), 1),
-            "wall_seconds": round(sum(walls), 1),
+            # Without RUN/wall.json (a run trained outside this script): its training and evaluation seconds.
+            "wall_seconds": round(sum(walls) or recs[-1]["seconds"] + sum(r["eval_seconds"] for r in recs), 1),
             "train_tokens_per_second": round(sum(r["train_tokens_per_second"] for r in recs) / len(recs)),
             "best_valid": {k: best[k] for k in ("valid_bleu", "valid_bleu_tok", "valid_unk_share") if k in best},
             "curve": [{k: round(r[k], 3) for k in ("epoch", "valid_loss", "valid_bleu", "valid_bleu_tok") if k in r}
@@ -258,6 +259,7 @@ HEADER = ("| run | dir | params | epochs (best) | wall (1 core) | train tok/s (s
 
 
 def main() -> None:
+    global DATA
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0], epilog=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--name", help="run name: the run directory is RUNS/NAME")
@@ -276,7 +278,10 @@ def main() -> None:
     p.add_argument("--pin", default="1", help="CPU list this process and training are pinned to ('' = none)")
     p.add_argument("--retrain", action="store_true", help="resume training even if the run finished (more epochs)")
     p.add_argument("--train-only", action="store_true")
+    p.add_argument("--no-train", action="store_true", help="score the run as it is (e.g. one stopped early)")
+    p.add_argument("--data", default=str(DATA), help="the Multi30k directory (default ../shared/data/multi30k)")
     args = p.parse_args()
+    DATA = Path(args.data)
     if args.plot:
         print(plot_curves(sorted(Path(args.runs).glob("*/metrics.jsonl")), Path(args.plot)))
         return
@@ -292,7 +297,7 @@ def main() -> None:
         os.environ["OMP_NUM_THREADS"] = "1"
     src, tgt = args.direction.split("-")
     run = Path(args.runs) / args.name
-    commands = train(args, run, src, tgt)
+    commands = [] if args.no_train else train(args, run, src, tgt)
     if args.train_only:
         return
     result = {"name": args.name, "direction": args.direction, "run": str(run), "commands": commands,
