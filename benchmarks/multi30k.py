@@ -219,7 +219,8 @@ def markdown_row(r: dict[str, Any]) -> str:
         return "–" if "unk" not in row else f"{row['unk'] * 100:.1f}%"
 
     return (f"| {r['name']} | {r['direction']} | {r['parameters'] / 1e6:.2f}M | {t['epochs']:g} ({t['best_epoch']:g})"
-            f" | {t['wall_seconds'] / 3600:.2f} h | {t['train_tokens_per_second']} | {shown} / {greedy_val['bleu_13a']:.2f}"
+            f" | {t['wall_seconds'] / 3600:.2f} h | {t['train_tokens_per_second']}"
+            f" | {shown} / {greedy_val['bleu_13a']:.2f}"
             f" | {greedy_val['bleu_tok']:.2f} / {val[(b['beam'], b['alpha'])]['bleu_tok']:.2f}"
             f" | {g['bleu_tok']:.2f} / {g['bleu_13a']:.2f} / {g['bleu_13a_lc']:.2f} / {g['chrf']:.1f}"
             f" | {b['bleu_tok']:.2f} / {b['bleu_13a']:.2f} / {b['bleu_13a_lc']:.2f} / {b['chrf']:.1f}"

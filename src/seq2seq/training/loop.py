@@ -230,9 +230,10 @@ class Trainer:
     def _validate(self, window: dict[str, float]) -> dict[str, Any]:
         t, p = self.cfg.train, self.progress
         start = time.perf_counter()
+        batch_size = max(t.batch_size, 64) if t.batch_by == "sentences" else 64
         metrics, _ = evaluate(self.model, self.valid_ids, self.bundle.source, self.bundle.target, self.valid_options,
-                              references=self.valid_refs, names=self.metrics, batch_size=max(t.batch_size, 64) if t.batch_by == "sentences"
-                              else 64, device=self.device, max_sentences=t.eval_max_sentences)
+                              references=self.valid_refs, names=self.metrics, batch_size=batch_size,
+                              device=self.device, max_sentences=t.eval_max_sentences)
         self.model.train()
         fraction = p.batch_in_epoch / (self.steps_per_epoch * t.accumulate)
         return {"epoch": round(p.epoch + min(fraction, 0.999), 4), "step": p.step,
@@ -250,7 +251,8 @@ class Trainer:
             return
         load_state_into(self.model, checkpoint_dir(self.out, "best") / "model.safetensors")
         metrics, _ = evaluate(self.model, self.test_ids, self.bundle.source, self.bundle.target, self.valid_options,
-                              references=self.test_refs, names=self.metrics, batch_size=64, device=self.device, prefix="test_")
+                              references=self.test_refs, names=self.metrics, batch_size=64, device=self.device,
+                              prefix="test_")
         (self.out / "test_metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
         log.info("test: %s", json.dumps(metrics))
 
