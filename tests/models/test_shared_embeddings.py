@@ -74,3 +74,24 @@ def test_activation_dropout_is_a_transformer_key():
     cfg = build_config(overrides={**SMALL, **KINDS["transformer"], "model.activation_dropout": 0.1})
     model = build_model(cfg, V, V)
     assert all(layer.feed_forward.activation_dropout == 0.1 for layer in model.encoder.layers)
+
+
+def test_word_dropout_zeroes_whole_tokens_only_while_training():
+    from seq2seq.models.inputs import TokenEmbedding
+
+    torch.manual_seed(0)
+    layer = TokenEmbedding(V, 6, word_dropout=0.5)
+    ids = torch.randint(1, V, (4, 9))
+    plain = torch.nn.functional.embedding(ids, layer.weight, padding_idx=0)
+    assert torch.equal(layer.eval()(ids), plain)
+    out = layer.train()(ids)
+    dropped = (out == 0).all(-1)
+    assert dropped.any() and (~dropped).any()
+    assert torch.allclose(out[~dropped], plain[~dropped] * 2.0)  # kept tokens scaled by 1 / (1 - p)
+
+
+def test_word_dropout_reaches_both_token_sides_and_needs_one():
+    model = _model("rnn", **{"model.word_dropout": 0.1})
+    assert model.encoder.input.word_dropout == 0.1 and model.head.input.word_dropout == 0.1
+    with pytest.raises(ConfigError, match="model.word_dropout drops tokens"):
+        build_config(overrides={"data.task": "sine", "model.word_dropout": 0.1})

@@ -50,6 +50,8 @@ class ModelConfig:
         "concat", "tanh", help="concat: output layer on [c; h]; tanh: h~ = tanh(W[c; h]) (Luong)")
     input_feeding: bool = option(False, "feed the attentional state to the next decoder step")
     tie_embeddings: bool = option(False, "share target embedding and output weights")
+    word_dropout: float = option(0.0, "token sides: drop whole tokens' embeddings while training (Gal & "
+                                 "Ghahramani 2016)", low=0.0, high=0.99)
     share_embeddings: bool = option(False, "one embedding for source and target (needs data.shared_vocab); with "
                                     "tie_embeddings the output layer shares it too (Press & Wolf 2017)")
     source_embeddings: str | None = option(None, "pretrained source word vectors (word2vec/GloVe/fastText text "

@@ -142,6 +142,9 @@ def _check_sides(cfg: Config) -> None:
             raise ConfigError(f"{key} needs data.{side}_type=tokens")
     if m.freeze_embeddings and not (m.source_embeddings or m.target_embeddings):
         raise ConfigError("model.freeze_embeddings=true needs model.source_embeddings or model.target_embeddings")
+    if m.word_dropout > 0 and d.source_type == "features" and d.target_type == "features":
+        raise ConfigError("model.word_dropout drops tokens: it needs data.source_type=tokens or "
+                          "data.target_type=tokens")
     if m.share_embeddings and not d.shared_vocab:
         raise ConfigError("model.share_embeddings=true needs data.shared_vocab=true (one vocabulary, so one "
                           "embedding can serve both sides)")
