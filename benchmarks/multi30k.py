@@ -14,6 +14,11 @@ Scores, all with sacrebleu against the raw (untouched) references:
   words whole, so it is the closest to Moses-tokenised lower-cased BLEU of the literature). A model
   trained on lower-cased text (`data.lowercase: true`) cannot score well cased; `multi30k-small.yaml` keeps case.
 - `chrf`: chrF2 of the detokenised output vs the raw references (cased).
+- `unk`: the share of outputs holding `<unk>` (what a reader of the translations sees as a hole).
+
+The toolkit's own validation scores (metrics.jsonl's `valid_bleu`, `valid_bleu_tok`) are computed the same way
+on greedy output, so the table sets the best checkpoint's `valid_bleu` beside the sacreBLEU of its greedy
+`translate` output on val: the two agree.
 
     python benchmarks/multi30k.py --name small --direction en-de --config configs/multi30k-small.yaml
     python benchmarks/multi30k.py --name small-deen --direction de-en --config configs/multi30k-small.yaml \
@@ -42,32 +47,43 @@ ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "multi30k"
 SPLITS = {"train": "train", "valid": "val", "test": "test_2016_flickr"}
 SEQ2SEQ = str(Path(sys.executable).parent / "seq2seq")
-_WORD = re.compile(r"\w+|[^\w\s]")
 
 
 # -- text: tokenised references, detokenised hypotheses --
 
 def read_lines(stem: str, lang: str) -> list[str]:
     """The raw lines of DATA/{stem}.{lang}.gz (trailing whitespace stripped)."""
-    with gzip.open(DATA / f"{stem}.{lang}.gz", "rt", encoding="utf-8") as f:
+    with gzip.open(DATA / f"{stem}.{lang}.gz", "rt", encoding="utf-8") as f:  # DATA: --data
         return [line.rstrip("\n").strip() for line in f]
 
 
 def tok(text: str) -> str:
-    """Lower-cased word tokens as the toolkit's `word` tokenizer (punct) makes them; `<unk>` stays one token."""
-    return " ".join(t for piece in text.lower().split()
-                    for t in ([piece] if piece == "<unk>" else _WORD.findall(piece)))
+    """Lower-cased word tokens as the toolkit's `word` tokenizer (punct) makes them; `<unk>` stays one token
+    (the toolkit's `literature_tokens`, which its validation `bleu_tok` reads too)."""
+    from seq2seq.evaluation.metrics import literature_tokens
+
+    return literature_tokens(text)
 
 
-def scores(tok_hyps: list[str], detok_hyps: list[str], raw_refs: list[str]) -> dict[str, float]:
-    """bleu_tok (+ its length ratio), bleu_13a, bleu_13a_lc and chrf; see the module docstring."""
+def scores(tok_hyps: list[str], detok_hyps: list[str], raw_refs: list[str],
+           unk: float | None = None) -> dict[str, float]:
+    """bleu_tok (+ its length ratio), bleu_13a, bleu_13a_lc, chrf and (given) the <unk> share; see the module
+    docstring."""
     import sacrebleu
 
     tb = sacrebleu.corpus_bleu(tok_hyps, [[tok(r) for r in raw_refs]], tokenize="none", force=True)
-    return {"bleu_tok": round(tb.score, 2), "len_ratio": round(tb.sys_len / tb.ref_len, 4),
-            "bleu_13a": round(sacrebleu.corpus_bleu(detok_hyps, [raw_refs]).score, 2),
-            "bleu_13a_lc": round(sacrebleu.corpus_bleu(detok_hyps, [raw_refs], lowercase=True).score, 2),
-            "chrf": round(sacrebleu.corpus_chrf(detok_hyps, [raw_refs]).score, 2)}
+    out = {"bleu_tok": round(tb.score, 2), "len_ratio": round(tb.sys_len / tb.ref_len, 4),
+           "bleu_13a": round(sacrebleu.corpus_bleu(detok_hyps, [raw_refs]).score, 2),
+           "bleu_13a_lc": round(sacrebleu.corpus_bleu(detok_hyps, [raw_refs], lowercase=True).score, 2),
+           "chrf": round(sacrebleu.corpus_chrf(detok_hyps, [raw_refs]).score, 2)}
+    if unk is not None:
+        out["unk"] = round(unk, 4)
+    return out
+
+
+def unk_share(outs: list[Any]) -> float:
+    """The share of Translations whose tokens hold `<unk>`."""
+    return sum("<unk>" in o.tokens for o in outs) / max(len(outs), 1)
 
 
 # -- training --
@@ -119,9 +135,12 @@ def training_summary(run: Path, metric: str) -> dict[str, Any]:
     walls = json.loads((run / "wall.json").read_text()) if (run / "wall.json").exists() else []
     return {"epochs": recs[-1]["epoch"], "best_epoch": best["epoch"], "steps": recs[-1]["step"],
             "train_seconds": recs[-1]["seconds"], "eval_seconds": round(sum(r["eval_seconds"] for r in recs), 1),
-            "wall_seconds": round(sum(walls), 1),
+            # Without RUN/wall.json (a run trained outside this script): its training and evaluation seconds.
+            "wall_seconds": round(sum(walls) or recs[-1]["seconds"] + sum(r["eval_seconds"] for r in recs), 1),
             "train_tokens_per_second": round(sum(r["train_tokens_per_second"] for r in recs) / len(recs)),
-            "curve": [{k: round(r[k], 3) for k in ("epoch", "valid_loss", "valid_bleu") if k in r} for r in recs]}
+            "best_valid": {k: best[k] for k in ("valid_bleu", "valid_bleu_tok", "valid_unk_share") if k in best},
+            "curve": [{k: round(r[k], 3) for k in ("epoch", "valid_loss", "valid_bleu", "valid_bleu_tok") if k in r}
+                      for r in recs]}
 
 
 # -- decoding --
@@ -164,7 +183,7 @@ def evaluate(args: argparse.Namespace, run: Path, src: str, tgt: str) -> dict[st
     for beam, alpha in grid:
         outs, secs = decode(model, data["valid"][0], beam, alpha, args.decode_batch)
         toks, detoks = texts(model, outs)
-        row = {"beam": beam, "alpha": alpha, **scores(toks, detoks, data["valid"][1]),
+        row = {"beam": beam, "alpha": alpha, **scores(toks, detoks, data["valid"][1], unk_share(outs)),
                "sent_per_s": round(len(toks) / secs, 1)}
         print(f"[multi30k] val {row}", flush=True)
         val.append(row)
@@ -175,7 +194,7 @@ def evaluate(args: argparse.Namespace, run: Path, src: str, tgt: str) -> dict[st
         toks, detoks = texts(model, outs)
         (hyps_dir / f"test.{name}.tok.{tgt}").write_text("".join(t + "\n" for t in toks), encoding="utf-8")
         (hyps_dir / f"test.{name}.detok.{tgt}").write_text("".join(t + "\n" for t in detoks), encoding="utf-8")
-        test[name] = {"beam": beam, "alpha": alpha, **scores(toks, detoks, data["test"][1]),
+        test[name] = {"beam": beam, "alpha": alpha, **scores(toks, detoks, data["test"][1], unk_share(outs)),
                       "sent_per_s": round(len(toks) / secs, 1)}
         print(f"[multi30k] test {name} {test[name]}", flush=True)
         if model.target.tokenizer.kind == "word":
@@ -190,16 +209,24 @@ def evaluate(args: argparse.Namespace, run: Path, src: str, tgt: str) -> dict[st
 
 
 def markdown_row(r: dict[str, Any]) -> str:
-    """name | dir | params | epochs (best) | wall | tok/s | best val BLEU | test greedy | test beam (K, a)."""
+    """name | dir | params | epochs (best) | wall | tok/s | val BLEU toolkit vs translate | val tok BLEU | test
+    greedy | test beam | <unk> | beam, alpha."""
     t, g, b = r["training"], r["test"]["greedy"], r["test"]["beam"]
-    best_val = max((c.get("valid_bleu", 0.0) for c in t["curve"]), default=0.0)
-    val = {(v["beam"], v["alpha"]): v["bleu_tok"] for v in r["valid_grid"]}
+    val = {(v["beam"], v["alpha"]): v for v in r["valid_grid"]}
+    greedy_val = val[(1, 0.0)]
+    reported = t.get("best_valid", {}).get("valid_bleu")
+    shown = "–" if reported is None else f"{reported:.2f}"
+
+    def unk(row: dict[str, Any]) -> str:
+        return "–" if "unk" not in row else f"{row['unk'] * 100:.1f}%"
+
     return (f"| {r['name']} | {r['direction']} | {r['parameters'] / 1e6:.2f}M | {t['epochs']:g} ({t['best_epoch']:g})"
-            f" | {t['wall_seconds'] / 3600:.2f} h | {t['train_tokens_per_second']} | {best_val:.2f}"
-            f" | {val[(1, 0.0)]:.2f} / {val[(b['beam'], b['alpha'])]:.2f}"
+            f" | {t['wall_seconds'] / 3600:.2f} h | {t['train_tokens_per_second']}"
+            f" | {shown} / {greedy_val['bleu_13a']:.2f}"
+            f" | {greedy_val['bleu_tok']:.2f} / {val[(b['beam'], b['alpha'])]['bleu_tok']:.2f}"
             f" | {g['bleu_tok']:.2f} / {g['bleu_13a']:.2f} / {g['bleu_13a_lc']:.2f} / {g['chrf']:.1f}"
             f" | {b['bleu_tok']:.2f} / {b['bleu_13a']:.2f} / {b['bleu_13a_lc']:.2f} / {b['chrf']:.1f}"
-            f" | {b['beam']}, {b['alpha']:g} |")
+            f" | {unk(g)} / {unk(b)} | {b['beam']}, {b['alpha']:g} |")
 
 
 def plot_curves(metrics_files: list[Path], png: Path) -> Path:
@@ -218,7 +245,7 @@ def plot_curves(metrics_files: list[Path], png: Path) -> Path:
             ax.plot([r["seconds"] / 3600 for r in recs], [r["valid_bleu"] for r in recs], marker="o", markersize=3,
                     label=f.parent.name)
     ax.set_xlabel("training time, hours (one thread, wall clock)")
-    ax.set_ylabel("validation BLEU (greedy)")
+    ax.set_ylabel("validation BLEU (greedy, sacreBLEU of the printed output)")
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
@@ -228,12 +255,14 @@ def plot_curves(metrics_files: list[Path], png: Path) -> Path:
     return png
 
 
-HEADER = ("| run | dir | params | epochs (best) | wall (1 core) | train tok/s (src+tgt) | val BLEU (toolkit, "
-          "greedy) | val tok BLEU greedy / beam | test greedy: tok BLEU / sacreBLEU / sacreBLEU lc / chrF | test beam: same four | beam, alpha |\n"
-          "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
+HEADER = ("| run | dir | params | epochs (best) | wall (1 core) | train tok/s (src+tgt) | val sacreBLEU greedy: "
+          "toolkit (best) / translate | val tok BLEU greedy / beam | test greedy: tok BLEU / sacreBLEU / sacreBLEU lc "
+          "/ chrF | test beam: same four | test outputs with <unk>: greedy / beam | beam, alpha |\n"
+          "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
 
 
 def main() -> None:
+    global DATA
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0], epilog=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--name", help="run name: the run directory is RUNS/NAME")
@@ -252,7 +281,10 @@ def main() -> None:
     p.add_argument("--pin", default="1", help="CPU list this process and training are pinned to ('' = none)")
     p.add_argument("--retrain", action="store_true", help="resume training even if the run finished (more epochs)")
     p.add_argument("--train-only", action="store_true")
+    p.add_argument("--no-train", action="store_true", help="score the run as it is (e.g. one stopped early)")
+    p.add_argument("--data", default=str(DATA), help="the Multi30k directory (default ../shared/data/multi30k)")
     args = p.parse_args()
+    DATA = Path(args.data)
     if args.plot:
         print(plot_curves(sorted(Path(args.runs).glob("*/metrics.jsonl")), Path(args.plot)))
         return
@@ -269,7 +301,7 @@ def main() -> None:
         os.environ["OMP_NUM_THREADS"] = "1"
     src, tgt = args.direction.split("-")
     run = Path(args.runs) / args.name
-    commands = train(args, run, src, tgt)
+    commands = [] if args.no_train else train(args, run, src, tgt)
     if args.train_only:
         return
     result = {"name": args.name, "direction": args.direction, "run": str(run), "commands": commands,

@@ -108,21 +108,46 @@ def read_metrics(run_dir: str | Path) -> list[dict]:
     return rows
 
 
+# Curves `seq2seq plot` draws when a run reports them, in this order (BLEU both ways for text targets).
+CURVES = ("valid_loss", "valid_bleu", "valid_bleu_tok", "valid_exact_match", "valid_mae")
+# Metrics drawn as they are (scores on a 0-100 scale, perplexity); other non-loss metrics are fractions,
+# drawn as percentages.
+_AS_IS = ("bleu", "bleu_tok", "chrf", "perplexity")
+
+
+def default_curves(rows: Sequence[dict]) -> tuple[str, ...]:
+    """The metrics of CURVES some record of `rows` holds (valid_loss at least)."""
+    found = tuple(key for key in CURVES if any(key in r for r in rows))
+    return found or ("valid_loss",)
+
+
+def _axis_label(key: str) -> str:
+    name = {"valid_bleu": "validation BLEU (sacreBLEU, cased)",
+            "valid_bleu_tok": "validation BLEU (lower-cased, tokenised)"}.get(key)
+    if name:
+        return name
+    plain = key.endswith(("loss", "mae", "rmse", "cer")) or key.endswith(_AS_IS)
+    return key.replace("valid_", "validation ").replace("_", " ") + ("" if plain else " (%)")
+
+
 def learning_curves(run_dirs: Sequence[str | Path], path: str | Path,
-                    metrics: Sequence[str] = ("valid_exact_match", "valid_loss")) -> Path:
-    """Validation metrics per epoch, one line per run (legend = run directory name), to PNG."""
+                    metrics: Sequence[str] | None = None) -> Path:
+    """Validation metrics per epoch, one line per run (legend = run directory name), to PNG; `metrics`
+    None: those of CURVES the runs report."""
+    runs = [(run, read_metrics(run)) for run in run_dirs]
+    if metrics is None:
+        metrics = default_curves([r for _, rows in runs for r in rows])
     fig, axes = plt.subplots(1, len(metrics), figsize=(5.5 * len(metrics), 4))
     axes = [axes] if len(metrics) == 1 else list(axes)
-    for run in run_dirs:
-        rows = read_metrics(run)
+    for run, rows in runs:
         for ax, key in zip(axes, metrics):
-            scale = 1 if key.endswith("loss") else 100
+            scale = 1 if key.endswith(("loss", "mae", "rmse", "cer") + _AS_IS) else 100
             pts = [(r["epoch"], r[key] * scale) for r in rows if key in r]
             if pts:
                 ax.plot(*zip(*pts), marker="o", markersize=3, label=Path(run).name)
     for ax, key in zip(axes, metrics):
         ax.set_xlabel("epoch")
-        ax.set_ylabel(key.replace("valid_", "validation ").replace("_", " ") + ("" if key.endswith("loss") else " (%)"))
+        ax.set_ylabel(_axis_label(key))
         ax.grid(alpha=0.3)
         ax.legend()
     return _save(fig, path)

@@ -30,15 +30,17 @@ def _token_setup(raw=None, **overrides):
 
 
 def _run(cfg, model, source, target, pairs, options=None, **kw):
-    return evaluate(model, pairs, source, target, options or cfg.decode, names=metric_names(cfg),
-                    batch_size=kw.pop("batch_size", 3), device=CPU, **kw)
+    # The references by default: the targets decoded (these vocabularies hold every reference token).
+    references = kw.pop("references", None) or [target.decode(t) for _, t in pairs]
+    return evaluate(model, pairs, source, target, options or cfg.decode, references=references,
+                    names=metric_names(cfg), batch_size=kw.pop("batch_size", 3), device=CPU, **kw)
 
 
 def test_token_metrics_keys_prefix_and_texts():
     cfg, model, source, target, pairs = _token_setup()
     metrics, texts = _run(cfg, model, source, target, pairs)
     assert set(metrics) == {"valid_loss", "valid_perplexity", "valid_token_accuracy", "valid_exact_match",
-                            "valid_chrf"}
+                            "valid_chrf", "valid_unk_share"}
     assert metrics["valid_perplexity"] == pytest.approx(math.exp(metrics["valid_loss"]))
     assert 0.0 <= metrics["valid_token_accuracy"] <= 1.0 and 0.0 <= metrics["valid_exact_match"] <= 1.0
     # the texts are the greedy outputs of generation, in input order
@@ -51,7 +53,7 @@ def test_token_metrics_keys_prefix_and_texts():
 def test_word_targets_add_bleu_and_chrf():
     cfg, model, source, target, pairs = _token_setup(**{"data.tokenizer": "word"})
     metrics, _ = _run(cfg, model, source, target, pairs)
-    assert {"valid_bleu", "valid_chrf", "valid_exact_match"} <= set(metrics)
+    assert {"valid_bleu", "valid_bleu_tok", "valid_chrf", "valid_exact_match", "valid_unk_share"} <= set(metrics)
 
 
 def test_max_sentences_scores_generation_on_the_first_pairs_only():
@@ -124,10 +126,38 @@ def test_exact_match_of_generation_that_copies_the_references(monkeypatch):
     by_source = {tuple(s): t for s, t in pairs}
     monkeypatch.setattr(module, "generate", lambda m, side, sources, opts: [
         [Hypothesis(list(by_source[tuple(s)]), 0.0, None)] for s in sources])
-    metrics, texts = _run(cfg, model, source, target, pairs)
-    assert metrics["valid_exact_match"] == 1.0
+    metrics, texts = _run(cfg, model, source, target, pairs, references=[t for _, t in raw])
+    assert metrics["valid_exact_match"] == 1.0 and metrics["valid_unk_share"] == 0.0
     assert metrics["valid_bleu"] == pytest.approx(100.0) and metrics["valid_chrf"] == pytest.approx(100.0)
+    assert metrics["valid_bleu_tok"] == pytest.approx(100.0)
     assert texts == [t for _, t in raw]
+
+
+def test_references_outside_the_vocabulary_count_as_missed(monkeypatch):
+    import importlib
+
+    from seq2seq.decoding import Hypothesis
+
+    module = importlib.import_module("seq2seq.evaluation.evaluate")
+    train = [(f"{a} b c", f"c b {a}") for a in ("x", "y", "z", "w")]
+    cfg, model, source, target, _ = _token_setup(train, **{"data.tokenizer": "word"})
+    # "q" is no training word: the vocabulary reads the reference "c b q" as "c b <unk>"
+    pairs = [(source.encode("q b c"), target.encode("c b q"))] + [(source.encode(s), target.encode(t))
+                                                                   for s, t in train]
+    monkeypatch.setattr(module, "generate", lambda m, side, sources, opts: [
+        [Hypothesis(list(t), 0.0, None)] for _, t in pairs])  # the encoded references themselves
+    through_vocab, _ = _run(cfg, model, source, target, pairs)
+    assert through_vocab["valid_exact_match"] == 1.0  # what the old metric saw
+    metrics, texts = _run(cfg, model, source, target, pairs, references=["c b q"] + [t for _, t in train])
+    assert texts[0] == "c b <unk>"
+    assert metrics["valid_exact_match"] == pytest.approx(4 / 5) and metrics["valid_unk_share"] == pytest.approx(1 / 5)
+    assert metrics["valid_bleu"] < 100.0 and metrics["valid_bleu_tok"] < 100.0 and metrics["valid_chrf"] < 100.0
+
+
+def test_references_must_match_the_pairs():
+    cfg, model, source, target, pairs = _token_setup()
+    with pytest.raises(ValueError, match="8 pairs but 2 references"):
+        _run(cfg, model, source, target, pairs, references=["a", "b"])
 
 
 def _vector_setup():
@@ -168,5 +198,5 @@ def test_speech_sides_add_cer():
     model = build_model(cfg, source.size, target.size).eval()
     metrics, texts = _run(cfg, model, source, target, encode_pairs(raw, source, target))
     assert set(metrics) == {"valid_loss", "valid_perplexity", "valid_token_accuracy", "valid_exact_match",
-                            "valid_chrf", "valid_cer"}
+                            "valid_chrf", "valid_cer", "valid_unk_share"}
     assert metrics["valid_cer"] >= 0.0 and len(texts) == 3

@@ -51,11 +51,12 @@ def test_train_writes_the_whole_run_directory(run_dir):
     assert [r["epoch"] for r in rows] == [1, 2, 3]
     for r in rows:
         assert METRICS <= set(r)
-        for k in ("valid_token_accuracy", "valid_exact_match"):
+        for k in ("valid_token_accuracy", "valid_exact_match", "valid_unk_share"):
             assert 0.0 <= r[k] <= 1.0
     assert rows[-1]["valid_loss"] < rows[0]["valid_loss"]
     test = json.loads((run_dir / "test_metrics.json").read_text())
-    assert set(test) == {"test_loss", "test_perplexity", "test_token_accuracy", "test_exact_match", "test_chrf"}
+    assert set(test) == {"test_loss", "test_perplexity", "test_token_accuracy", "test_exact_match", "test_chrf",
+                         "test_unk_share"}
     meta = json.loads((run_dir / "checkpoints" / "last" / "model.json").read_text())
     assert meta["format_version"] == 2 and meta["epoch"] == 3 and "source_size" in meta
 
@@ -72,6 +73,7 @@ def test_eval_reproduces_the_best_checkpoints_validation_metrics(run_dir, tmp_pa
     best_step = json.loads((run_dir / "checkpoints" / "best" / "model.json").read_text())["step"]
     row = next(r for r in _metrics(run_dir) if r["step"] == best_step)
     assert result["exact_match"] == pytest.approx(row["valid_exact_match"])
+    assert result["unk_share"] == pytest.approx(row["valid_unk_share"])
     assert result["loss"] == pytest.approx(row["valid_loss"], rel=1e-5)
     lines = (tmp_path / "p.tsv").read_text().splitlines()
     assert lines[0] == "source\treference\thypothesis" and len(lines) == len(valid) + 1

@@ -113,7 +113,8 @@ def eval_command(args: argparse.Namespace) -> int:
     if not pairs:
         raise ConfigError(f"{args.data}: no pair within decode.max_source_length={options.max_source_length} and "
                           f"decode.max_output_length={options.max_output_length}")
-    metrics, hyps = evaluate(model.net, encoded, model.source, model.target, options, names=metric_names(cfg),
+    metrics, hyps = evaluate(model.net, encoded, model.source, model.target, options,
+                             references=[t for _, t in pairs], names=metric_names(cfg),
                              batch_size=options.batch_size, device=model.device, prefix="")
     name = "predictions.tsv" if len(args.dirs) == 1 else "predictions.ensemble.tsv"
     out = Path(args.predictions or Path(args.dirs[0]) / name)

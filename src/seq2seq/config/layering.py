@@ -50,7 +50,13 @@ def build_config(preset: str | None = None, yaml_file: str | Path | None = None,
         cfg.set(key, value)
     if found is not None:
         check_required(cfg, found[1], f"data.task={task}")
-    return validate(cfg)
+    try:
+        return validate(cfg)
+    except ConfigError as e:
+        if raw is None or items:
+            raise
+        # The file's values alone make the impossible combination: name the file.
+        raise ConfigError(f"{yaml_file}: {e}") from None
 
 
 def _task_name(raw: dict[str, Any] | None, items: list[tuple[str, Any]]) -> str | None:

@@ -50,6 +50,10 @@ class ModelConfig:
         "concat", "tanh", help="concat: output layer on [c; h]; tanh: h~ = tanh(W[c; h]) (Luong)")
     input_feeding: bool = option(False, "feed the attentional state to the next decoder step")
     tie_embeddings: bool = option(False, "share target embedding and output weights")
+    word_dropout: float = option(0.0, "token sides: drop whole tokens' embeddings while training (Gal & "
+                                 "Ghahramani 2016)", low=0.0, high=0.99)
+    share_embeddings: bool = option(False, "one embedding for source and target (needs data.shared_vocab); with "
+                                    "tie_embeddings the output layer shares it too (Press & Wolf 2017)")
     source_embeddings: str | None = option(None, "pretrained source word vectors (word2vec/GloVe/fastText text "
                                            "format) to initialise the source embedding")
     target_embeddings: str | None = option(None, "pretrained target word vectors to initialise the target "
@@ -71,6 +75,8 @@ class ModelConfig:
     transformer_ff_size: int = option(1024, "Transformer sides: inner size of the position-wise feed-forward layer",
                                       low=1)
     attention_dropout: float = option(0.0, "Transformer sides: dropout on attention weights", low=0.0, high=0.99)
+    activation_dropout: float = option(0.0, "Transformer sides: dropout inside the feed-forward layer, after its "
+                                       "ReLU", low=0.0, high=0.99)
     positions: str = choice("sinusoidal", "learned", help="Transformer sides: fixed sinusoidal or learned "
                             "position embeddings")
     max_positions: int = option(1024, "positions=learned: the longest sequence a side can read or write", low=1)
@@ -155,9 +161,12 @@ class TrainConfig:
     accumulate: int = option(1, "gradient accumulation steps", low=1)
     eval_every: int = option(0, "evaluate every N steps (0 = every epoch)", low=0)
     early_stopping_metric: str = choice("valid_loss", "valid_exact_match", "valid_token_accuracy",
-                                        "valid_bleu", "valid_mae", "valid_rmse", "valid_cer",
-                                        help="metric for best checkpoint and early stopping (mae/rmse: "
-                                        "feature targets; cer: feature sources with text targets)")
+                                        "valid_bleu", "valid_bleu_tok", "valid_chrf", "valid_mae", "valid_rmse",
+                                        "valid_cer",
+                                        help="metric for best checkpoint and early stopping (bleu: cased "
+                                        "sacreBLEU of the output as translate prints it; bleu_tok: lower-cased "
+                                        "tokenised BLEU; mae/rmse: feature targets; cer: feature sources with "
+                                        "text targets)")
     patience: int = option(0, "stop after this many evaluations without improvement (0 = never)", low=0)
     seed: int = option(1, "seed for initialisation, data order and dropout")
     teacher_forcing: float = option(1.0, "probability of feeding the gold token; < 1 = scheduled sampling",

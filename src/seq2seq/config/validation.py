@@ -34,7 +34,7 @@ _RNN_ENCODER_KEYS = ("bidirectional", "bidirectional_merge", "encoder_hidden", "
 _RNN_DECODER_KEYS = ("decoder_hidden", "bridge", "feed_context", "attention", "attention_output", "input_feeding")
 _RNN_KEYS = ("cell", "residual")
 _TRANSFORMER_KEYS = ("transformer_size", "transformer_heads", "transformer_ff_size", "attention_dropout",
-                     "positions", "max_positions")
+                     "activation_dropout", "positions", "max_positions")
 
 
 def _changed(m: ModelConfig, keys: tuple[str, ...]) -> list[str]:
@@ -142,6 +142,12 @@ def _check_sides(cfg: Config) -> None:
             raise ConfigError(f"{key} needs data.{side}_type=tokens")
     if m.freeze_embeddings and not (m.source_embeddings or m.target_embeddings):
         raise ConfigError("model.freeze_embeddings=true needs model.source_embeddings or model.target_embeddings")
+    if m.word_dropout > 0 and d.source_type == "features" and d.target_type == "features":
+        raise ConfigError("model.word_dropout drops tokens: it needs data.source_type=tokens or "
+                          "data.target_type=tokens")
+    if m.share_embeddings and not d.shared_vocab:
+        raise ConfigError("model.share_embeddings=true needs data.shared_vocab=true (one vocabulary, so one "
+                          "embedding can serve both sides)")
     if d.shared_vocab and d.source_vocab and d.target_vocab and d.source_vocab != d.target_vocab:
         raise ConfigError(f"data.shared_vocab=true makes one vocabulary: data.source_vocab ({d.source_vocab}) and "
                           f"data.target_vocab ({d.target_vocab}) differ")
@@ -149,9 +155,11 @@ def _check_sides(cfg: Config) -> None:
     if metric == "valid_cer" and (d.target_type != "tokens" or d.source_type != "features"):
         raise ConfigError("train.early_stopping_metric=valid_cer needs data.source_type=features and "
                           "data.target_type=tokens")
-    if metric == "valid_bleu" and d.target_type == "tokens" and cfg.target_tokenizer not in ("word", "sentencepiece"):
-        raise ConfigError(f"train.early_stopping_metric=valid_bleu needs a word or sentencepiece target tokenizer "
-                          f"(BLEU counts words), not {cfg.target_tokenizer}; use valid_exact_match or valid_loss")
+    if (metric in ("valid_bleu", "valid_bleu_tok") and d.target_type == "tokens"
+            and cfg.target_tokenizer not in ("word", "sentencepiece")):
+        raise ConfigError(f"train.early_stopping_metric={metric} needs a word or sentencepiece target tokenizer "
+                          f"(BLEU counts words), not {cfg.target_tokenizer}; use valid_chrf, valid_exact_match or "
+                          f"valid_loss")
 
 
 def _check_features(cfg: Config) -> None:

@@ -4,6 +4,7 @@ scored against the references."""
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -39,17 +40,20 @@ def teacher_forced(model: torch.nn.Module, pairs: Pairs, source: Any, target: An
 
 
 def evaluate(model: torch.nn.Module, pairs: Pairs, source: Any, target: Any, options: DecodeConfig, *,
-             names: frozenset[str], batch_size: int, device: torch.device, max_sentences: int = 0,
-             prefix: str = "valid_") -> tuple[dict[str, float], list[str]]:
+             references: Sequence[Any], names: frozenset[str], batch_size: int, device: torch.device,
+             max_sentences: int = 0, prefix: str = "valid_") -> tuple[dict[str, float], list[str]]:
     """Every metric of one split of encoded pairs, keys prefixed, and the best hypothesis of each scored
-    pair as an output line. `names` (see `metric_names`) picks the scores; `max_sentences` > 0 scores
-    generation on the first pairs only."""
+    pair as an output line (as `translate` prints it). `references` are the raw targets of the pairs (the
+    texts as the data file holds them), which generated texts are scored against; `names` (see
+    `metric_names`) picks the scores; `max_sentences` > 0 scores generation on the first pairs only."""
+    if len(references) != len(pairs):
+        raise ValueError(f"{len(pairs)} pairs but {len(references)} references")
     metrics = teacher_forced(model, pairs, source, target, batch_size, device)
     subset = pairs[:max_sentences] if max_sentences > 0 else pairs
     opts = dataclasses.replace(single(options), batch_size=batch_size)
     hyps = generate(model, source, [s for s, _ in subset], opts)
     outputs = [h[0].output for h in hyps]
-    references = [resolve(source, t, s) for s, t in subset]
-    metrics.update(SCORERS[target.kind](outputs, references, target, names))
+    encoded = [resolve(source, t, s) for s, t in subset]
+    metrics.update(SCORERS[target.kind](outputs, encoded, references[:len(subset)], target, names))
     texts = [target.format(target.decode(o)) for o in outputs]
     return {prefix + k: v for k, v in metrics.items()}, texts

@@ -10,14 +10,27 @@ import torch
 from torch import Tensor, nn
 
 from seq2seq.data.vocab import PAD
-
+from seq2seq.models.dropout import dropout
 
 
 class TokenEmbedding(nn.Embedding):
-    """(B, L) token ids -> (B, L, E) word vectors; <pad> (id 0) embeds to zeros."""
+    """(B, L) token ids -> (B, L, E) word vectors; <pad> (id 0) embeds to zeros.
 
-    def __init__(self, vocab_size: int, embedding_size: int):
+    `word_dropout` (model.word_dropout) zeroes whole tokens' vectors while training, one draw per token, the
+    rest scaled by 1 / (1 - p): dropout of entire words (Gal & Ghahramani 2016; Sennrich et al. 2016).
+    """
+
+    def __init__(self, vocab_size: int, embedding_size: int, word_dropout: float = 0.0):
         super().__init__(vocab_size, embedding_size, padding_idx=PAD)
+        self.word_dropout = word_dropout
+
+    def forward(self, x: Tensor) -> Tensor:
+        """(B, L) ids -> (B, L, E) vectors (whole tokens dropped while training with word_dropout)."""
+        out = super().forward(x)
+        if not self.training or self.word_dropout == 0.0:
+            return out
+        keep = dropout(out.new_ones(*out.shape[:-1], 1), self.word_dropout, True)
+        return out * keep
 
     def check(self, name: str, x: Tensor, batch: int | None = None) -> None:
         """A (B, L) integer tensor of token ids, with L >= 1; ValueError naming `name` otherwise."""

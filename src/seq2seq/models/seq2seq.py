@@ -14,6 +14,7 @@ from seq2seq.models.bridge import Bridge
 from seq2seq.models.decoder import Decoder, DecoderState, Memory, StepOutput
 from seq2seq.models.encoder import Encoder, EncoderOutput
 from seq2seq.models.heads import HEADS, TokenHead, VectorHead
+from seq2seq.models.inputs import TokenEmbedding
 from seq2seq.models.transformer import TransformerDecoder, TransformerEncoder, TransformerMemory, TransformerState
 
 # model.encoder_type / model.decoder_type -> the class; each takes (model config, side kind or head, size).
@@ -142,4 +143,14 @@ def build_model(cfg: Config | ModelConfig, src_size: int, tgt_size: int) -> Seq2
     bridge = (Bridge(m.bridge, m.cell, encoder.output_size, encoder.final_layers, m.decoder_hidden, m.decoder_layers)
               if m.decoder_type == "rnn" else None)
     head = HEADS[d.target_type].from_config(full, tgt_size)
-    return Seq2Seq(m, encoder, bridge, DECODERS[m.decoder_type](m, head, encoder.output_size))
+    model = Seq2Seq(m, encoder, bridge, DECODERS[m.decoder_type](m, head, encoder.output_size))
+    for layer in model.modules():
+        if isinstance(layer, TokenEmbedding):
+            layer.word_dropout = m.word_dropout
+    if m.share_embeddings:
+        if src_size != tgt_size:
+            raise ValueError(f"model.share_embeddings=true needs one vocabulary: src_size {src_size} != tgt_size "
+                             f"{tgt_size}")
+        # One weight for both sides (Press & Wolf 2017), drawn once: the target's, which the output layer ties to.
+        model.encoder.input.weight = head.input.weight
+    return model

@@ -102,6 +102,7 @@ class Trainer:
                 raise ConfigError("data.corpus_weights weighs the training corpora of data.preprocessed (seq2seq "
                                   "preprocess --train NAME=FILE ...); the text files make one corpus")
             self.corpus_weights = parse_weights(cfg.data.corpus_weights, self.train_ids.corpora)
+        self.valid_refs, self.test_refs = data.valid_references, data.test_references
         self.model = self.bundle.model.to(self.device)
         # The DDP wrapper averages gradients over ranks; self.model stays the plain module for eval/saving.
         self.net = (torch.nn.parallel.DistributedDataParallel(self.model, device_ids=[self.device.index]
@@ -303,9 +304,10 @@ class Trainer:
     def _validate(self, window: dict[str, float]) -> dict[str, Any]:
         t, p = self.cfg.train, self.progress
         start = time.perf_counter()
+        batch_size = max(t.batch_size, 64) if t.batch_by == "sentences" else 64
         metrics, _ = evaluate(self.model, self.valid_ids, self.bundle.source, self.bundle.target, self.valid_options,
-                              names=self.metrics, batch_size=max(t.batch_size, 64) if t.batch_by == "sentences"
-                              else 64, device=self.device, max_sentences=t.eval_max_sentences)
+                              references=self.valid_refs, names=self.metrics, batch_size=batch_size,
+                              device=self.device, max_sentences=t.eval_max_sentences)
         self.model.train()
         fraction = p.batch_in_epoch / (self.steps_per_epoch * t.accumulate)
         return {"epoch": round(p.epoch + min(fraction, 0.999), 4), "step": p.step,
@@ -323,7 +325,8 @@ class Trainer:
             return
         load_state_into(self.model, checkpoint_dir(self.out, "best") / "model.safetensors")
         metrics, _ = evaluate(self.model, self.test_ids, self.bundle.source, self.bundle.target, self.valid_options,
-                              names=self.metrics, batch_size=64, device=self.device, prefix="test_")
+                              references=self.test_refs, names=self.metrics, batch_size=64, device=self.device,
+                              prefix="test_")
         with self.checkpointer.refused(str(self.out / "test_metrics.json")):
             write_text(self.out / "test_metrics.json", json.dumps(metrics, indent=2) + "\n")
         log.info("test: %s", json.dumps(metrics))

@@ -23,7 +23,7 @@ log = logging.getLogger("seq2seq")
 # What a side's size counts, for the banner.
 SIZE_NAMES = {"tokens": "vocabulary", "features": "dimensions"}
 # Short names in the evaluation line (the rest as in metrics.jsonl, without `valid_`).
-SHORT = {"perplexity": "ppl", "token_accuracy": "acc", "exact_match": "exact"}
+SHORT = {"perplexity": "ppl", "token_accuracy": "acc", "exact_match": "exact", "unk_share": "unk"}
 
 
 @contextlib.contextmanager
@@ -61,7 +61,7 @@ def _window() -> dict[str, float]:
 
 
 def _value(key: str, value: float) -> str:
-    return f"{value:.2f}" if key.endswith(("bleu", "chrf", "perplexity")) else f"{value:.4f}"
+    return f"{value:.2f}" if key.endswith(("bleu", "bleu_tok", "chrf", "perplexity")) else f"{value:.4f}"
 
 
 class Monitor:

@@ -14,7 +14,8 @@ import torch
 from ..bundle import Bundle, assemble
 from ..checkpoint import checkpoint_dir
 from ..config import Config, ConfigError
-from ..data.corpus import build_sides, encode_pairs, load_sides, load_splits
+from ..data.copying import encode_pair
+from ..data.corpus import build_sides, encode_pairs, load_sides, load_splits, within_limits
 from ..data.embeddings import read_vectors
 from ..data.pairs import EncodedPairs, PairList
 from ..data.shards import MappedPairs, open_preprocessed
@@ -26,12 +27,15 @@ Pairs = list[tuple[Any, Any]]
 
 @dataclass
 class Prepared:
-    """A freshly initialised bundle and the encoded splits it trains and evaluates on."""
+    """A freshly initialised bundle, the encoded splits it trains and evaluates on, and the raw targets of the
+    evaluated splits (what generated outputs are scored against), one per encoded pair."""
 
     bundle: Bundle
     train: EncodedPairs
     valid: Pairs
     test: Pairs
+    valid_references: list[Any]
+    test_references: list[Any]
 
 
 def prepare(cfg: Config, out: Path, resume: bool) -> Prepared:
@@ -45,21 +49,20 @@ def prepare(cfg: Config, out: Path, resume: bool) -> Prepared:
         source, target = load_sides(cfg, checkpoint_dir(out, "last"))
     else:
         source, target = build_sides(cfg, splits["train"])
-    d, dec = cfg.data, cfg.decode
+    d = cfg.data
     train = encode_pairs(splits["train"], source, target, d.max_source_length, d.max_target_length)
     if not train:
         raise ConfigError("no training pairs left after the length filter (data.max_*_length)")
     # Evaluation sees pairs the training filter drops, within the bounds of generation (one runaway line
     # would exhaust memory there just the same).
-    bounds = {"max_source_length": dec.max_source_length, "max_target_length": dec.max_output_length,
-              "keys": ("decode.max_source_length", "decode.max_output_length")}
-    valid = encode_pairs(splits["valid"], source, target, label="valid", **bounds)
+    valid, valid_refs = _evaluated(splits["valid"], source, target, cfg, "valid")
     if not valid:
         raise ConfigError("no validation pairs left within decode.max_source_length / decode.max_output_length")
-    test = encode_pairs(splits["test"], source, target, label="test", **bounds) if splits.get("test") else []
+    test, test_refs = _evaluated(splits.get("test") or [], source, target, cfg, "test")
     bundle = assemble(cfg, source, target)
     _pretrained_embeddings(bundle, resume)
-    return Prepared(bundle, PairList(train), valid, test)
+    return Prepared(bundle, PairList(train), valid, test, valid_refs, test_refs)
+
 
 def _prepare_preprocessed(cfg: Config, out: Path, resume: bool) -> Prepared:
     """The splits of a `seq2seq preprocess` directory, memory-mapped; its sides (or the checkpoint's to resume)."""
@@ -78,7 +81,15 @@ def _prepare_preprocessed(cfg: Config, out: Path, resume: bool) -> Prepared:
     test = splits["test"].take(_within(splits["test"], *bounds, "test")) if "test" in splits else []
     bundle = assemble(cfg, source, target)
     _pretrained_embeddings(bundle, resume)
-    return Prepared(bundle, splits["train"], valid, test)
+    # A preprocessed directory keeps token ids, not the raw lines: its references are the encoded targets
+    # decoded, so a reference word outside the vocabulary reads as <unk> there (subword vocabularies have none).
+    log.info("validation references: the preprocessed targets decoded (%s keeps no raw lines)", directory)
+    return Prepared(bundle, splits["train"], valid, test, _decoded(valid, target), _decoded(test, target))
+
+
+def _decoded(pairs: Pairs, target: Any) -> list[Any]:
+    """The targets of encoded pairs as raw references: decoded through the side, as the text path reads them."""
+    return [target.decode(t) for _, t in pairs]
 
 
 def _within(pairs: MappedPairs, max_source: int, max_target: int, label: str) -> np.ndarray:
@@ -88,6 +99,15 @@ def _within(pairs: MappedPairs, max_source: int, max_target: int, label: str) ->
         log.warning("%s: dropped %d of %d pairs longer than decode.max_source_length=%d or "
                     "decode.max_output_length=%d", label, len(pairs) - len(kept), len(pairs), max_source, max_target)
     return kept
+
+
+def _evaluated(pairs: Pairs, source: Any, target: Any, cfg: Config, label: str) -> tuple[Pairs, list[Any]]:
+    """The encoded pairs of an evaluated split within generation's bounds, and their raw targets."""
+    dec = cfg.decode
+    encoded = [encode_pair(source, target, s, t) for s, t in pairs]
+    kept = within_limits(encoded, dec.max_source_length, dec.max_output_length, label,
+                         ("decode.max_source_length", "decode.max_output_length"))
+    return [encoded[i] for i in kept], [pairs[i][1] for i in kept]
 
 
 def _pretrained_embeddings(bundle: Bundle, resume: bool) -> None:

@@ -77,7 +77,7 @@ class TransformerDecoderLayer(nn.Module):
         self.attend_source = PreNormResidual(size, cfg.dropout)
         self.cross_attention = MultiHeadAttention(size, heads, cfg.attention_dropout, key_size=memory_size)
         self.transform = PreNormResidual(size, cfg.dropout)
-        self.feed_forward = PositionwiseFeedForward(size, cfg.transformer_ff_size)
+        self.feed_forward = PositionwiseFeedForward(size, cfg.transformer_ff_size, cfg.activation_dropout)
 
     def forward(self, x: Tensor, past: KeyValues, cross: KeyValues, mask: Tensor,
                 need_weights: bool) -> tuple[Tensor, KeyValues, Tensor | None]:

@@ -26,7 +26,7 @@ class TransformerEncoderLayer(nn.Module):
         self.attend = PreNormResidual(size, cfg.dropout)
         self.attention = MultiHeadAttention(size, cfg.transformer_heads, cfg.attention_dropout)
         self.transform = PreNormResidual(size, cfg.dropout)
-        self.feed_forward = PositionwiseFeedForward(size, cfg.transformer_ff_size)
+        self.feed_forward = PositionwiseFeedForward(size, cfg.transformer_ff_size, cfg.activation_dropout)
 
     def forward(self, x: Tensor, mask: Tensor) -> Tensor:
         """x: (B, S, D); mask: (B, S) True at real steps."""

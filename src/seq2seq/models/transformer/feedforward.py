@@ -4,17 +4,20 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
+from seq2seq.models.dropout import dropout
 from seq2seq.models.linear import Linear
 
 
 class PositionwiseFeedForward(nn.Module):
     """FFN(x) = W2 relu(W1 x + b1) + b2, the same at every position (Vaswani et al. 2017, §3.3).
 
-    x: (B, T, D) -> (B, T, D), through an inner width F (model.transformer_ff_size).
+    x: (B, T, D) -> (B, T, D), through an inner width F (model.transformer_ff_size); `activation_dropout` drops
+    units of relu(W1 x + b1) while training (fairseq's activation dropout).
     """
 
-    def __init__(self, size: int, inner_size: int):
+    def __init__(self, size: int, inner_size: int, activation_dropout: float = 0.0):
         super().__init__()
+        self.activation_dropout = activation_dropout
         self.inner = Linear(size, inner_size)
         self.outer = Linear(inner_size, size)
         for layer in (self.inner, self.outer):
@@ -23,4 +26,5 @@ class PositionwiseFeedForward(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         """(B, T, D) -> (B, T, D)."""
-        return self.outer(self.inner(x).relu())
+        hidden = self.inner(x).relu()
+        return self.outer(dropout(hidden, self.activation_dropout, self.training))
