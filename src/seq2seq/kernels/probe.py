@@ -66,6 +66,7 @@ class KernelReport:
     decisions: list[Decision] = field(default_factory=list)
     seconds: float = 0.0
     note: str = ""
+    choices: dict[str, str] = field(default_factory=dict)  # class key -> the kernel applied (what a run keeps)
 
     def choice(self, kind: str, default: str) -> str:
         """The choice of the (first) class of a kind, e.g. "adam"; `default` when none was decided."""
@@ -99,11 +100,13 @@ def _force(phase: str, mode: str) -> None:
 
 
 def probe(model: nn.Module, device: torch.device, *, train: dict | None = None, decode: dict | None = None,
-          timer: Timer = alternating, budget: float = BUDGET) -> KernelReport:
+          timer: Timer = alternating, budget: float = BUDGET, pinned: dict[str, str] | None = None) -> KernelReport:
     """Decide the kernels of `model` for the phases given and record them in `models.kernel_plan`.
 
     train: {"mode", "rows": (a step's rows, a batch's rows), "lengths": source lengths of one batch,
-    "optimizer"}; decode: {"mode", "rows": (greedy rows, beam rows)}. Returns the report for the banner.
+    "optimizer"}; decode: {"mode", "rows": (greedy rows, beam rows)}. pinned: class key -> kernel, applied
+    without measuring (a resumed run keeps its first start's kernels, so that it stays bit-identical; torchrun
+    ranks take rank 0's). Returns the report for the banner.
     """
     phases = {p: spec for p, spec in (("train", train), ("decode", decode)) if spec is not None}
     report = KernelReport({p: spec["mode"] for p, spec in phases.items()})
@@ -127,6 +130,13 @@ def probe(model: nn.Module, device: torch.device, *, train: dict | None = None, 
         report.note = "this torch has no oneDNN linear kernel: BLAS everywhere"
     elif not lin.ENABLED:
         report.note = "SEQ2SEQ_ONEDNN_LINEAR=0: BLAS for every linear layer"
+    if pinned is not None:
+        kept = [c for c in classes if pinned.get(c.key) in c.names]
+        for cls in kept:
+            cls.apply(pinned[cls.key])
+            report.choices[cls.key] = pinned[cls.key]
+            report.decisions.append(Decision(cls.phase, cls.kind, cls.label, pinned[cls.key], "kept from the run"))
+        classes = [c for c in classes if c not in kept]
     _decide(classes, report, timer, budget)
     return report
 
@@ -166,10 +176,12 @@ def _decide(classes: list[ShapeClass], report: KernelReport, timer: Timer, budge
         entry = entries[cls.key]
         if not valid_entry(entry, cls.names):
             cls.apply(cls.names[0])
+            report.choices[cls.key] = cls.names[0]
             report.decisions.append(Decision(cls.phase, cls.kind, cls.label, cls.names[0],
                                              "not measured: probe time limit"))
             continue
         cls.apply(entry["choice"])
+        report.choices[cls.key] = entry["choice"]
         runs = entry.get("runs", 1)
         source = ("measured" if cls.key in measured else "cached") + (f", {runs} runs" if runs > 1 else "")
         report.decisions.append(Decision(cls.phase, cls.kind, cls.label, entry["choice"], source, dict(entry["ms"])))

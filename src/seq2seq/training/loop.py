@@ -22,7 +22,7 @@ from ..data.batching import BatchPlan, collate, make_batches
 from ..data.sampling import epoch_sample, parse_weights
 from ..distributed import all_sum, broadcast_object, shard, shutdown
 from ..evaluation import evaluate, metric_names
-from ..kernels import for_training
+from ..kernels import KernelReport, for_training
 from ..models.coverage import coverage_loss
 from ..runlock import RunLock, RunLocked, claim_run, is_run
 from .checkpointer import Checkpointer
@@ -36,6 +36,7 @@ from .schedule import Progress, lr_factor
 from .tensorboard import check_available
 
 log = logging.getLogger("seq2seq")
+KERNELS_FILE = "kernels.json"  # the kernels the run was started with (see Trainer._kernels)
 
 
 class Trainer:
@@ -62,6 +63,29 @@ class Trainer:
         if self.lock is None and self._refusal is None:
             self.lock, self._refusal = claim_run(self.out, self.lock)
 
+    def _kernels(self, cfg: Config, resume: bool) -> KernelReport:
+        """The probe's kernels for this run, kept in RUN/kernels.json: a resumed run and every torchrun rank take
+        the first start's choices (rank 0's), since another kernel sums in another order and the run would no
+        longer be bit-identical."""
+        path = self.out / KERNELS_FILE
+        pinned = None
+        if resume and path.is_file():
+            try:
+                pinned = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                log.warning("%s: unreadable, the kernels are chosen again", path)
+        if self.world.distributed and not self.world.is_main:
+            pinned = broadcast_object(None, self.world)
+        lengths = (self.train_ids.source_lengths, self.train_ids.target_lengths + self.extra_steps)
+        report = for_training(cfg, self.model, self.device, *lengths, pinned=pinned)
+        if self.world.is_main:
+            if self.world.distributed:
+                broadcast_object(report.choices, self.world)
+            if report.choices != pinned:
+                with self.checkpointer.refused(str(path)):
+                    write_text(path, json.dumps(report.choices, indent=1, sort_keys=True) + "\n")
+        return report
+
     def _set_up(self, cfg: Config | None, resume: bool, quiet: bool) -> None:
         restarted = False
         if is_run(self.out):
@@ -70,6 +94,8 @@ class Trainer:
             cfg, resume = resume_config(self.out, cfg)
             restarted = not resume  # no checkpoint yet: what a killed first attempt logged is hidden from step 1
         elif has_checkpoint(self.out):
+            if self._refusal is not None:  # a live trainer holds it: that is the reason to give, not the flag
+                raise RunLocked(self._refusal)
             raise ConfigError(f"{self.out}: already holds a run; pass --resume to continue it or choose "
                               f"another --out")
         if cfg is None:
@@ -114,8 +140,7 @@ class Trainer:
         self.params = list(self.model.parameters())
         # The kernels of this machine for this model's shapes (measured once per machine, then cached); on the
         # CPU Adam runs fused or foreach as measured there, CUDA keeps torch's default.
-        self.kernels = for_training(cfg, self.model, self.device, self.train_ids.source_lengths,
-                                    self.train_ids.target_lengths + self.extra_steps)
+        self.kernels = self._kernels(cfg, resume)
         adam = self.kernels.choice("adam", "fused") if self.device.type == "cpu" else None
         self.optimizer = opt_cls(self.params, lr=t.lr, weight_decay=t.weight_decay,
                                  fused=True if adam == "fused" else None, foreach=True if adam == "foreach" else None)
