@@ -27,15 +27,7 @@ from seq2seq.data.sides import TokenSide
 from seq2seq.data.tokenizers import build_tokenizer
 from seq2seq.data.vocab import Vocab
 
-
-def _cpu() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
+from machine import print_machine  # benchmarks/machine.py: the machine line every benchmark prints
 
 
 def main() -> None:
@@ -46,6 +38,7 @@ def main() -> None:
     p.add_argument("--vocab", type=int, default=32000, help="entries of each side's vocabulary")
     p.add_argument("--rounds", type=int, default=5)
     a = p.parse_args()
+    print_machine()
     torch.set_num_threads(1)
     cfg = build_config("transformer", None, [f"model.transformer_size={a.size}", f"model.embedding_size={a.size}",
                                              f"model.transformer_ff_size={4 * a.size}",
@@ -80,8 +73,7 @@ def main() -> None:
                 times[name].append(elapsed)
         med = {k: statistics.median(v) for k, v in times.items()}
         params = sum(x.numel() for x in load_bundle(run).model.parameters())
-    print(f"machine: {_cpu()}, {platform.system()} {platform.release()}, torch {torch.__version__}, one thread; "
-          f"medians of {a.rounds} alternating rounds")
+    print(f"{platform.system()} {platform.release()}, one thread; medians of {a.rounds} alternating rounds")
     print(f"checkpoint: {params:,} parameters, {size / 1e6:.1f} MB on disk")
     print(f"hash every file (SHA-256): {med['hash']:.3f} s ({size / 1e6 / med['hash']:.0f} MB/s)")
     print(f"load_bundle without verification: {med['load']:.3f} s")

@@ -19,35 +19,19 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from machine import machine_line  # benchmarks/machine.py: the machine line every benchmark prints
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 REFERENCE_ENGINE = {"onnx-int8": "onnx", "ct2": "torch", "ct2-int8": "ct2", "onnx": "torch",
                     "ct2-shortlist": "ct2", "ct2-int8-shortlist": "ct2-int8"}
-
-
-def machine() -> str:
-    """The CPU's model name and widest vector instructions, and the affinity."""
-    name, flags = platform.processor() or "unknown CPU", set()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                name = line.split(":", 1)[1].strip()
-            elif line.startswith("flags"):
-                flags = set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    isa = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "no AVX2"
-    vnni = " + VNNI" if "avx512_vnni" in flags or "avx_vnni" in flags else ""
-    emulated = " (AVX2 emulated by ATEN/MKL/ONEDNN env)" if os.environ.get("ONEDNN_MAX_CPU_ISA") == "AVX2" else ""
-    return f"{name}, {isa}{vnni}{emulated}, CPUs {sorted(os.sched_getaffinity(0))}"
 
 
 def load_engines(run: Path, names: list[str], work: Path, shortlist: int = 20) -> dict:
@@ -113,7 +97,8 @@ def main() -> None:
 
     torch.set_num_threads(1)
     names = args.engines.split(",")
-    result: dict = {"machine": machine(), "rounds": args.rounds, "engines": {}}
+    result: dict = {"machine": machine_line(), "cpus": sorted(os.sched_getaffinity(0)), "rounds": args.rounds,
+                    "engines": {}}
     with tempfile.TemporaryDirectory() as work:
         models = load_engines(Path(args.checkpoint), names, Path(work), args.shortlist)
         if args.source:
@@ -151,8 +136,8 @@ def main() -> None:
                     row[f"{strategy}_same_as_{base}"] = same / len(lines)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    table = [f"{result['machine']}; {len(lines)} sentences, batch {args.batch}, one thread, {args.rounds} "
-             f"alternating rounds (medians)", "",
+    table = [result["machine"], f"CPUs {result['cpus']}; {len(lines)} sentences, batch {args.batch}, one thread, "
+             f"{args.rounds} alternating rounds (medians)", "",
              "| engine | greedy sent/s | beam-5 sent/s | BLEU greedy | BLEU beam-5 | exact greedy | exact beam-5 | "
              "same as (greedy / beam-5) |",
              "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]

@@ -31,21 +31,13 @@ from pathlib import Path
 
 import numpy as np
 
+from machine import print_machine  # benchmarks/machine.py: the machine line every benchmark prints
+
 ROOT = Path(__file__).resolve().parents[1]
 MODEL = ["--preset", "luong", "--set", "model.embedding_size=64", "--set", "model.encoder_hidden=64",
          "--set", "model.decoder_hidden=64", "--set", "train.threads=1", "--batch-size", "64", "--epochs", "1",
          "--quiet"]
 DATA = ["--set", "data.tokenizer=word"]
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def _words(rng: np.random.Generator, count: int) -> np.ndarray:
@@ -175,9 +167,10 @@ def main() -> None:
         rates = f"{r['pairs_per_s']:,.0f} | {r['pairs_per_cpu_s']:,.0f}" if "pairs_per_s" in r else " | "
         print(f"| {r['pairs']:,} | {r['path']} | {r.get('workers', '')} | {r['seconds']:.1f} | {r['cpu_seconds']:.1f} "
               f"({r['main_cpu_seconds']:.1f}) | {rates} | {r['peak_mib']:,.0f} |")
-    print(f"\nmachine: {cpu_model()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-          f"numpy {np.__version__}, load average {os.getloadavg()[0]:.1f} at the end; train rows: seconds from "
-          f"the command's start to the end of its first step")
+    print()
+    print_machine()
+    print(f"Python {platform.python_version()}, numpy {np.__version__}, load average {os.getloadavg()[0]:.1f} at "
+          f"the end; train rows: seconds from the command's start to the end of its first step")
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=2) + "\n")
 

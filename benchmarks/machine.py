@@ -27,6 +27,11 @@ def machine_line() -> str:
     return "machine: " + _module().describe()
 
 
+def cpu_model() -> str:
+    """The CPU's model name alone, as the machine line names it."""
+    return _module().cpu_model()
+
+
 def print_machine(file=None) -> str:
     """Print the machine line (to stdout unless `file`) and return it."""
     line = machine_line()

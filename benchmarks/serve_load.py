@@ -35,23 +35,9 @@ from typing import Any
 
 import httpx
 
+from machine import print_machine  # benchmarks/machine.py: the machine line every benchmark prints
+
 HOST = "127.0.0.1"  # loopback only: this never loads anything but a server it started itself
-
-
-def machine() -> str:
-    """CPU model, cores, Python, torch and the other benchmarks' sharing caveat."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    import torch
-
-    return (f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, torch {torch.__version__}, "
-            f"ATEN_CPU_CAPABILITY={os.environ.get('ATEN_CPU_CAPABILITY', 'default')}")
 
 
 def rss_mib(pid: int) -> float:
@@ -308,7 +294,7 @@ def main() -> None:
     args = p.parse_args()
 
     texts = inputs_of(args.run, args.inputs, 2000)
-    print(f"machine: {machine()}", flush=True)
+    machine = print_machine()  # before the client is pinned away from the server's core
     server_cpu = None if args.server_cpu < 0 else args.server_cpu
     if server_cpu is not None and hasattr(os, "sched_setaffinity"):
         others = set(range(os.cpu_count() or 1)) - {server_cpu}
@@ -318,7 +304,8 @@ def main() -> None:
     print(f"offline: {offline:.0f} inputs/s (Model.translate, batches of {args.max_batch}, one thread)", flush=True)
     extra = ["--max-batch", str(args.max_batch), *args.serve_args.split()]
     proc, url = start_server(args.run, server_cpu, extra)
-    report: dict = {"machine": machine(), "run": str(args.run), "offline_inputs_per_s": offline, "client": args.client,
+    report: dict = {"machine": machine, "python": platform.python_version(), "run": str(args.run),
+                    "offline_inputs_per_s": offline, "client": args.client,
                     "serve_args": extra, "duration_s": args.duration, "phases": []}
     try:
         rss_start = rss_mib(proc.pid)
@@ -365,7 +352,8 @@ def main() -> None:
                      f"{ph['share_504']:.1%} | {other} | {ph['rss_before_mib']:.0f} → {ph['rss_after_mib']:.0f} | "
                      f"{ph['server_cpu_share']:.0%} | {ph['server_mean_ms']:.0f} | {ph['server_loop_run']:.0%} / "
                      f"{ph['server_loop_wait']:.0%} | {ph['client_loop_run']:.0%} / {ph['client_loop_wait']:.0%} |")
-    md = "\n".join([f"machine: {report['machine']}", f"client {args.client}; offline {offline:.0f} inputs/s; capacity "
+    md = "\n".join([report["machine"], f"Python {report['python']}; client {args.client}; offline {offline:.0f} "
+                    f"inputs/s; capacity "
                     f"{report.get('capacity_rps', math.nan):.0f} requests/s; {args.duration:g} s a phase; server "
                     f"exit status {report['exit_status']}; load average at start "
                     f"{report.get('load_average', (math.nan,))[0]:.1f}; server CPU: the share of one core it got"

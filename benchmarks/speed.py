@@ -32,23 +32,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from machine import machine_line, print_machine  # benchmarks/machine.py: the machine line every benchmark prints
+from machine import cpu_model, machine_line, print_machine  # benchmarks/machine.py: every benchmark's machine line
 
 ROOT = Path(__file__).resolve().parents[1]
 MULTI30K = ROOT.parent / "shared" / "data" / "multi30k"
 # Multi30k en->de as the reference runs: lower-cased, punctuation split, tokens seen twice.
 MULTI30K_SETS = ["data.format=pair", "data.source_suffix=.en.gz", "data.target_suffix=.de.gz",
                  "data.tokenizer=word", "data.word_split=punct", "data.lowercase=true", "data.min_freq=2"]
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def peak_rss_mib() -> float:

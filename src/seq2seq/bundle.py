@@ -1,8 +1,14 @@
-"""A trained model with its config and both sides: what a checkpoint directory holds, and how it is rebuilt."""
+"""A trained model with its config and both sides: what a checkpoint directory holds, how it is rebuilt, and the
+folder an export of it is written into."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,6 +45,27 @@ class Bundle:
         (directory / MODEL_JSON).write_text(json.dumps(meta, indent=2, ensure_ascii=False), encoding="utf-8")
         self.source.save(directory, "source")
         self.target.save(directory, "target")
+
+
+@contextlib.contextmanager
+def export_dir(bundle: Bundle, out: Path) -> Iterator[Path]:
+    """A temporary folder beside `out` to write an export of `bundle` into, with the model in eval mode; when the
+    block ends, both sides' files are added and the folder replaces `out` whole (a failing block leaves `out` as it
+    was). The model's training mode is restored either way."""
+    model, was_training = bundle.model, bundle.model.training
+    model.eval()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".export-", dir=out.parent))
+    try:
+        yield tmp
+        bundle.source.save(tmp, "source")
+        bundle.target.save(tmp, "target")
+        if out.exists():
+            shutil.rmtree(out)
+        os.replace(tmp, out)
+    finally:
+        model.train(was_training)
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def assemble(cfg: Config, source: Side, target: Side) -> Bundle:

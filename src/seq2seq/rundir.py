@@ -107,3 +107,17 @@ def load_config_and_sides(directory: Path, meta: dict[str, Any], meta_file: str)
             raise CheckpointError(f"{directory}: the {name} side has {side.size} entries but {meta_file} says "
                                   f"{saved}: the vocabulary does not match the weights")
     return cfg, source, target
+
+
+def load_export(directory: Path, manifest: dict[str, Any], fmt: str, engine: str,
+                newest: int) -> tuple[Config, Side, Side]:
+    """The config and both sides of an export directory whose export.json, read as `manifest`, must declare the
+    format `fmt` (written for `engine`, as the error names it) at a version no newer than `newest`."""
+    path = directory / EXPORT_JSON
+    if manifest.get("format") != fmt:
+        raise CheckpointError(f"{path}: not a seq2seq {engine} export (format {manifest.get('format')!r})")
+    version = manifest.get("format_version")
+    if not isinstance(version, int) or isinstance(version, bool) or version > newest:
+        raise CheckpointError(f"{path}: export format version {version!r} is newer than this seq2seq "
+                              f"understands ({newest}); upgrade seq2seq")
+    return load_config_and_sides(directory, manifest, EXPORT_JSON)

@@ -124,13 +124,19 @@ async def _until(condition, seconds=5.0):
         await asyncio.sleep(0.005)
 
 
+async def _blocked(max_batch, max_queue):
+    """A started batcher over a GatedModel whose model call is held on a first request, ["r"] (its task)."""
+    fake = GatedModel()
+    b = Batcher(fake, max_batch=max_batch, wait_ms=0, max_queue=max_queue)
+    await b.start()
+    running = asyncio.create_task(b.translate(["r"], GREEDY))
+    await _until(lambda: b.running_inputs == 1)
+    return fake, b, running
+
+
 def test_a_full_queue_refuses_at_once_and_an_empty_one_admits_any_request():
     async def go():
-        fake = GatedModel()
-        b = Batcher(fake, max_batch=1, wait_ms=0, max_queue=4)
-        await b.start()
-        running = asyncio.create_task(b.translate(["r"], GREEDY))
-        await _until(lambda: b.running_inputs == 1)
+        fake, b, running = await _blocked(max_batch=1, max_queue=4)
         queued = [asyncio.create_task(b.translate([f"q{i}"] * 2, GREEDY)) for i in range(2)]
         await _until(lambda: b.queued_inputs == 4)
         start = time.monotonic()
@@ -164,11 +170,7 @@ def test_the_automatic_bound_is_two_seconds_of_work_at_the_measured_rate():
 
 def test_a_cancelled_request_leaves_the_queue_and_is_never_translated():
     async def go():
-        fake = GatedModel()
-        b = Batcher(fake, max_batch=8, wait_ms=0, max_queue=100)
-        await b.start()
-        running = asyncio.create_task(b.translate(["r"], GREEDY))
-        await _until(lambda: b.running_inputs == 1)
+        fake, b, running = await _blocked(max_batch=8, max_queue=100)
         gone = asyncio.create_task(b.translate(["gone1", "gone2"], GREEDY))
         kept = asyncio.create_task(b.translate(["kept"], GREEDY))
         await _until(lambda: b.queued_inputs == 3)
@@ -202,11 +204,7 @@ def test_drain_finishes_queued_work_in_time_and_refuses_new_work():
 
 def test_drain_drops_what_is_not_done_by_the_deadline():
     async def go():
-        fake = GatedModel()
-        b = Batcher(fake, max_batch=1, wait_ms=0, max_queue=100)
-        await b.start()
-        running = asyncio.create_task(b.translate(["r"], GREEDY))
-        await _until(lambda: b.running_inputs == 1)
+        fake, b, running = await _blocked(max_batch=1, max_queue=100)
         queued = asyncio.create_task(b.translate(["q"], GREEDY))
         await _until(lambda: b.queued_inputs == 1)
         start = time.monotonic()

@@ -21,6 +21,8 @@ from .parser import build_parser
 
 __all__ = ["build_parser", "main"]
 
+# Failures with an exit status of their own (the first that matches, in this order), printed as they are.
+FAILURES = {TrainingError: TRAINING_FAILED, WriteRefused: WRITE_REFUSED, RunLocked: RUN_LOCKED, ChecksumError: DAMAGED}
 # Refused before (or instead of) any work: a bad value, file, run directory or input.
 USER_ERRORS = (ConfigError, DataError, CheckpointError, AudioError, InputError, OSError)
 
@@ -44,18 +46,9 @@ def main(argv: list[str] | None = None) -> int:
     except TrainingInterrupted as e:
         print(f"seq2seq: {e}", file=sys.stderr)
         return SIGNALLED + e.signum
-    except TrainingError as e:
+    except tuple(FAILURES) as e:
         print(f"seq2seq: error: {e}", file=sys.stderr)
-        return TRAINING_FAILED
-    except WriteRefused as e:
-        print(f"seq2seq: error: {e}", file=sys.stderr)
-        return WRITE_REFUSED
-    except RunLocked as e:
-        print(f"seq2seq: error: {e}", file=sys.stderr)
-        return RUN_LOCKED
-    except ChecksumError as e:
-        print(f"seq2seq: error: {e}", file=sys.stderr)
-        return DAMAGED
+        return next(status for kind, status in FAILURES.items() if isinstance(e, kind))
     except USER_ERRORS as e:
         print(f"seq2seq: error: {_message(e)}", file=sys.stderr)
         return REFUSED

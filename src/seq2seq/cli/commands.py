@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import json
 import logging
 import os
@@ -268,13 +269,9 @@ def export_command(args: argparse.Namespace) -> int:
         except ImportError as e:
             raise ConfigError(f"converting needs torch and ctranslate2 ({e}); "
                               f"pip install 'seq2seq[torch,ctranslate2]'") from None
-        try:
-            with refused_as(f"the export into {args.out}", f"Nothing was written to {args.out} (what it held before "
-                            f"is unchanged)", "export again (or choose another --out)"):
-                out = export_ctranslate2(args.dir, args.out, which=args.checkpoint, quantization=args.quantize,
-                                         shortlist=args.shortlist)
-        except ConversionError as e:
-            raise ConfigError(str(e)) from None
+        failure: type[Exception] = ConversionError
+        write = functools.partial(export_ctranslate2, args.dir, args.out, which=args.checkpoint,
+                                  quantization=args.quantize, shortlist=args.shortlist)
     else:
         if args.shortlist:
             raise ConfigError("--shortlist is for --format ctranslate2 (the onnx engine scores the whole vocabulary)")
@@ -283,12 +280,14 @@ def export_command(args: argparse.Namespace) -> int:
         except ImportError as e:
             raise ConfigError(f"exporting needs torch, onnx and onnxruntime ({e}); "
                               f"pip install 'seq2seq[export]'") from None
-        try:
-            with refused_as(f"the export into {args.out}", f"Nothing was written to {args.out} (what it held before "
-                            f"is unchanged)", "export again (or choose another --out)"):
-                out = export_onnx(args.dir, args.out, which=args.checkpoint, quantize=args.quantize)
-        except ExportError as e:
-            raise ConfigError(str(e)) from None
+        failure = ExportError
+        write = functools.partial(export_onnx, args.dir, args.out, which=args.checkpoint, quantize=args.quantize)
+    try:
+        with refused_as(f"the export into {args.out}", f"Nothing was written to {args.out} (what it held before is "
+                        f"unchanged)", "export again (or choose another --out)"):
+            out = write()
+    except failure as e:
+        raise ConfigError(str(e)) from None
     print(f"exported {args.dir} to {out} (translate, serve or seq2seq.load it with the {args.format} engine)")
     return 0
 

@@ -14,9 +14,6 @@ the attention CTranslate2 returns is the mean of the last layer's heads, as ours
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -24,7 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..bundle import Bundle, load_bundle
+from ..bundle import Bundle, export_dir, load_bundle
 from ..rundir import EXPORT_JSON
 from .options import FORMAT, FORMAT_VERSION, QUANTIZATIONS, source_tokens
 
@@ -207,12 +204,8 @@ def export_ctranslate2(source: str | Path | Bundle, out: str | Path, which: str 
     reason = refusal(bundle)
     if reason:
         raise ConversionError(reason)
-    model, was_training = bundle.model, bundle.model.training
-    model.eval()
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".export-", dir=out.parent))
-    try:
+    with export_dir(bundle, out) as tmp:
         vmap = None
         if shortlist > 0:
             vmap = tmp.parent / f"{tmp.name}.vmap"
@@ -228,14 +221,6 @@ def export_ctranslate2(source: str | Path | Bundle, out: str | Path, which: str 
             raise ConversionError(f"the CTranslate2 model differs from PyTorch by {worst:.3g} (more than "
                                   f"{TOLERANCE}): this model does not convert faithfully")
         _write_manifest(tmp, bundle, quantization, worst, shortlist)
-        bundle.source.save(tmp, "source")
-        bundle.target.save(tmp, "target")
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
-    finally:
-        model.train(was_training)
-        shutil.rmtree(tmp, ignore_errors=True)
     return out
 
 

@@ -23,7 +23,7 @@ from ..config import ConfigError, DecodeConfig
 from ..config.overrides import with_seed
 from ..data.batching import sort_for_inference
 from ..hypothesis import Hypothesis
-from ..rundir import EXPORT_JSON, CheckpointError, load_config_and_sides, read_json
+from ..rundir import EXPORT_JSON, CheckpointError, load_export, read_json
 from ..translation import Translator
 from .options import FORMAT, FORMAT_VERSION, source_tokens
 
@@ -42,14 +42,7 @@ class Ct2Model(Translator):
     engine = "ctranslate2"
 
     def __init__(self, directory: Path, manifest: dict[str, Any], threads: int | None = None):
-        path = directory / EXPORT_JSON
-        if manifest.get("format") != FORMAT:
-            raise CheckpointError(f"{path}: not a seq2seq CTranslate2 export (format {manifest.get('format')!r})")
-        version = manifest.get("format_version")
-        if not isinstance(version, int) or isinstance(version, bool) or version > FORMAT_VERSION:
-            raise CheckpointError(f"{path}: export format version {version!r} is newer than this seq2seq "
-                                  f"understands ({FORMAT_VERSION}); upgrade seq2seq")
-        config, source, target = load_config_and_sides(directory, manifest, EXPORT_JSON)
+        config, source, target = load_export(directory, manifest, FORMAT, "CTranslate2", FORMAT_VERSION)
         super().__init__(config, source, target)
         self.directory = directory
         self.manifest = manifest

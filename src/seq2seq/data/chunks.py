@@ -15,7 +15,7 @@ from itertools import islice
 from pathlib import Path
 from typing import IO
 
-from .datasets import DataError
+from .datasets import DataError, unreadable
 
 _BLOCK = 1 << 24
 
@@ -37,12 +37,8 @@ class Chunk:
 def _open(path: Path) -> IO[bytes]:
     try:
         return gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")
-    except FileNotFoundError:
-        raise DataError(path, None, "file not found") from None
-    except IsADirectoryError:
-        raise DataError(path, None, "is a directory, not a data file") from None
     except OSError as e:
-        raise DataError(path, None, f"cannot read file: {e.strerror or e}") from None
+        raise unreadable(path, e) from None
 
 
 def line_count(path: Path) -> int:

@@ -39,6 +39,15 @@ class ReadResult:
     format: str = ""  # the format actually read, after `auto` detection
 
 
+def unreadable(path: Path, error: OSError) -> DataError:
+    """The DataError for a data file the OS will not open: not found, a directory, or the OS's reason."""
+    if isinstance(error, FileNotFoundError):
+        return DataError(path, None, "file not found")
+    if isinstance(error, IsADirectoryError):
+        return DataError(path, None, "is a directory, not a data file")
+    return DataError(path, None, f"cannot read file: {error.strerror or error}")
+
+
 def read_lines(path: Path) -> list[bytes]:
     """The file's raw lines (gzip undone), without line ends and without trailing blank lines.
 
@@ -47,12 +56,8 @@ def read_lines(path: Path) -> list[bytes]:
     """
     try:
         raw = path.read_bytes()
-    except FileNotFoundError:
-        raise DataError(path, None, "file not found") from None
-    except IsADirectoryError:
-        raise DataError(path, None, "is a directory, not a data file") from None
     except OSError as e:
-        raise DataError(path, None, f"cannot read file: {e.strerror or e}") from None
+        raise unreadable(path, e) from None
     if path.suffix == ".gz":
         try:
             raw = gzip.decompress(raw)

@@ -8,7 +8,7 @@ from typing import Any
 
 from ..config import ConfigError, DecodeConfig
 from ..hypothesis import Hypothesis
-from ..rundir import EXPORT_JSON, CheckpointError, load_config_and_sides, read_json
+from ..rundir import EXPORT_JSON, CheckpointError, load_export, read_json
 from ..translation import Translator
 from .generate import generate
 from .graphs import Graphs
@@ -23,14 +23,7 @@ class OnnxModel(Translator):
     engine = "onnx"
 
     def __init__(self, directory: Path, manifest: dict[str, Any], threads: int | None = None):
-        path = directory / EXPORT_JSON
-        if manifest.get("format") != "seq2seq-onnx":
-            raise CheckpointError(f"{path}: not a seq2seq ONNX export (format {manifest.get('format')!r})")
-        version = manifest.get("format_version")
-        if not isinstance(version, int) or isinstance(version, bool) or version > FORMAT_VERSION:
-            raise CheckpointError(f"{path}: export format version {version!r} is newer than this seq2seq "
-                                  f"understands ({FORMAT_VERSION}); upgrade seq2seq")
-        config, source, target = load_config_and_sides(directory, manifest, EXPORT_JSON)
+        config, source, target = load_export(directory, manifest, "seq2seq-onnx", "ONNX", FORMAT_VERSION)
         super().__init__(config, source, target)
         self.directory = directory
         self.manifest = manifest

@@ -13,9 +13,6 @@ layers are traced through the masked path (`StackedRNN.forward_masked`), one ONN
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 import warnings
 from importlib.metadata import version
 from pathlib import Path
@@ -25,7 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..bundle import Bundle, load_bundle
+from ..bundle import Bundle, export_dir, load_bundle
 from ..rundir import EXPORT_JSON, NEXT
 from .graphs import BATCH, EncoderGraph, StepGraph, example_source, probe
 from .quantize import QUANTIZATIONS, quantize_graph
@@ -111,13 +108,10 @@ def export_onnx(source: str | Path | Bundle, out: str | Path, which: str = "best
     if quantize not in (None, *QUANTIZATIONS):
         raise ExportError(f"unknown ONNX quantization {quantize!r}; one of: {', '.join(QUANTIZATIONS)}")
     bundle = source if isinstance(source, Bundle) else load_bundle(source, which=which)
-    model, was_training = bundle.model, bundle.model.training
-    model.eval()
+    model = bundle.model
     register()
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".export-", dir=out.parent))
-    try:
+    with export_dir(bundle, out) as tmp:
         shape = bundle.config.model  # a listener's pyramid or a Transformer's convolutions shorten the source
         found = probe(model, 2 ** (shape.pyramid_layers + shape.subsample_layers))
         step = StepGraph(model, found.state_cls, found.memory_cls, found.step_inputs, found.step_outputs).eval()
@@ -143,14 +137,6 @@ def export_onnx(source: str | Path | Bundle, out: str | Path, which: str = "best
             if not np.isfinite(quantized):
                 raise ExportError(f"the {quantize} graphs give values PyTorch does not (difference {quantized})")
         _write_manifest(tmp, bundle, names, found.axes, worst, quantize, quantized)
-        bundle.source.save(tmp, "source")
-        bundle.target.save(tmp, "target")
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
-    finally:
-        model.train(was_training)
-        shutil.rmtree(tmp, ignore_errors=True)
     return out
 
 

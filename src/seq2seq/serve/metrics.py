@@ -38,20 +38,18 @@ class ServerMetrics:
         self.batch_seconds = Histogram("seq2seq_batch_seconds", "time of one model call",
                                        buckets=LATENCY_BUCKETS, registry=r)
         self.inputs = Counter("seq2seq_inputs", "inputs translated", registry=r)
-        Gauge("seq2seq_queue_inputs", "inputs queued, not yet running", registry=r) \
-            .set_function(lambda: batcher.queued_inputs)
-        Gauge("seq2seq_queue_requests", "requests queued, not yet running", registry=r) \
-            .set_function(lambda: batcher.waiting)
-        Gauge("seq2seq_queue_limit_inputs", "the queue's bound in inputs now (--max-queue)", registry=r) \
-            .set_function(lambda: batcher.max_queue)
-        Gauge("seq2seq_running_inputs", "inputs of the model call now running", registry=r) \
-            .set_function(lambda: batcher.running_inputs)
-        Gauge("seq2seq_in_flight_requests", "POST /v1/translate requests in the server now", registry=r) \
-            .set_function(lambda: in_flight.count)
-        Gauge("seq2seq_in_flight_limit", "the bound on them now (503 at it)", registry=r) \
-            .set_function(lambda: in_flight.limit)
-        Gauge("seq2seq_inputs_per_second", f"inputs translated per second over the last {RATE_WINDOW:g} s",
-              registry=r).set_function(self._recent_rate)
+        gauges = (("seq2seq_queue_inputs", "inputs queued, not yet running", lambda: batcher.queued_inputs),
+                  ("seq2seq_queue_requests", "requests queued, not yet running", lambda: batcher.waiting),
+                  ("seq2seq_queue_limit_inputs", "the queue's bound in inputs now (--max-queue)",
+                   lambda: batcher.max_queue),
+                  ("seq2seq_running_inputs", "inputs of the model call now running", lambda: batcher.running_inputs),
+                  ("seq2seq_in_flight_requests", "POST /v1/translate requests in the server now",
+                   lambda: in_flight.count),
+                  ("seq2seq_in_flight_limit", "the bound on them now (503 at it)", lambda: in_flight.limit),
+                  ("seq2seq_inputs_per_second", f"inputs translated per second over the last {RATE_WINDOW:g} s",
+                   self._recent_rate))
+        for name, documentation, read in gauges:  # each read when /metrics is scraped
+            Gauge(name, documentation, registry=r).set_function(read)
         self._recent: list[tuple[float, int]] = []
 
     def batch(self, inputs: int, seconds: float) -> None:
