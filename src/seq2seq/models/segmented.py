@@ -31,10 +31,11 @@ _FUNCTIONS = {"LSTM": torch.lstm, "GRU": torch.gru, "RNN_TANH": torch.rnn_tanh, 
 
 def can_segment(rnn: nn.RNNBase, x: Tensor) -> bool:
     """Whether `run_segmented` replaces packing here: a batch-first layer on the CPU (cuDNN runs packed
-    sequences in one call), unless the kernel probe measured packing faster for this layer's shape."""
+    sequences in one call), unless the kernel probe measured packing faster for this layer's shape. Under CPU
+    autocast segments always: the probe measured float32, and a packed LSTM does not run in bf16 there."""
     return (x.device.type == "cpu" and rnn.batch_first
-            and segment_choice(rnn.mode, rnn.input_size, rnn.hidden_size, rnn.num_layers,
-                                           rnn.bidirectional))
+            and (torch.is_autocast_enabled("cpu")
+                 or segment_choice(rnn.mode, rnn.input_size, rnn.hidden_size, rnn.num_layers, rnn.bidirectional)))
 
 
 @dataclass(frozen=True)
