@@ -36,6 +36,11 @@ def _one_torch_thread():
     torch.set_num_threads(before)
 
 
+# Tests that compare two separate runs bit for bit need the same kernels in both; a measured choice can differ
+# between two starts on a busy machine. The probe's own tests (tests/kernels) take this away and measure.
+os.environ.setdefault("SEQ2SEQ_KERNELS", "onednn")
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _kernel_cache(tmp_path_factory):
     """The kernel probe's cache in a scratch directory, never the user's, shared by the session's tests."""

@@ -48,8 +48,35 @@ CPU = torch.device("cpu")
 
 @pytest.fixture(autouse=True)
 def _own_cache(monkeypatch, tmp_path):
-    """Every test measures into a cache of its own."""
+    """Every test measures into a cache of its own, in `auto` mode (the suite's default is forced)."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.delenv("SEQ2SEQ_KERNELS", raising=False)
+
+
+@needs_kernel
+def test_a_resumed_run_keeps_its_pinned_kernels_without_measuring(tiny_bundle):
+    model = _model(tiny_bundle)
+    first = probe.probe(model, CPU, train=_train(), decode=_decode(),
+                        timer=FakeTimer({"blas": 1.0, "onednn": 2.0, "packed": 1.0, "segmented": 3.0}))
+    assert first.choices and set(first.choices.values()) <= {"blas", "onednn", "packed", "segmented", "fused",
+                                                              "foreach"}
+    pinned = {key: ("onednn" if choice == "blas" else choice) for key, choice in first.choices.items()}
+    timer = FakeTimer({"blas": 1.0, "onednn": 2.0})
+    again = probe.probe(model, CPU, train=_train(), decode=_decode(), timer=timer, pinned=pinned)
+    assert timer.calls == []
+    assert again.choices == pinned
+    assert {d.source for d in again.decisions} == {"kept from the run"}
+
+
+def test_seq2seq_kernels_replaces_auto_and_a_bad_value_is_refused(tiny_bundle, monkeypatch):
+    model = _model(tiny_bundle)
+    monkeypatch.setenv("SEQ2SEQ_KERNELS", "blas")
+    timer = FakeTimer({})
+    report = probe.probe(model, CPU, train=_train(), decode=_decode(), timer=timer)
+    assert report.modes == {"train": "blas", "decode": "blas"} and timer.calls == []
+    monkeypatch.setenv("SEQ2SEQ_KERNELS", "fast")
+    with pytest.raises(ValueError, match="SEQ2SEQ_KERNELS='fast'"):
+        probe.probe(model, CPU, train=_train(), decode=_decode(), timer=timer)
 
 
 @needs_kernel

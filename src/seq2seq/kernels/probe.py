@@ -10,6 +10,7 @@ of that phase onto one kernel and measures nothing (stacks segmented, Adam fused
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -108,7 +109,7 @@ def probe(model: nn.Module, device: torch.device, *, train: dict | None = None, 
     without measuring (a resumed run keeps its first start's kernels, so that it stays bit-identical; torchrun
     ranks take rank 0's). Returns the report for the banner.
     """
-    phases = {p: spec for p, spec in (("train", train), ("decode", decode)) if spec is not None}
+    phases = {p: _with_default_mode(spec) for p, spec in (("train", train), ("decode", decode)) if spec is not None}
     report = KernelReport({p: spec["mode"] for p, spec in phases.items()})
     for phase, spec in phases.items():
         _force(phase, spec["mode"])
@@ -139,6 +140,15 @@ def probe(model: nn.Module, device: torch.device, *, train: dict | None = None, 
         classes = [c for c in classes if c not in kept]
     _decide(classes, report, timer, budget)
     return report
+
+
+def _with_default_mode(spec: dict) -> dict:
+    """`auto` replaced by SEQ2SEQ_KERNELS (onednn or blas) where set: one machine-wide mode, e.g. for runs that
+    must give the same weights as runs elsewhere (a measured choice can differ between two starts)."""
+    default = os.environ.get("SEQ2SEQ_KERNELS", "auto")
+    if default not in MODES:
+        raise ValueError(f"SEQ2SEQ_KERNELS={default!r}; allowed: {', '.join(MODES)}")
+    return {**spec, "mode": default} if spec["mode"] == "auto" else spec
 
 
 def _decide(classes: list[ShapeClass], report: KernelReport, timer: Timer, budget: float) -> None:
