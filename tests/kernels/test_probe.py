@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 
 import seq2seq.models.linear as lin
+from seq2seq.config import ConfigError
 from seq2seq.kernels import cache, machine, probe
 from seq2seq.models import kernel_plan
 from seq2seq.models.cells import takes_onednn_cell
@@ -75,7 +76,7 @@ def test_seq2seq_kernels_replaces_auto_and_a_bad_value_is_refused(tiny_bundle, m
     report = probe.probe(model, CPU, train=_train(), decode=_decode(), timer=timer)
     assert report.modes == {"train": "blas", "decode": "blas"} and timer.calls == []
     monkeypatch.setenv("SEQ2SEQ_KERNELS", "fast")
-    with pytest.raises(ValueError, match="SEQ2SEQ_KERNELS='fast'"):
+    with pytest.raises(ConfigError, match="SEQ2SEQ_KERNELS='fast'"):
         probe.probe(model, CPU, train=_train(), decode=_decode(), timer=timer)
 
 

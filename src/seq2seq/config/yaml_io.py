@@ -58,6 +58,7 @@ def commented_yaml(cfg: Config) -> str:
     for section in SECTIONS:
         lines.append(f"{section}:")
         for name, value in dataclasses.asdict(getattr(cfg, section)).items():
-            text = yaml.safe_dump(value, default_flow_style=True, allow_unicode=True).strip().removesuffix("...").strip()
+            text = yaml.safe_dump(value, default_flow_style=True, allow_unicode=True)
+            text = text.strip().removesuffix("...").strip()
             lines.append(f"  {name}: {text}".ljust(40) + f"  # {helps[f'{section}.{name}']}")
     return "\n".join(lines) + "\n"

@@ -4,8 +4,8 @@ the union of a batch's candidates in the output layer (after Jean et al. 2015, "
 Vocabulary for Neural Machine Translation", whose candidate lists also come from co-occurrence).
 
 The file has one line per source word: the word, a tab, its candidates separated by spaces; the line with an
-empty word lists the candidates of every sentence (CTranslate2 adds <unk>, <s> and </s> itself). A vocabulary whose tokens hold spaces or tabs (a
-character model's space token) cannot be written so and is refused.
+empty word lists the candidates of every sentence (CTranslate2 adds <unk>, <s> and </s> itself). A vocabulary
+whose tokens hold spaces or tabs (a character model's space token) cannot be written so and is refused.
 """
 
 from __future__ import annotations

@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 import seq2seq.models.linear as lin
+from seq2seq.config import ConfigError
 from seq2seq.models.kernel_plan import forced
 
 from .cache import cache_path, lookup, read_cache, store, valid_entry, write_cache
@@ -147,7 +148,7 @@ def _with_default_mode(spec: dict) -> dict:
     must give the same weights as runs elsewhere (a measured choice can differ between two starts)."""
     default = os.environ.get("SEQ2SEQ_KERNELS", "auto")
     if default not in MODES:
-        raise ValueError(f"SEQ2SEQ_KERNELS={default!r}; allowed: {', '.join(MODES)}")
+        raise ConfigError(f"environment variable SEQ2SEQ_KERNELS={default!r}; allowed: {', '.join(MODES)}")
     return {**spec, "mode": default} if spec["mode"] == "auto" else spec
 
 
