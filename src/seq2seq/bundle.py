@@ -16,6 +16,7 @@ from typing import Any
 import torch
 
 from .allocator import keep_freed_memory
+from .atomic import current_umask
 from .checkpoint import (CHECKPOINT_VERSION, MODEL_FILE, MODEL_JSON, CheckpointError, load_state_into, read_json,
                          save_tensors)
 from .checksums import verify_checkpoint
@@ -60,6 +61,7 @@ def export_dir(bundle: Bundle, out: Path) -> Iterator[Path]:
         yield tmp
         bundle.source.save(tmp, "source")
         bundle.target.save(tmp, "target")
+        tmp.chmod(0o777 & ~current_umask())  # mkdtemp's 0700 would keep an export from being shared like any file
         if out.exists():
             shutil.rmtree(out)
         os.replace(tmp, out)

@@ -162,3 +162,17 @@ def test_disagreeing_graphs_are_refused(tiny_bundle, tmp_path, monkeypatch):
     with pytest.raises(ExportError, match="differ from PyTorch by 0.5"):
         export_onnx(tiny_bundle("attention"), tmp_path / "x")
     assert not (tmp_path / "x").exists()
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o027], ids=["umask022", "umask027"])
+def test_an_export_folder_gets_the_users_mode(tiny_bundle, tmp_path, umask):
+    """The export is shared like any folder the user writes, not left at the temporary folder's 0700."""
+    import os
+    import stat
+
+    old = os.umask(umask)
+    try:
+        out = export_onnx(tiny_bundle("luong", ["model.decoder_hidden=12"]), tmp_path / "export")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(out.stat().st_mode) == 0o777 & ~umask
