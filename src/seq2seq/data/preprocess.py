@@ -381,8 +381,9 @@ def preprocess(cfg: Config, corpora: dict[str, list[Corpus]], out: str | Path, w
     for split, entry in splits.items():
         _report(split, entry, cfg)
     read = sum(entry["read"] for entry in splits.values())
-    log.info("%d lines in %.1f s (%.0f lines/s, %d worker(s)) -> %s", read, manifest["seconds"],
-             read / max(manifest["seconds"], 1e-9), workers, out)
+    unit = "pairs" if features else "lines"
+    log.info("%d %s in %.1f s (%.0f %s/s, %d worker(s)) -> %s", read, unit, manifest["seconds"],
+             read / max(manifest["seconds"], 1e-9), unit, manifest["workers"], out)
     return manifest
 
 
