@@ -3,6 +3,7 @@ preprocessed directory, on a synthetic Multi30k-like corpus of N pairs.
 
     python benchmarks/large_corpus.py                               # 100k, 1M and 10M pairs
     python benchmarks/large_corpus.py --pairs 100000,1000000 --text-max 1000000 --workers 1,2
+    python benchmarks/large_corpus.py --pairs 1000000 --workers 1,2 --rounds 3 --preprocess-only   # the speed-up
 
 For each size it writes the corpus (pseudo-words drawn from a Zipf law, sentence lengths about Multi30k's: 12
 source and 13 target words on average), then measures, each in a process of its own:
@@ -11,7 +12,11 @@ source and 13 target words on average), then measures, each in a process of its 
   does alone, robust to a busy machine), peak memory;
 - `seq2seq train --data DIR` (after) and `seq2seq train --train FILE --valid FILE` (before, up to --text-max
   pairs): seconds from the command's start to the end of the first optimiser step, and peak memory then.
-The model is the 64-unit `luong` preset on one thread. Scratch files go to a temporary directory (--dir to choose
+With --rounds R the preprocessing runs R times per worker count, alternating (1 2 2 1 1 2 ...), and a second table
+gives the medians, the CPU time per pair (all processes, and the workers' alone) and the speed-up over one worker
+(median wall time of 1 worker / of W): run it on an idle machine with every core free to see what W workers gain,
+or pinned to one core (`taskset -c 0`) to see only what they cost. The model is the 64-unit `luong` preset on one
+thread. Scratch files go to a temporary directory (--dir to choose
 it), removed at the end. Prints a markdown table and the machine line; --json writes the rows.
 """
 
@@ -23,6 +28,7 @@ import os
 import platform
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -93,8 +99,9 @@ def child(argv: list[str]) -> None:
 
         loop.Trainer._update = first_step
     code = main(argv)
+    if code:
+        sys.exit(code)  # no RESULT line: the parent reports the failure with this process's stderr
     report()
-    sys.exit(code)
 
 
 def measure(argv: list[str]) -> dict[str, float]:
@@ -110,12 +117,34 @@ def measure(argv: list[str]) -> dict[str, float]:
             "main_cpu_seconds": result["main_cpu_seconds"], "peak_mib": result["peak_mib"]}
 
 
+def speedup_table(rows: list[dict]) -> str:
+    """Markdown: per size and worker count, the medians over the rounds, CPU per pair and the speed-up over 1."""
+    lines = ["| pairs | workers | rounds | wall s (median) | CPU s (median) | CPU us per pair: all, main, workers | "
+             "speed-up over 1 worker (median wall) |", "| ---: | ---: | ---: | ---: | ---: | --- | ---: |"]
+    runs = [r for r in rows if r["path"] == "preprocess"]
+    for pairs in sorted({r["pairs"] for r in runs}):
+        mine = [r for r in runs if r["pairs"] == pairs]
+        median = {w: statistics.median(r["seconds"] for r in mine if r["workers"] == w)
+                  for w in {r["workers"] for r in mine}}
+        for w in sorted(median):
+            these = [r for r in mine if r["workers"] == w]
+            cpu = statistics.median(r["cpu_seconds"] for r in these)
+            main_cpu = statistics.median(r["main_cpu_seconds"] for r in these)
+            us = lambda s: f"{1e6 * s / pairs:.1f}"  # noqa: E731
+            speed = f"{median[1] / median[w]:.2f}x" if 1 in median else "-"
+            lines.append(f"| {pairs:,} | {w} | {len(these)} | {median[w]:.1f} | {cpu:.1f} | {us(cpu)}, {us(main_cpu)}, "
+                         f"{us(cpu - main_cpu)} | {speed} |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--pairs", default="100000,1000000,10000000", help="corpus sizes, comma-separated")
     p.add_argument("--workers", default="1,2", help="preprocess worker counts to time")
     p.add_argument("--text-max", type=int, default=1_000_000, help="largest size also trained from the text file "
                    "(the text path holds ~1.4 KB per pair: 10M pairs would need ~14 GB)")
+    p.add_argument("--rounds", type=int, default=1, help="preprocessing runs per worker count, alternating")
+    p.add_argument("--preprocess-only", action="store_true", help="time preprocessing alone (no training rows)")
     p.add_argument("--dir", help="scratch directory (default: a temporary one)")
     p.add_argument("--json", help="write the rows here")
     p.add_argument("--child", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
@@ -136,17 +165,23 @@ def main() -> None:
             print(f"{pairs:,} pairs: corpus of {corpus.stat().st_size / 2**20:,.0f} MiB written in "
                   f"{time.time() - started:.0f} s", file=sys.stderr)
             data = None
-            for workers in (int(w) for w in args.workers.split(",")):
-                out = scratch / f"data-{pairs}-{workers}"
-                m = measure(["preprocess", "--train", str(corpus), "--valid", str(valid), *DATA, "--out", str(out),
-                             "--workers", str(workers), "--quiet"])
-                rows.append({"pairs": pairs, "path": "preprocess", "workers": workers, **m,
-                             "pairs_per_s": pairs / m["seconds"], "pairs_per_cpu_s": pairs / m["cpu_seconds"]})
-                print(json.dumps(rows[-1]), file=sys.stderr)
-                if data is None:
-                    data = out
-                else:
-                    shutil.rmtree(out)
+            counts = [int(w) for w in args.workers.split(",")]
+            for r in range(args.rounds):
+                for workers in counts if r % 2 == 0 else counts[::-1]:
+                    out = scratch / f"data-{pairs}-{workers}-{r}"
+                    m = measure(["preprocess", "--train", str(corpus), "--valid", str(valid), *DATA, "--out",
+                                 str(out), "--workers", str(workers), "--quiet"])
+                    rows.append({"pairs": pairs, "path": "preprocess", "workers": workers, "round": r, **m,
+                                 "pairs_per_s": pairs / m["seconds"], "pairs_per_cpu_s": pairs / m["cpu_seconds"]})
+                    print(json.dumps(rows[-1]), file=sys.stderr)
+                    if data is None:
+                        data = out
+                    else:
+                        shutil.rmtree(out)
+            if args.preprocess_only:
+                shutil.rmtree(data)
+                corpus.unlink()
+                continue
             m = measure(["train", "--data", str(data), *MODEL, "--out", str(scratch / f"run-data-{pairs}")])
             rows.append({"pairs": pairs, "path": "train --data", **m})
             print(json.dumps(rows[-1]), file=sys.stderr)
@@ -167,9 +202,13 @@ def main() -> None:
         rates = f"{r['pairs_per_s']:,.0f} | {r['pairs_per_cpu_s']:,.0f}" if "pairs_per_s" in r else " | "
         print(f"| {r['pairs']:,} | {r['path']} | {r.get('workers', '')} | {r['seconds']:.1f} | {r['cpu_seconds']:.1f} "
               f"({r['main_cpu_seconds']:.1f}) | {rates} | {r['peak_mib']:,.0f} |")
+    if args.rounds > 1:
+        print()
+        print(speedup_table(rows))
     print()
     print_machine()
-    print(f"Python {platform.python_version()}, numpy {np.__version__}, load average {os.getloadavg()[0]:.1f} at "
+    print(f"Python {platform.python_version()}, numpy {np.__version__}, CPUs {sorted(os.sched_getaffinity(0))}, "
+          f"load average {os.getloadavg()[0]:.1f} at "
           f"the end; train rows: seconds from the command's start to the end of its first step")
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=2) + "\n")

@@ -10,6 +10,10 @@ FLOPs counted per token). Records torch version, thread count and CPU model.
     python benchmarks/speed.py --preset luong --set model.encoder_hidden=128 --threads 1 --pin 0
     python benchmarks/speed.py --compare HEAD@luong luong --rounds 3   # a revision vs the working tree
     python benchmarks/speed.py --compare luong luong,model.input_feeding=false
+    python benchmarks/speed.py --compare luong luong,data.preprocessed=DIR   # text files vs `train --data DIR`
+
+A spec's `data.preprocessed=DIR` reads the training pairs from a `seq2seq preprocess` directory made with the
+run's data settings (for Multi30k: `python benchmarks/speed.py --preprocess-multi30k DIR` writes one).
 
 `--compare A B` runs A and B alternately (A B B A A B ...) as child processes of this one, each a full
 measurement, and reports the median of each and the ratios B/A. A spec is `[REV@]PRESET[,key=value...]`;
@@ -123,6 +127,14 @@ def flops_per_step(mc, src_vocab: int, tgt_vocab: int, src_tokens: int, tgt_toke
 
 
 def load_data(cfg):
+    if getattr(cfg.data, "preprocessed", None):
+        # A `seq2seq preprocess` directory: training pairs read from memory maps batch by batch, as `train --data`.
+        from seq2seq.data.shards import open_preprocessed
+
+        src, tgt, splits = open_preprocessed(cfg, cfg.data.preprocessed)
+        test_split = splits.get("test") or splits["valid"]
+        test = test_split.take(range(len(test_split)))
+        return src, tgt, splits["train"], test, [tgt.decode(t) for _, t in test]
     from seq2seq.data.corpus import build_sides, encode_pairs, load_splits
 
     splits = load_splits(cfg)
@@ -144,6 +156,13 @@ def build_cfg(preset: str, sets: list[str], data: dict[str, str]):
     else:
         base += ["data.task=date"]
     return build_config(preset or None, overrides=base + sets)
+
+
+def _lengths(train):
+    """Source and target lengths of the training pairs (a preprocessed split has them as arrays)."""
+    if hasattr(train, "source_lengths"):
+        return train.source_lengths.tolist(), train.target_lengths.tolist()
+    return [len(s) for s, _ in train], [len(t) for _, t in train]
 
 
 # `--compare` runs this file against older revisions of the package too: these three adapt to either API.
@@ -185,7 +204,8 @@ def choose_kernels(torch, cfg, model, train, args, result: dict) -> str:
         return "fused"
     cfg.train.batch_size, cfg.train.batch_by = args.batch_size, "sentences"
     cfg.decode.batch_size, cfg.decode.beam_size, cfg.decode.strategy = args.decode_batch, 5, "beam"
-    report = for_training(cfg, model, torch.device("cpu"), [len(s) for s, _ in train], [len(t) + 1 for _, t in train])
+    sources, targets = _lengths(train)
+    report = for_training(cfg, model, torch.device("cpu"), list(sources), [n + 1 for n in targets])
     result["kernels"] = report.lines()
     print("\n".join(report.lines()), file=sys.stderr, flush=True)
     return report.choice("adam", "fused")
@@ -201,15 +221,19 @@ def train_steps(torch, model, train, src, tgt, batch_size: int, steps: int, warm
     batches, epoch = [], 0
     model.train()
     times, cpu_times, src_tok, tgt_tok, attend, src_self, tgt_self = [], [], 0, 0, 0, 0, 0
-    losses = []
+    losses, reading = [], []
+    sources, targets = _lengths(train)
     for step in range(warmup + steps):
         if not batches:
             # As lists of ints: older revisions return lists, newer ones a plan of index arrays.
-            batches = [[int(i) for i in b] for b in make_batches([len(s) for s, _ in train], [len(t) for _, t in train],
-                                                                 batch_size, bucket=bucket, seed=seed, epoch=epoch)]
+            batches = [[int(i) for i in b] for b in make_batches(sources, targets, batch_size, bucket=bucket,
+                                                                 seed=seed, epoch=epoch)]
             epoch += 1
         idx = batches.pop(0)
-        batch = _collate([train[i] for i in idx], idx, src, tgt)
+        fetch = time.perf_counter()
+        # A preprocessed split reads a batch's pairs from its memory maps; the text path indexes a list.
+        batch = _collate(train.take(idx) if hasattr(train, "take") else [train[i] for i in idx], idx, src, tgt)
+        fetched = time.perf_counter() - fetch
         start, cpu = time.perf_counter(), time.process_time()
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
             out = model(batch.src, batch.src_lengths, batch.tgt_in)
@@ -224,6 +248,7 @@ def train_steps(torch, model, train, src, tgt, batch_size: int, steps: int, warm
         if log_every and (step + 1) % log_every == 0:
             print(f"  step {step + 1}: loss {statistics.mean(losses[-log_every:]):.3f}", file=sys.stderr)
         if step >= warmup:
+            reading.append(fetched)
             times.append(spent)
             cpu_times.append(spent_cpu)
             src_tok += int(batch.src_lengths.sum())
@@ -231,7 +256,8 @@ def train_steps(torch, model, train, src, tgt, batch_size: int, steps: int, warm
             attend += int(batch.src_lengths.max()) * n
             src_self += int(batch.src_lengths.max()) * int(batch.src_lengths.sum())
             tgt_self += int(batch.tgt_out.size(1)) * n
-    return {"seconds": sum(times), "cpu_seconds": sum(cpu_times), "src_tokens": src_tok, "tgt_tokens": tgt_tok,
+    return {"seconds": sum(times), "cpu_seconds": sum(cpu_times), "reading_seconds": sum(reading),
+            "src_tokens": src_tok, "tgt_tokens": tgt_tok,
             "attend": attend,
             "src_self": src_self, "tgt_self": tgt_self,
             "final_loss": statistics.mean(losses[-max(1, min(50, steps)):])}
@@ -299,6 +325,10 @@ def measure(args) -> dict:
     result["train"] = {
         "steps": args.steps, "warmup": args.warmup, "batch_size": args.batch_size,
         "tokens_per_second": (tr["src_tokens"] + tr["tgt_tokens"]) / tr["seconds"],
+        # The same tokens over the step and the reading of its batch (pairs taken, padded): what `--data` changes.
+        "tokens_per_second_with_reading": (tr["src_tokens"] + tr["tgt_tokens"])
+        / (tr["seconds"] + tr["reading_seconds"]),
+        "reading_seconds_per_step": tr["reading_seconds"] / args.steps,
         "target_tokens_per_second": tr["tgt_tokens"] / tr["seconds"],
         # CPU time of the process: what the neighbours of a shared machine take is not counted
         "tokens_per_cpu_second": (tr["src_tokens"] + tr["tgt_tokens"]) / tr["cpu_seconds"],
@@ -427,6 +457,7 @@ def compare(args) -> None:
             subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(w)], check=False)
         shutil.rmtree(tmp, ignore_errors=True)
     metrics = {"train tok/s": lambda r: r["train"]["tokens_per_second"],
+               "train tok/s with batch reading": lambda r: r["train"].get("tokens_per_second_with_reading"),
                "train tok/CPU-s": lambda r: r["train"].get("tokens_per_cpu_second"),
                "greedy sent/s": lambda r: r["decode"].get("greedy", {}).get("sentences_per_second"),
                "beam-5 sent/s": lambda r: r["decode"].get("beam5", {}).get("sentences_per_second")}
@@ -483,6 +514,8 @@ def main() -> None:
     p.add_argument("--compare", nargs=2, metavar=("A", "B"))
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--worker", help=argparse.SUPPRESS)
+    p.add_argument("--preprocess-multi30k", metavar="DIR",
+                   help="write Multi30k as a `seq2seq preprocess` directory with this benchmark's data settings")
     args = p.parse_args()
     args.decode = [d for d in args.decode if d]
     if args.multi30k and not args.train and (MULTI30K / "train.en.gz").is_file():
@@ -491,6 +524,14 @@ def main() -> None:
         args.multi30k = False
     else:
         args.multi30k = args.multi30k and str(MULTI30K) in str(Path(args.train).resolve())
+    if args.preprocess_multi30k:
+        if not (args.train and args.valid and args.test):
+            sys.exit(f"speed.py: Multi30k is not in {MULTI30K}: give --train, --valid and --test (and --set)")
+        cmd = [sys.executable, "-m", "seq2seq", "preprocess", "--train", args.train, "--valid", args.valid,
+               "--test", args.test, "--out", args.preprocess_multi30k]
+        for s in (MULTI30K_SETS if args.multi30k else []) + args.set:
+            cmd += ["--set", s]
+        sys.exit(subprocess.run(cmd).returncode)
     if args.compare:
         print_machine()
         compare(args)

@@ -37,7 +37,9 @@ def test_preprocess_errors_are_one_line_and_leave_nothing(tmp_path, capsys):
     assert "--workers must be at least 1" in capsys.readouterr().err
     assert main(["preprocess", "--train", train, "--valid", valid, "--set", "data.source_type=features",
                  "--out", str(tmp_path / "d")]) == 2
-    assert "feature data trains from its .npz/CSV files" in capsys.readouterr().err
+    assert capsys.readouterr().err == f"seq2seq: error: {train}: feature data must be .npz or .csv " \
+                                      f"(data.source_type/target_type=features), not .tsv\n"
+    assert not (tmp_path / "d").exists() and not (tmp_path / "d.partial").exists()
 
 
 def test_preprocess_has_help():

@@ -12,7 +12,8 @@ from ..config import Config, ConfigError
 
 MANIFEST = "manifest.json"
 KIND = "seq2seq-preprocessed"
-FORMAT_VERSION = 1
+# 2: valid/test splits keep their raw reference lines (`references` in a split's entry); 1 kept token ids only.
+FORMAT_VERSION = 2
 
 # The data settings that shape the shards' ids and counts. Input reversal is not among them: shards keep the
 # reading order and the source is reversed when a batch is taken, so one directory serves both variants.

@@ -26,9 +26,10 @@ from ..config import Config, ConfigError
 from .chunks import Chunk, chunk_lines, line_count, read_chunks
 from .corpus import sample_stride
 from .datasets import DataError, FORMATS, detect_format, parse_line, parse_pair_lines
+from .feature_shards import encode_features, feature_streams
 from .manifest import FORMAT_VERSION, KIND, MANIFEST, encoding_settings, settings_hash
-from .shard_writer import SIDE_NAMES, ChunkCounts, ChunkTask, Setup, chunk_path, count_chunk, read_counts, \
-    save_array, save_json, start, write_shard
+from .shard_writer import REFERENCE_SPLITS, SIDE_NAMES, ChunkCounts, ChunkTask, Setup, chunk_path, count_chunk, \
+    read_counts, save_array, save_json, start, write_shard
 from .tokenizers import Tokenizer, build_tokenizer, save_tokenizer
 from .vocab import Vocab
 from .vocab_file import read_vocab
@@ -40,6 +41,7 @@ PROGRESS = "progress.json"
 SPLITS = ("train", "valid", "test")
 
 Corpus = tuple[str, str]  # (name, path)
+Stream = tuple[str, str, tuple[Path, ...], int]  # (name, format, files, lines)
 
 
 def _resolve_format(cfg: Config, path: Path) -> tuple[str, tuple[Path, ...]]:
@@ -180,7 +182,7 @@ def _pool(workers: int, setup: Setup, with_vocabs: bool = False) -> Iterator[Cal
         pool.join()
 
 
-def _bar(total: int, desc: str, show: bool) -> Any:
+def _bar(total: int | None, desc: str, show: bool, unit: str = "lines") -> Any:
     try:
         from tqdm import tqdm
     except ImportError:
@@ -190,7 +192,7 @@ def _bar(total: int, desc: str, show: bool) -> Any:
             def update(self, _: int) -> None: ...
             def close(self) -> None: ...
         return Quiet()
-    return tqdm(total=total, desc=desc, unit=" lines", unit_scale=True, dynamic_ncols=True)
+    return tqdm(total=total, desc=desc, unit=f" {unit}", unit_scale=True, dynamic_ncols=True)
 
 
 def _run(tasks: Iterator[Any], submit: Callable[..., Any], fn: Callable[..., Any], workers: int,
@@ -229,11 +231,12 @@ def _vocabularies(cfg: Config, merged: list[Counter[str]], work: Path) -> tuple[
 
 
 def _finish_split(work: Path, split: str, counts: list[ChunkCounts], found: list[tuple[str, str, Any, int]],
-                  dtype: str) -> dict[str, Any]:
+                  dtype: str, texts: bool) -> dict[str, Any]:
     """One split's lengths files (all its shards together) and its manifest entry; the chunk scraps removed."""
     counts = sorted(counts, key=lambda c: c.index)
     entry: dict[str, Any] = {"pairs": 0, "read": 0, "dropped": 0, "skipped": 0, "first_skipped": None,
-                             "shards": [c.kept for c in counts], "ids_dtype": dtype}
+                             "shards": [c.kept for c in counts], "ids_dtype": dtype,
+                             "references": texts and split in REFERENCE_SPLITS}
     for name in SIDE_NAMES:
         parts = [np.load(chunk_path(work, split, c.index, f"{name}.lengths.npy")) for c in counts]
         lengths = np.concatenate(parts) if parts else np.zeros(0, np.uint32)
@@ -293,15 +296,47 @@ def _report(split: str, entry: dict[str, Any], cfg: Config) -> None:
              len(entry["shards"]), entry["source_tokens"], entry["target_tokens"])
 
 
+def _encode_text(cfg: Config, streams: dict[str, list[Stream]], work: Path, workers: int, chunk_size: int,
+                 progress: bool) -> tuple[dict[str, list[ChunkCounts]], str, dict[str, dict[str, Any]]]:
+    """Both passes over the text corpora in `workers` processes: each split's chunk counts, the id dtype, and the
+    manifest's side entries."""
+    _fit_tokenizers(cfg, work, streams["train"])
+    setup = Setup(str(work), {split: [(fmt, tuple(str(p) for p in paths)) for _, fmt, paths, _ in found]
+                              for split, found in streams.items()}, cfg.data.skip_invalid)
+    bar = _bar(sum(lines for found in streams.values() for *_, lines in found), "preprocess", progress)
+    results: dict[str, list[ChunkCounts]] = {split: [] for split in streams}
+    # Merged as the chunks come, in chunk order, so that ties keep first appearance as in `Vocab.build`; each
+    # chunk's own list of types is dropped at once (together they grow with the corpus).
+    merged: list[Counter[str]] = [Counter(), Counter()]
+
+    def counted(c: ChunkCounts) -> None:
+        if c.split == "train":
+            merged[0].update(dict(zip(c.source_tokens, c.source_counts)))
+            merged[1].update(dict(zip(c.target_tokens, c.target_counts)))
+        results[c.split].append(replace(c, source_tokens=[], source_counts=[], target_tokens=[], target_counts=[]))
+        bar.update(c.read)
+
+    with _pool(workers, setup) as submit:
+        _run(_tasks(cfg, streams, work, chunk_size), submit, count_chunk, workers, counted)
+    bar.close()
+    source, target = _vocabularies(cfg, merged, work)
+    dtype = "uint16" if max(len(source), len(target)) <= 2**16 else "uint32"
+    jobs = [(split, c.index, dtype) for split, found in results.items() for c in found
+            if not chunk_path(work, split, c.index, "target.offsets.npy").is_file()]
+    with _pool(workers, setup, with_vocabs=True) as submit:
+        _run(iter(jobs), submit, write_shard, workers, lambda _: None)
+    sides = {"source": {"type": "tokens", "tokenizer": cfg.source_tokenizer, "vocab_size": len(source)},
+             "target": {"type": "tokens", "tokenizer": cfg.target_tokenizer, "vocab_size": len(target)}}
+    return results, dtype, sides
+
+
 def preprocess(cfg: Config, corpora: dict[str, list[Corpus]], out: str | Path, workers: int = 1, *,
                chunk_size: int = CHUNK_LINES, progress: bool = True) -> dict[str, Any]:
     """Encode the corpora of each split (`{"train": [(name, path), ...], "valid": [...], "test": [...]}`) into
     the data directory `out` as `cfg.data` says; returns its manifest. DataError for a bad line (nothing left
     behind); an interruption or a refused write leaves `out.partial`, which the same call finishes."""
     d = cfg.data
-    if "features" in (d.source_type, d.target_type):
-        raise ConfigError("seq2seq preprocess encodes text (data.source_type/target_type=tokens); feature data "
-                          "trains from its .npz/CSV files with --train/--valid")
+    features = "features" in (d.source_type, d.target_type)
     if workers < 1:
         raise ConfigError(f"--workers must be at least 1, got {workers}")
     out = Path(out)
@@ -309,43 +344,27 @@ def preprocess(cfg: Config, corpora: dict[str, list[Corpus]], out: str | Path, w
         raise ConfigError(f"{out} already holds a preprocessed corpus; choose another --out or remove it first")
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise ConfigError(f"{out} exists and is not an empty directory; choose another --out")
-    streams = _streams(cfg, corpora)
+    streams = feature_streams(corpora) if features else _streams(cfg, corpora)
     work = _prepare_work(out, _fingerprint(cfg, streams, chunk_size), list(streams))
     started = time.perf_counter()
     try:
-        _fit_tokenizers(cfg, work, streams["train"])
-        setup = Setup(str(work), {split: [(fmt, tuple(str(p) for p in paths)) for _, fmt, paths, _ in found]
-                                  for split, found in streams.items()}, d.skip_invalid)
-        bar = _bar(sum(lines for found in streams.values() for *_, lines in found), "preprocess", progress)
-        results: dict[str, list[ChunkCounts]] = {split: [] for split in streams}
-        # Merged as the chunks come, in chunk order, so that ties keep first appearance as in `Vocab.build`; each
-        # chunk's own list of types is dropped at once (together they grow with the corpus).
-        merged: list[Counter[str]] = [Counter(), Counter()]
-
-        def counted(c: ChunkCounts) -> None:
-            if c.split == "train":
-                merged[0].update(dict(zip(c.source_tokens, c.source_counts)))
-                merged[1].update(dict(zip(c.target_tokens, c.target_counts)))
-            results[c.split].append(replace(c, source_tokens=[], source_counts=[], target_tokens=[], target_counts=[]))
-            bar.update(c.read)
-
-        with _pool(workers, setup) as submit:
-            _run(_tasks(cfg, streams, work, chunk_size), submit, count_chunk, workers, counted)
-        bar.close()
-        source, target = _vocabularies(cfg, merged, work)
-        dtype = "uint16" if max(len(source), len(target)) <= 2**16 else "uint32"
-        jobs = [(split, c.index, dtype) for split, found in results.items() for c in found
-                if not chunk_path(work, split, c.index, "target.offsets.npy").is_file()]
-        with _pool(workers, setup, with_vocabs=True) as submit:
-            _run(iter(jobs), submit, write_shard, workers, lambda _: None)
-        splits = {split: _finish_split(work, split, results[split], streams[split], dtype) for split in streams}
+        if features:
+            if workers > 1:
+                log.info("feature data is preprocessed in one process (--workers %d not used)", workers)
+            bar = _bar(None, "preprocess", progress, "pairs")
+            encoded = encode_features(cfg, streams, work, chunk_size, bar.update)
+            bar.close()
+            results, dtype, sides = encoded.counts, encoded.dtype, encoded.sides
+        else:
+            results, dtype, sides = _encode_text(cfg, streams, work, workers, chunk_size, progress)
+        splits = {split: _finish_split(work, split, results[split], streams[split], dtype, d.target_type == "tokens")
+                  for split in streams}
         if not splits["train"]["pairs"]:
             raise ConfigError("no training pairs left after the length filter (data.max_*_length)")
         settings = encoding_settings(cfg)
         manifest = {"kind": KIND, "version": FORMAT_VERSION, "data": settings, "settings_hash": settings_hash(settings),
-                    "seconds": round(time.perf_counter() - started, 3), "workers": workers,
-                    "source": {"tokenizer": cfg.source_tokenizer, "vocab_size": len(source)},
-                    "target": {"tokenizer": cfg.target_tokenizer, "vocab_size": len(target)}, "splits": splits}
+                    "seconds": round(time.perf_counter() - started, 3), "workers": 1 if features else workers,
+                    **sides, "splits": splits}
         save_json(work / MANIFEST, manifest)
         work.rename(out)
     except (DataError, ConfigError):
@@ -362,8 +381,9 @@ def preprocess(cfg: Config, corpora: dict[str, list[Corpus]], out: str | Path, w
     for split, entry in splits.items():
         _report(split, entry, cfg)
     read = sum(entry["read"] for entry in splits.values())
-    log.info("%d lines in %.1f s (%.0f lines/s, %d worker(s)) -> %s", read, manifest["seconds"],
-             read / max(manifest["seconds"], 1e-9), workers, out)
+    unit = "pairs" if features else "lines"
+    log.info("%d %s in %.1f s (%.0f %s/s, %d worker(s)) -> %s", read, unit, manifest["seconds"],
+             read / max(manifest["seconds"], 1e-9), unit, manifest["workers"], out)
     return manifest
 
 

@@ -15,11 +15,15 @@ import numpy as np
 
 from .chunks import Chunk, chunk_lines
 from .datasets import DataError, parse_line, parse_pair_lines
+from .text_blob import text_arrays
 from .text_checks import text_problem
 from .tokenizers import Tokenizer, load_tokenizer
 from .vocab import UNK, Vocab
 
 SIDE_NAMES = ("source", "target")
+# The splits whose raw target lines are kept (`NNNNN.references.npy` + offsets): what their outputs are scored
+# against, exactly as the text path reads them (a word outside the vocabulary stays itself, not <unk>).
+REFERENCE_SPLITS = ("valid", "test")
 
 
 @dataclass(frozen=True)
@@ -148,7 +152,7 @@ def _parse(setup: Setup, task: ChunkTask) -> tuple[list[tuple[str, str]], int, s
     return pairs, skipped, first
 
 
-def _numbered(tokenizer: Tokenizer, texts: list[str]) -> tuple[list[int], np.ndarray, list[str], np.ndarray]:
+def numbered(tokenizer: Tokenizer, texts: list[str]) -> tuple[list[int], np.ndarray, list[str], np.ndarray]:
     """Local ids of every text's tokens (flat), the texts' lengths, the token types and their counts."""
     local: defaultdict[str, int] = defaultdict()
     local.default_factory = local.__len__  # a new type gets the next number, all inside the C loop of map()
@@ -171,7 +175,7 @@ def count_chunk(task: ChunkTask) -> ChunkCounts:
     kept_mask = np.ones(len(pairs), dtype=bool)
     sides = []
     for k, tokenizer in enumerate(_state["tokenizers"]):
-        flat, lengths, tokens, counts = _numbered(tokenizer, [p[k] for p in pairs])
+        flat, lengths, tokens, counts = numbered(tokenizer, [p[k] for p in pairs])
         limit = task.limits[k]
         if limit:
             kept_mask &= lengths <= limit
@@ -181,11 +185,21 @@ def count_chunk(task: ChunkTask) -> ChunkCounts:
                    flat[np.repeat(kept_mask, lengths)])
         save_array(chunk_path(setup.work, task.split, task.chunk.index, f"{name}.lengths.npy"),
                    lengths[kept_mask].astype(np.uint32))
+    if task.split in REFERENCE_SPLITS:
+        targets = [pair[1] for pair, keep in zip(pairs, kept_mask) if keep]
+        save_references(setup.work, task.split, task.chunk.index, targets)
     result = ChunkCounts(task.split, task.chunk.index, task.chunk.count, int(kept_mask.sum()),
                          int(len(pairs) - kept_mask.sum()), skipped, first,
                          sides[0][2], sides[0][3].tolist(), sides[1][2], sides[1][3].tolist(), task.stream)
     save_json(chunk_path(setup.work, task.split, task.chunk.index, "counts.json"), dict(vars(result)))
     return result
+
+
+def save_references(work: str | Path, split: str, index: int, texts: list[str]) -> None:
+    """A chunk's raw reference lines as `NNNNN.references.npy` (UTF-8 bytes) and `NNNNN.references.offsets.npy`."""
+    blob, offsets = text_arrays(texts)
+    save_array(chunk_path(work, split, index, "references.offsets.npy"), offsets)
+    save_array(chunk_path(work, split, index, "references.npy"), blob)
 
 
 def read_counts(path: Path) -> ChunkCounts:

@@ -12,7 +12,8 @@ import numpy as np
 from ..config import Config, ConfigError
 from .manifest import check_settings, read_manifest
 from .reversal import InputReversal
-from .sides import TokenSide
+from .sides import SIDES, FeatureSide, Side
+from .text_blob import MappedTexts
 
 Pair = tuple[Any, Any]
 
@@ -22,9 +23,13 @@ class MappedPairs:
     returns them as the text path's encoded pairs are (lists of ids, the source in the encoder's order)."""
 
     def __init__(self, directory: str | Path, split: str, entry: dict[str, Any],
-                 reversal: InputReversal | None = None) -> None:
+                 reversal: InputReversal | None = None, features: tuple[Any, Any] = (None, None)) -> None:
         folder = Path(directory) / split
+        self.directory = Path(directory)
         self.reversal = reversal or InputReversal()
+        # A feature side's FeatureSide (its frames are normalised and reversed as the text path encodes them when a
+        # batch is taken); None for a token side.
+        self.features = features
         self.corpora: list[dict[str, Any]] = list(entry.get("corpora", []))  # name, first, pairs: contiguous runs
         self.source_lengths = np.load(folder / "source.lengths.npy", mmap_mode="r")
         self.target_lengths = np.load(folder / "target.lengths.npy", mmap_mode="r")
@@ -40,6 +45,12 @@ class MappedPairs:
             if len(arrays[1]) != size + 1 or len(arrays[3]) != size + 1:
                 raise ValueError(f"{folder}: shard {index:05d} does not hold the {size} pairs the manifest says")
             self.shards.append(arrays)
+        # The raw reference lines (valid/test of a directory of format 2 and later), None where not kept.
+        self.texts: list[MappedTexts] | None = None
+        if entry.get("references"):
+            self.texts = [MappedTexts(folder / f"{index:05d}.references") for index in range(len(sizes))]
+            if any(len(t) != size for t, size in zip(self.texts, sizes)):
+                raise ValueError(f"{folder}: the references do not hold the pairs the manifest says")
 
     def __len__(self) -> int:
         return int(self.starts[-1])
@@ -56,12 +67,31 @@ class MappedPairs:
         pairs = []
         for i, s in zip((idx - self.starts[shard]).tolist(), shard.tolist()):
             src, src_offsets, tgt, tgt_offsets = self.shards[s]
-            source = src[src_offsets[i]:src_offsets[i + 1]].tolist()
-            pairs.append((self.reversal.apply(source), tgt[tgt_offsets[i]:tgt_offsets[i + 1]].tolist()))
+            source, target = src[src_offsets[i]:src_offsets[i + 1]], tgt[tgt_offsets[i]:tgt_offsets[i + 1]]
+            pairs.append((self.features[0].encode(source) if self.features[0] else self.reversal.apply(source.tolist()),
+                          self.features[1].encode(target) if self.features[1] else target.tolist()))
         return pairs
 
+    def references(self, indices: Sequence[int] | np.ndarray) -> list[str] | None:
+        """The raw target lines of the pairs at `indices`, as the data file held them; None when the directory
+        keeps none (made before they were kept, or the training split)."""
+        if self.texts is None:
+            return None
+        idx = np.asarray(indices, dtype=np.int64)
+        shard = np.searchsorted(self.starts, idx, side="right") - 1
+        return [self.texts[s].take([i])[0] for i, s in zip((idx - self.starts[shard]).tolist(), shard.tolist())]
 
-def open_preprocessed(cfg: Config, directory: str | Path) -> tuple[TokenSide, TokenSide, dict[str, MappedPairs]]:
+
+def _side(cfg: Config, directory: Path, name: str, reversal: InputReversal) -> Side:
+    """A side as the directory saved it; a feature side's statistics are used when model.feature_norm says so."""
+    kind = getattr(cfg.data, f"{name}_type")
+    side = SIDES[kind].load(directory, name, reversal)
+    if isinstance(side, FeatureSide) and not cfg.model.feature_norm:
+        return FeatureSide(side.dim, reversal=reversal)
+    return side
+
+
+def open_preprocessed(cfg: Config, directory: str | Path) -> tuple[Side, Side, dict[str, MappedPairs]]:
     """The sides a preprocessed directory was encoded with and its splits, once the run's data settings are checked
     against the ones it was made with."""
     directory = Path(directory)
@@ -72,9 +102,10 @@ def open_preprocessed(cfg: Config, directory: str | Path) -> tuple[TokenSide, To
                           "train a copy model from the text files (--train/--valid)")
     reversal = InputReversal(cfg.data.reverse_source)
     try:
-        source = TokenSide.load(directory, "source", reversal)
-        target = TokenSide.load(directory, "target", InputReversal())
-        splits = {split: MappedPairs(directory, split, entry, reversal)
+        source = _side(cfg, directory, "source", reversal)
+        target = _side(cfg, directory, "target", InputReversal())
+        features = tuple(side if isinstance(side, FeatureSide) else None for side in (source, target))
+        splits = {split: MappedPairs(directory, split, entry, reversal, features)
                   for split, entry in manifest["splits"].items()}
     except (OSError, ValueError, KeyError) as e:
         raise ConfigError(f"{directory}: damaged preprocessed directory ({e}); preprocess it again") from None

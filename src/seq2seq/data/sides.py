@@ -20,6 +20,7 @@ import numpy as np
 from safetensors.numpy import load_file, save_file
 
 from .feature_files import check_sequence, format_sequence, parse_sequence
+from .feature_stats import FeatureStats
 from .reversal import InputReversal
 from .tokenizers import Tokenizer, load_tokenizer, save_tokenizer
 from .vocab import BOS, EOS, PAD, Vocab
@@ -183,14 +184,15 @@ class FeatureSide:
 
     @classmethod
     def fit(cls, sequences: Sequence[np.ndarray], normalise: bool, reversal: InputReversal) -> FeatureSide:
-        """Statistics over every step of the training sequences (each (L, D))."""
-        steps = np.concatenate([np.asarray(s, dtype=np.float64).reshape(len(s), -1) for s in sequences], 0)
+        """Statistics over every step of the training sequences (each (L, D)), accumulated one sequence at a time
+        as `seq2seq preprocess` accumulates them."""
+        stats = FeatureStats()
+        for sequence in sequences:
+            stats.add(sequence)
         if not normalise:
-            return cls(steps.shape[1], reversal=reversal)
-        std = steps.std(0)
-        # A constant dimension would divide by zero; it is centred only.
-        std = np.where(std < 1e-6, 1.0, std)
-        return cls(steps.shape[1], steps.mean(0).astype(np.float32), std.astype(np.float32), reversal)
+            return cls(int(stats.dim or 0), reversal=reversal)
+        mean, std = stats.result()
+        return cls(len(mean), mean, std, reversal)
 
     @property
     def size(self) -> int:

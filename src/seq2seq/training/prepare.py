@@ -75,21 +75,27 @@ def _prepare_preprocessed(cfg: Config, out: Path, resume: bool) -> Prepared:
         source, target = load_sides(cfg, checkpoint_dir(out, "last"))
     dec = cfg.decode
     bounds = (dec.max_source_length, dec.max_output_length)
-    valid = splits["valid"].take(_within(splits["valid"], *bounds, "valid"))
+    kept = {name: _within(pairs, *bounds, name) for name, pairs in splits.items() if name != "train"}
+    valid = splits["valid"].take(kept["valid"])
     if not valid:
         raise ConfigError("no validation pairs left within decode.max_source_length / decode.max_output_length")
-    test = splits["test"].take(_within(splits["test"], *bounds, "test")) if "test" in splits else []
+    test = splits["test"].take(kept["test"]) if "test" in splits else []
     bundle = assemble(cfg, source, target)
     _pretrained_embeddings(bundle, resume)
-    # A preprocessed directory keeps token ids, not the raw lines: its references are the encoded targets
-    # decoded, so a reference word outside the vocabulary reads as <unk> there (subword vocabularies have none).
-    log.info("validation references: the preprocessed targets decoded (%s keeps no raw lines)", directory)
-    return Prepared(bundle, splits["train"], valid, test, _decoded(valid, target), _decoded(test, target))
+    return Prepared(bundle, splits["train"], valid, test, _references(splits["valid"], kept["valid"], valid, target),
+                    _references(splits["test"], kept["test"], test, target) if test else [])
 
 
-def _decoded(pairs: Pairs, target: Any) -> list[Any]:
-    """The targets of encoded pairs as raw references: decoded through the side, as the text path reads them."""
-    return [target.decode(t) for _, t in pairs]
+def _references(pairs: MappedPairs, kept: np.ndarray, encoded: Pairs, target: Any) -> list[Any]:
+    """The raw reference lines of an evaluated split, as the data file held them; for a directory made before
+    they were kept, the encoded targets decoded (a reference word outside the vocabulary reads <unk> there)."""
+    raw = pairs.references(kept)
+    if raw is not None:
+        return raw
+    if target.kind == "tokens":
+        log.warning("references: the preprocessed targets decoded (%s was preprocessed before the raw reference "
+                    "lines were kept; preprocess it again for scores exact against the data files)", pairs.directory)
+    return [target.decode(t) for _, t in encoded]
 
 
 def _within(pairs: MappedPairs, max_source: int, max_target: int, label: str) -> np.ndarray:
