@@ -1,18 +1,20 @@
-"""Load test of `seq2seq serve` on loopback: the server's capacity (closed loop), then open-loop Poisson arrivals at
-multiples of it, each for a fixed time, reporting throughput, p50/p99 latency of admitted requests, the 503 and
-504 shares, any other status, the server's RSS before and after, and (server mean ms) the mean time the server
-itself took for a 200, from its body read to its answer: the rest of a latency was spent before the server read
-the request (socket buffers, its event loop) or in the client. "loop run / wait": the share of the phase the
-server's and the client's event-loop threads ran on a CPU and waited for one (a thread that waits often is
-starved by other processes).
+"""Load test of `seq2seq serve` on loopback: open-loop Poisson arrivals at multiples of the server's capacity, each
+for a fixed time, then SIGTERM during a burst; it reports throughput, p50/p99 latency of admitted requests, the
+admitted, 503 and 504 shares, any other answer or error, the server's RSS, where the server's core went (its event
+loop, its inference thread), and checks the targets of issue 31.
 
-    .venv/bin/python benchmarks/serve_load.py RUN_DIR                       # 60 s a phase
-    .venv/bin/python benchmarks/serve_load.py RUN_DIR --duration 15 --rates 0.5,1,3 --out runs/serve_load
+    .venv/bin/python benchmarks/serve_load.py                     # trains runs/load-date first if it is missing
+    .venv/bin/python benchmarks/serve_load.py RUN_DIR --duration 20 --rates 0.5,1,3 --out runs/serve_load
 
-The server runs as a child process (`seq2seq serve`, one inference thread) pinned to one core with
-`--server-cpu` (default 0) and this client to the others, on 127.0.0.1 only. Inputs: the run's built-in task
-(test-split questions) or `--inputs FILE` (one per line); one input a request. Every phase is bounded in
-time (`--duration`, then at most `--timeout` for the answers still out) and in count (`--max-requests`).
+Capacity is the batcher's offline rate: `Model.translate` on full batches of `--max-batch` in this process, one
+thread, in inputs per second; with `--inputs-per-request K` inputs in each request, 1x is that rate divided by
+K requests per second. The client pools `--connections` keep-alive connections (as a service calling a model
+server does); a request finding them all busy waits for one, and that wait counts in its latency, which runs
+from the request's scheduled send time. The server runs as a child process (`seq2seq serve`, one inference
+thread) pinned to `--server-cpu`; the client on `--client-cpus` (default: the other cores), on 127.0.0.1 only.
+Every phase is bounded in time (`--duration`, then at most `--timeout` for the answers still out) and in count
+(`--max-requests`). "loop run / wait": the share of the phase the server's and the client's event-loop threads
+ran on a CPU and waited for one (a thread that waits often is starved by other processes).
 """
 
 from __future__ import annotations
@@ -60,6 +62,16 @@ def cpu_seconds(pid: int) -> float:
         return math.nan
 
 
+def loop_cpu(pid: int) -> float:
+    """CPU seconds so far of a server's event loop, its main thread (Linux /proc), NaN elsewhere; the rest of its
+    CPU is the inference thread's (torch runs single-threaded in it)."""
+    try:
+        fields = Path(f"/proc/{pid}/task/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return math.nan
+
+
 def schedstat(pid: int | str) -> tuple[float, float]:
     """Seconds a process's main thread (for the server and this client: the event loop) has run on a CPU and
     waited for one (Linux /proc/PID/schedstat), NaN elsewhere."""
@@ -70,14 +82,17 @@ def schedstat(pid: int | str) -> tuple[float, float]:
         return math.nan, math.nan
 
 
-def handler_seconds(url: str) -> tuple[float, float]:
-    """The server's own count and sum of seconds of its 200 answers to /v1/translate (from /metrics)."""
-    values = {}
+def server_counts(url: str) -> dict[str, float]:
+    """The server's own counts from /metrics: its 200 answers to /v1/translate and their seconds, its model calls
+    and the inputs in them."""
+    names = ("seq2seq_translate_seconds_count", "seq2seq_translate_seconds_sum", "seq2seq_batch_inputs_count",
+             "seq2seq_batch_inputs_sum")
+    values = dict.fromkeys(names, 0.0)
     for line in httpx.get(f"{url}/metrics", timeout=30).text.splitlines():
-        if line.startswith(("seq2seq_translate_seconds_count ", "seq2seq_translate_seconds_sum ")):
-            name, value = line.split()
+        name, _, value = line.partition(" ")
+        if name in values:
             values[name] = float(value)
-    return values.get("seq2seq_translate_seconds_count", 0.0), values.get("seq2seq_translate_seconds_sum", 0.0)
+    return values
 
 
 def inputs_of(run: Path, path: str | None, n: int) -> list[str]:
@@ -96,8 +111,9 @@ def inputs_of(run: Path, path: str | None, n: int) -> list[str]:
     return [src for src, _ in generate_splits(task, 0, 0, n, seed=12345)["test"]]
 
 
-def offline_rate(run: Path, texts: list[str], batch: int, seconds: float) -> float:
-    """Inputs per second of Model.translate on full batches in this process, one thread: the batcher's ceiling."""
+def offline_rate(run: Path, texts: list[str], batch: int, seconds: float) -> tuple[float, float]:
+    """Inputs per second of Model.translate on full batches in this process, one thread (the batcher's ceiling),
+    and per CPU second of that thread (what it would do on a core of its own, on a shared machine)."""
     import torch
 
     from seq2seq.loading import load
@@ -105,12 +121,12 @@ def offline_rate(run: Path, texts: list[str], batch: int, seconds: float) -> flo
     torch.set_num_threads(1)
     model = load(run, threads=1)
     model.translate(texts[:batch])
-    done, start = 0, time.perf_counter()
+    done, start, cpu = 0, time.perf_counter(), time.thread_time()
     while time.perf_counter() - start < seconds:
         chunk = [texts[(done + i) % len(texts)] for i in range(batch)]
         model.translate(chunk)
         done += batch
-    return done / (time.perf_counter() - start)
+    return done / (time.perf_counter() - start), done / (time.thread_time() - cpu)
 
 
 def start_server(run: Path, cpu: int | None, extra: list[str]) -> tuple[subprocess.Popen, str]:
@@ -373,14 +389,14 @@ def main() -> None:
             os.sched_setaffinity(0, {int(c) for c in args.client_cpus.split(",")})
         elif server_cpu is not None and allowed - {server_cpu}:
             os.sched_setaffinity(0, allowed - {server_cpu})
-    offline = offline_rate(args.run, texts, args.max_batch, args.offline_seconds)
+    offline, offline_cpu = offline_rate(args.run, texts, args.max_batch, args.offline_seconds)
     cap = offline / k  # requests/s: the batcher's offline rate, in requests of k inputs
     print(f"offline: {offline:.0f} inputs/s (Model.translate, batches of {args.max_batch}, one thread); capacity: "
           f"{cap:.0f} requests/s of {k} inputs", flush=True)
     extra = ["--max-batch", str(args.max_batch), *args.serve_args.split()]
     proc, url = start_server(args.run, server_cpu, extra)
     report: dict = {"machine": machine, "python": platform.python_version(), "run": str(args.run),
-                    "offline_inputs_per_s": offline, "inputs_per_request": k, "capacity_rps": cap,
+                    "offline_inputs_per_s": offline, "offline_inputs_per_cpu_s": offline_cpu, "inputs_per_request": k, "capacity_rps": cap,
                     "client": args.client, "connections": args.connections, "serve_args": extra,
                     "duration_s": args.duration, "phases": [], "client_cpus": sorted(os.sched_getaffinity(0))}
     try:
@@ -394,17 +410,24 @@ def main() -> None:
                   f"flight) = {closed * k / offline:.0%} of the offline rate", flush=True)
         for i, factor in enumerate(float(f) for f in args.rates.split(",")):
             before, cpu, wall = rss_mib(proc.pid), cpu_seconds(proc.pid), time.perf_counter()
-            n0, s0 = handler_seconds(url)
+            c0 = server_counts(url)
             loops0 = schedstat(proc.pid) + schedstat("self")
+            loop0 = loop_cpu(proc.pid)
             phase = asyncio.run(open_loop(url, texts, k, factor * cap, args.duration, args.max_requests,
                                           args.timeout, seed=i, kind=args.client, connections=args.connections))
             share = (cpu_seconds(proc.pid) - cpu) / (time.perf_counter() - wall)  # all the server's threads
-            n1, s1 = handler_seconds(url)
+            c1 = server_counts(url)
+            n0, s0, b0, i0, n1, s1, b1, i1 = (c[name] for c in (c0, c1) for name in c)
             wall = time.perf_counter() - wall
             loops = [(b - a) / wall for a, b in zip(loops0, schedstat(proc.pid) + schedstat("self"))]
             phase.update(server_loop_run=loops[0], server_loop_wait=loops[1], client_loop_run=loops[2],
                          client_loop_wait=loops[3])
             phase["server_mean_ms"] = (s1 - s0) / (n1 - n0) * 1000 if n1 > n0 else math.nan
+            on_loop = loop_cpu(proc.pid) - loop0
+            phase.update(loop_cpu_share=on_loop / wall, model_cpu_share=share - on_loop / wall,
+                         loop_cpu_us_per_request=on_loop / max(1, phase["sent"]) * 1e6,
+                         mean_batch=(i1 - i0) / (b1 - b0) if b1 > b0 else math.nan,
+                         inputs_per_cpu_s=(i1 - i0) / (share * wall) if share > 0 else math.nan)
             phase.update(factor=factor, rss_before_mib=before, rss_after_mib=rss_mib(proc.pid), server_cpu_share=share)
             report["phases"].append(phase)
             print(json.dumps(phase), flush=True)
@@ -441,22 +464,27 @@ def markdown(report: dict, args: argparse.Namespace) -> str:
     """The machine line, the load's description, the table of phases and the targets checked."""
     k, offline = report["inputs_per_request"], report["offline_inputs_per_s"]
     table = ["| load | offered req/s | sent req/s | 200/s | inputs/s (of offline) | admitted | p50 ms | p99 ms | "
-             "503 | 504 | other | RSS before → after MiB | server CPU | server mean ms | server loop run / wait | "
-             "client loop run / wait |",
-             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | --- "
-             "| --- |"]
+             "503 | 504 | other | RSS before → after MiB | server CPU (loop / model) | loop µs a request | mean batch | "
+             "inputs per server CPU-s (of offline) | "
+             "server mean ms | server loop run / wait | client loop run / wait |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: "
+             "| ---: | ---: | --- | --- |"]
     for ph in report["phases"]:
         other = sum(n for s, n in ph["statuses"].items() if s not in ("200", "503", "504")) + ph["unanswered"]
         table.append(f"| {ph['factor']:g}x | {ph['offered_rps']:.0f} | {ph['sent_rps']:.0f} | "
                      f"{ph['throughput_rps']:.0f} | {ph['throughput_inputs_per_s']:.0f} "
                      f"({ph['throughput_inputs_per_s'] / offline:.0%}) | {ph['admitted']:.1%} | {ph['p50_ms']:.0f} | "
                      f"{ph['p99_ms']:.0f} | {ph['share_503']:.1%} | {ph['share_504']:.1%} | {other} | "
-                     f"{ph['rss_before_mib']:.0f} → {ph['rss_after_mib']:.0f} | {ph['server_cpu_share']:.0%} | "
+                     f"{ph['rss_before_mib']:.0f} → {ph['rss_after_mib']:.0f} | {ph['server_cpu_share']:.0%} "
+                     f"({ph['loop_cpu_share']:.0%} / {ph['model_cpu_share']:.0%}) | "
+                     f"{ph['loop_cpu_us_per_request']:.0f} | {ph['mean_batch']:.1f} | {ph['inputs_per_cpu_s']:.0f} "
+                     f"({ph['inputs_per_cpu_s'] / report['offline_inputs_per_cpu_s']:.0%}) | "
                      f"{ph['server_mean_ms']:.0f} | {ph['server_loop_run']:.0%} / {ph['server_loop_wait']:.0%} | "
                      f"{ph['client_loop_run']:.0%} / {ph['client_loop_wait']:.0%} |")
     closed = report.get("closed_loop_rps")
     lines = [report["machine"],
-             f"Python {report['python']}; {k} inputs a request; offline {offline:.0f} inputs/s = capacity "
+             f"Python {report['python']}; {k} inputs a request; offline {offline:.0f} inputs/s "
+             f"({report['offline_inputs_per_cpu_s']:.0f} per CPU second) = capacity "
              f"{report['capacity_rps']:.0f} requests/s"
              + (f"; closed loop ({args.concurrency} in flight) {closed:.0f} requests/s" if closed else "")
              + f"; client {report['client']}, {report['connections']} keep-alive connections, CPUs "

@@ -235,3 +235,21 @@ def test_requests_in_flight_beyond_the_bound_get_503_before_their_body_is_read()
         return statuses
 
     assert sorted(asyncio.run(go())) == [200] * 4 + [503]
+
+
+def test_queue_time_and_connection_limits_reach_the_batcher_and_uvicorn(monkeypatch, capsys):
+    from seq2seq.cli import main
+    from seq2seq.serve import server as server_module
+
+    configs = []
+    monkeypatch.setattr(server_module.DrainingServer, "run", lambda self: configs.append(self.config))
+    assert main(["serve", str(V1 / "tokens"), "--max-queue-ms", "40", "--max-connections", "7",
+                 "--log-level", "warning"]) == 0
+    (config,) = configs
+    assert config.limit_concurrency == 7  # uvicorn answers 503 itself past 7 connections or requests
+    batcher = config.app.state.batcher
+    assert batcher.queue_seconds == pytest.approx(0.04) and config.app.state.in_flight.seconds == pytest.approx(0.04)
+    for flags, message in ((["--max-queue-ms", "0"], "--max-queue-ms must be > 0, got 0.0"),
+                           (["--max-connections", "0"], "--max-connections must be at least 1, got 0")):
+        assert main(["serve", str(V1 / "tokens"), *flags]) == 2
+        assert message in capsys.readouterr().err
