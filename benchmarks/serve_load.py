@@ -396,7 +396,8 @@ def main() -> None:
     extra = ["--max-batch", str(args.max_batch), *args.serve_args.split()]
     proc, url = start_server(args.run, server_cpu, extra)
     report: dict = {"machine": machine, "python": platform.python_version(), "run": str(args.run),
-                    "offline_inputs_per_s": offline, "offline_inputs_per_cpu_s": offline_cpu, "inputs_per_request": k, "capacity_rps": cap,
+                    "offline_inputs_per_s": offline, "offline_inputs_per_cpu_s": offline_cpu,
+                    "inputs_per_request": k, "capacity_rps": cap,
                     "client": args.client, "connections": args.connections, "serve_args": extra,
                     "duration_s": args.duration, "phases": [], "client_cpus": sorted(os.sched_getaffinity(0))}
     try:
@@ -464,8 +465,8 @@ def markdown(report: dict, args: argparse.Namespace) -> str:
     """The machine line, the load's description, the table of phases and the targets checked."""
     k, offline = report["inputs_per_request"], report["offline_inputs_per_s"]
     table = ["| load | offered req/s | sent req/s | 200/s | inputs/s (of offline) | admitted | p50 ms | p99 ms | "
-             "503 | 504 | other | RSS before → after MiB | server CPU (loop / model) | loop µs a request | mean batch | "
-             "inputs per server CPU-s (of offline) | "
+             "503 | 504 | other | RSS before → after MiB | server CPU (loop / model) | loop µs a request | "
+             "mean batch | inputs per server CPU-s (of offline) | "
              "server mean ms | server loop run / wait | client loop run / wait |",
              "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: "
              "| ---: | ---: | --- | --- |"]

@@ -249,7 +249,8 @@ def test_queue_time_and_connection_limits_reach_the_batcher_and_uvicorn(monkeypa
     assert config.limit_concurrency == 7  # uvicorn answers 503 itself past 7 connections or requests
     batcher = config.app.state.batcher
     assert batcher.queue_seconds == pytest.approx(0.04) and config.app.state.in_flight.seconds == pytest.approx(0.04)
-    for flags, message in ((["--max-queue-ms", "0"], "--max-queue-ms must be > 0, got 0.0"),
+    for flags, message in ((["--max-queue-ms", "0"], "--max-queue-ms must be > 0 and finite, got 0.0"),
+                           (["--max-queue-ms", "inf"], "--max-queue-ms must be > 0 and finite, got inf"),
                            (["--max-connections", "0"], "--max-connections must be at least 1, got 0")):
         assert main(["serve", str(V1 / "tokens"), *flags]) == 2
         assert message in capsys.readouterr().err

@@ -33,8 +33,8 @@ class ServeOptions:
                 raise ValueError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
         if self.max_queue is not None and self.max_queue < self.max_inputs:
             raise ValueError(f"--max-queue must be at least --max-inputs ({self.max_inputs}), got {self.max_queue}")
-        if not self.max_queue_ms > 0:
-            raise ValueError(f"--max-queue-ms must be > 0, got {self.max_queue_ms}")
+        if not 0 < self.max_queue_ms < float("inf"):  # also refuses NaN
+            raise ValueError(f"--max-queue-ms must be > 0 and finite, got {self.max_queue_ms}")
         if self.batch_wait_ms < 0:
             raise ValueError(f"--batch-wait-ms must be >= 0, got {self.batch_wait_ms}")
         if not self.request_timeout > 0:  # also refuses NaN
