@@ -79,6 +79,36 @@ def test_a_full_queue_answers_503_with_retry_after_at_once():
     assert ["e"] not in gate.calls
 
 
+def test_a_full_queue_refuses_before_the_body_is_read_and_a_nearly_full_one_after():
+    app, gate = _gated_app(max_queue=4)
+    read = []
+
+    async def scenario(client, batcher):
+        running = asyncio.create_task(client.post("/v1/translate", json={"inputs": ["abc"]}))
+        await _until(lambda: len(gate.calls) == 1)
+        queued = asyncio.create_task(client.post("/v1/translate", json={"inputs": ["a", "b", "c"]}))
+        await _until(lambda: batcher.queued_inputs == 3)
+        assert not batcher.full()
+        too_many = await client.post("/v1/translate", json={"inputs": ["d", "e"]})  # 3 + 2 > 4: parsed, refused
+
+        async def body():  # a body the server would have to read: it never asks for it
+            read.append(True)
+            yield b'{"inputs": ["f"]}'
+
+        fits = asyncio.create_task(client.post("/v1/translate", json={"inputs": ["f"]}))  # 3 + 1 fits
+        await _until(lambda: batcher.queued_inputs == 4)
+        assert batcher.full()
+        unread = await client.post("/v1/translate", content=body(), headers={"content-type": "application/json"})
+        gate.open.set()
+        return too_many, unread, [await t for t in (running, queued, fits)]
+
+    too_many, unread, done = _run(app, scenario)
+    assert too_many.status_code == 503 and "would exceed --max-queue 4" in too_many.json()["detail"]
+    assert unread.status_code == 503 and "the queue is full (--max-queue 4 now)" in unread.json()["detail"]
+    assert int(unread.headers["retry-after"]) >= 1 and read == []
+    assert [r.status_code for r in done] == [200, 200, 200]
+
+
 def test_a_request_past_its_deadline_gets_504_and_its_queued_work_is_dropped():
     app, gate = _gated_app(max_queue=16)
 
@@ -165,7 +195,7 @@ def test_requests_in_flight_beyond_the_bound_get_503_before_their_body_is_read()
             await send({"type": "http.response.start", "status": 200, "headers": []})
             await send({"type": "http.response.body", "body": b"{}"})
 
-        state = InFlight(fixed=None, floor=3)
+        state = InFlight(fixed=None, floor=3, seconds=2.0)
         limited = InFlightLimit(slow_app, state)
 
         async def call(path="/v1/translate", method="POST"):
@@ -192,7 +222,7 @@ def test_requests_in_flight_beyond_the_bound_get_503_before_their_body_is_read()
         await asyncio.gather(*held, other)
         # 3 POSTs answered (the GET is not counted) within the first second: 3 per second
         assert state.count == 0 and state.rate() == pytest.approx(3.0)
-        # the automatic bound is 2 s of answers at the best recent rate, at least the floor
+        # the automatic bound is `seconds` of answers at the best recent rate, at least the floor
         state._answered.extend([time.monotonic()] * 20)
         assert state.limit == 2 * 23 and InFlight(fixed=7, floor=3).limit == 7
         # a slower rate now does not lower it at once: the best rate is forgotten with a 30 s half-life
@@ -201,6 +231,26 @@ def test_requests_in_flight_beyond_the_bound_get_503_before_their_body_is_read()
         assert 22 <= state.limit <= 23  # 23 answers a second, halved, times 2 s
         state._peak_at -= 300
         assert state.limit == 3  # long forgotten: the floor
+        assert InFlight(fixed=None, floor=3).seconds == 0.25  # --max-queue-ms's default
         return statuses
 
     assert sorted(asyncio.run(go())) == [200] * 4 + [503]
+
+
+def test_queue_time_and_connection_limits_reach_the_batcher_and_uvicorn(monkeypatch, capsys):
+    from seq2seq.cli import main
+    from seq2seq.serve import server as server_module
+
+    configs = []
+    monkeypatch.setattr(server_module.DrainingServer, "run", lambda self: configs.append(self.config))
+    assert main(["serve", str(V1 / "tokens"), "--max-queue-ms", "40", "--max-connections", "7",
+                 "--log-level", "warning"]) == 0
+    (config,) = configs
+    assert config.limit_concurrency == 7  # uvicorn answers 503 itself past 7 connections or requests
+    batcher = config.app.state.batcher
+    assert batcher.queue_seconds == pytest.approx(0.04) and config.app.state.in_flight.seconds == pytest.approx(0.04)
+    for flags, message in ((["--max-queue-ms", "0"], "--max-queue-ms must be > 0 and finite, got 0.0"),
+                           (["--max-queue-ms", "inf"], "--max-queue-ms must be > 0 and finite, got inf"),
+                           (["--max-connections", "0"], "--max-connections must be at least 1, got 0")):
+        assert main(["serve", str(V1 / "tokens"), *flags]) == 2
+        assert message in capsys.readouterr().err

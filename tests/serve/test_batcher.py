@@ -156,8 +156,8 @@ def test_a_full_queue_refuses_at_once_and_an_empty_one_admits_any_request():
     asyncio.run(go())
 
 
-def test_the_automatic_bound_is_two_seconds_of_work_at_the_measured_rate():
-    b = Batcher(FakeModel(), max_batch=8, floor=16)
+def test_the_automatic_bound_is_queue_seconds_of_work_at_the_measured_rate():
+    b = Batcher(FakeModel(), max_batch=8, floor=16, queue_seconds=2.0)
     assert b.max_queue == 16  # nothing measured yet: the floor (max_inputs, max_batch)
     b._measured(100, 0.5)  # 200 inputs/s
     assert b.rate == 200 and b.max_queue == 400
@@ -166,6 +166,12 @@ def test_the_automatic_bound_is_two_seconds_of_work_at_the_measured_rate():
     b.queued_inputs = 360
     assert b.retry_after() == 2
     assert Batcher(FakeModel(), max_queue=10).max_queue == 10
+    # the default: a quarter of a second of work, never less than the floor
+    b = Batcher(FakeModel(), max_batch=8, floor=16)
+    b._measured(1000, 1.0)
+    assert b.max_queue == 250
+    b._measured(10, 1.0)
+    assert b.max_queue == max(16, int(b.rate * 0.25))
 
 
 def test_a_cancelled_request_leaves_the_queue_and_is_never_translated():

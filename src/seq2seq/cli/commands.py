@@ -252,6 +252,7 @@ def serve_command(args: argparse.Namespace) -> int:
                                max_body_bytes=args.max_body_bytes, max_beam=args.max_beam, max_nbest=args.max_nbest,
                                max_output_length=args.max_output_length, batch_wait_ms=args.batch_wait_ms,
                                max_batch=args.max_batch, threads=args.threads, max_queue=args.max_queue,
+                               max_queue_ms=args.max_queue_ms, max_connections=args.max_connections,
                                request_timeout=args.request_timeout, drain_seconds=args.drain_seconds)
     except ValueError as e:
         raise ConfigError(str(e)) from None

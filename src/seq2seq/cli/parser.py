@@ -103,7 +103,11 @@ def _use(sub: argparse._SubParsersAction) -> None:
     sv.add_argument("--max-batch", type=int, default=64, help="inputs per batch (1 = no batching)")
     sv.add_argument("--threads", type=int, default=1, help="intra-op threads of the one inference thread")
     sv.add_argument("--max-queue", type=int, help="inputs that may wait, and (plus --max-batch) requests in flight; "
-                                                  "503 with Retry-After above (default: 2 s of work, measured)")
+                                                  "503 with Retry-After above (default: --max-queue-ms of work)")
+    sv.add_argument("--max-queue-ms", type=float, default=250.0,
+                    help="the automatic --max-queue: this many ms of work at the measured rate (default 250)")
+    sv.add_argument("--max-connections", type=int, default=1000,
+                    help="open connections (plus requests being handled) past which uvicorn answers 503")
     sv.add_argument("--request-timeout", type=float, default=30.0,
                     help="seconds a request may take (504 after; a request's timeout_ms may ask for less)")
     sv.add_argument("--drain-seconds", type=float, default=10.0,

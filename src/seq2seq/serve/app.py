@@ -67,10 +67,10 @@ def create_app(model: Any, options: ServeOptions | None = None, run_dir: str | P
     info = model_info(model, run_dir, defaults)
     name = info["name"]
     batcher = Batcher(model, max_batch=opts.max_batch, wait_ms=opts.batch_wait_ms, max_queue=opts.max_queue,
-                      floor=opts.max_inputs)
-    # Requests in the server at once: the queue's bound plus a running batch, or QUEUE_SECONDS of answers.
+                      floor=opts.max_inputs, queue_seconds=opts.max_queue_ms / 1000)
+    # Requests in the server at once: the queue's bound plus a running batch, or --max-queue-ms of answers.
     in_flight = InFlight(None if opts.max_queue is None else opts.max_queue + opts.max_batch,
-                         floor=max(opts.max_inputs, opts.max_batch))
+                         floor=max(opts.max_inputs, opts.max_batch), seconds=opts.max_queue_ms / 1000)
     metrics = ServerMetrics(batcher, opts.max_batch, in_flight)
     batcher.on_batch = metrics.batch
 
@@ -82,7 +82,10 @@ def create_app(model: Any, options: ServeOptions | None = None, run_dir: str | P
         finally:
             await batcher.stop()
 
+    # FastAPI's OpenTelemetry hooks (recent versions) look the tracer and meter providers up on every request, a
+    # cost an overloaded server pays for each refusal too; this server has /metrics instead.
     app = FastAPI(title="seq2seq", version="1", lifespan=lifespan,
+                  telemetry={"tracing": False, "metrics": False, "logs": False},
                   description=f"Translate with the encoder-decoder model `{name}`. Limits: "
                               f"{opts.max_inputs} inputs of {opts.max_input_chars} characters, "
                               f"{opts.max_body_bytes} body bytes, beam <= {opts.max_beam}, "
@@ -95,7 +98,7 @@ def create_app(model: Any, options: ServeOptions | None = None, run_dir: str | P
     # Outermost last: CORS answers a browser's preflight, then the key is checked, then the requests in
     # flight are counted, then the body's size.
     app.add_middleware(BodyLimit, max_bytes=opts.max_body_bytes)
-    app.add_middleware(InFlightLimit, state=in_flight)
+    app.add_middleware(InFlightLimit, state=in_flight, queue=batcher)
     if api_key:
         app.add_middleware(BearerAuth, key=api_key)
     if cors_origins:

@@ -19,7 +19,7 @@ from ..config import DecodeConfig
 
 log = logging.getLogger("seq2seq")
 _ALONE = itertools.count()
-QUEUE_SECONDS = 2.0  # the automatic queue bound: this much work at the measured rate
+QUEUE_SECONDS = 0.25  # the automatic queue bound (--max-queue-ms): this much work at the measured rate
 
 
 class Overloaded(Exception):
@@ -56,18 +56,20 @@ class Batcher:
 
     `max_batch=1` turns merging off: every request then runs on its own (still off the event loop).
     A request with more inputs than `max_batch` always runs whole. At most `max_queue` inputs wait (None: as
-    many as `QUEUE_SECONDS` of work at the measured rate, at least `floor`); a request that does not fit is
+    many as `queue_seconds` of work at the measured rate, at least `floor`); a request that does not fit is
     refused with `Overloaded` unless the queue is empty. A request whose caller stops waiting (deadline,
     disconnect: its task is cancelled) leaves the queue at once. `on_batch(inputs, seconds)` is told of every
     model call.
     """
 
     def __init__(self, model: Any, max_batch: int = 64, wait_ms: float = 5.0, max_queue: int | None = None,
-                 floor: int = 64, on_batch: Callable[[int, float], None] | None = None):
+                 floor: int = 64, on_batch: Callable[[int, float], None] | None = None,
+                 queue_seconds: float = QUEUE_SECONDS):
         self.model = model
         self.max_batch = max(1, max_batch)
         self.wait = max(0.0, wait_ms) / 1000.0
         self.fixed_queue = max_queue
+        self.queue_seconds = queue_seconds
         self.floor = max(1, floor, self.max_batch)
         self.on_batch = on_batch
         self.calls = 0
@@ -132,10 +134,14 @@ class Batcher:
 
     @property
     def max_queue(self) -> int:
-        """The bound on queued inputs now: the fixed one, or `QUEUE_SECONDS` of work at the measured rate."""
+        """The bound on queued inputs now: the fixed one, or `queue_seconds` of work at the measured rate."""
         if self.fixed_queue is not None:
             return self.fixed_queue
-        return max(self.floor, int(self.rate * QUEUE_SECONDS))
+        return max(self.floor, int(self.rate * self.queue_seconds))
+
+    def full(self) -> bool:
+        """Whether a request of even one input would be refused now (checked before its body is read)."""
+        return bool(self._pending) and self.queued_inputs >= self.max_queue
 
     def retry_after(self) -> int:
         """Whole seconds the queue needs to empty at the measured rate (at least 1)."""

@@ -18,7 +18,9 @@ class ServeOptions:
     batch_wait_ms: float = 5.0
     max_batch: int = 64
     threads: int = 1  # the engine's intra-op threads; more rarely helps small RNNs and competes with the event loop
-    max_queue: int | None = None  # inputs waiting; None: 2 s of work at the measured rate (batcher.QUEUE_SECONDS)
+    max_queue: int | None = None  # inputs waiting; None: max_queue_ms of work at the measured rate
+    max_queue_ms: float = 250.0  # the automatic queue bound, in milliseconds of work at the measured rate
+    max_connections: int = 1000  # open connections plus requests being handled (uvicorn's limit_concurrency)
     request_timeout: float = 30.0  # seconds from a request's arrival to its answer (504 after)
     drain_seconds: float = 10.0  # on SIGTERM, how long queued and running work may still finish
 
@@ -26,11 +28,13 @@ class ServeOptions:
         if self.max_nbest is None:
             self.max_nbest = self.max_beam
         for name in ("max_inputs", "max_input_chars", "max_body_bytes", "max_beam", "max_nbest",
-                     "max_output_length", "max_batch", "threads"):
+                     "max_output_length", "max_batch", "threads", "max_connections"):
             if getattr(self, name) < 1:
                 raise ValueError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
         if self.max_queue is not None and self.max_queue < self.max_inputs:
             raise ValueError(f"--max-queue must be at least --max-inputs ({self.max_inputs}), got {self.max_queue}")
+        if not 0 < self.max_queue_ms < float("inf"):  # also refuses NaN
+            raise ValueError(f"--max-queue-ms must be > 0 and finite, got {self.max_queue_ms}")
         if self.batch_wait_ms < 0:
             raise ValueError(f"--batch-wait-ms must be >= 0, got {self.batch_wait_ms}")
         if not self.request_timeout > 0:  # also refuses NaN

@@ -55,9 +55,12 @@ class DrainingServer(uvicorn.Server):
 
 
 def run_server(app: Any, host: str, port: int, log_level: str, drain_seconds: float) -> None:
-    """Serve `app` (made by create_app) until SIGTERM or Ctrl-C, then drain it and end the process (status 0)."""
+    """Serve `app` (made by create_app) until SIGTERM or Ctrl-C, then drain it and end the process (status 0);
+    past its options' `max_connections` connections (or requests being handled) uvicorn answers 503 without
+    calling the app."""
     config = uvicorn.Config(app, host=host, port=port, log_level=log_level, access_log=log_level == "debug",
-                            timeout_graceful_shutdown=AFTER_DRAIN_SECONDS)
+                            timeout_graceful_shutdown=AFTER_DRAIN_SECONDS,
+                            limit_concurrency=app.state.options.max_connections)
     server = DrainingServer(config, app.state.batcher, drain_seconds)
     server.run()
     if server.should_exit and server.started:
