@@ -101,7 +101,8 @@ def main() -> None:
     valid_s, valid_cpu = time.perf_counter() - start, time.thread_time() - cpu
     step_flop, question_flop = book_flops(model, x_train.shape[1], t_train.shape[1] - 1, batch, args.task == "date")
     print(json.dumps({
-        "train_gflop_per_epoch": step_flop * epoch_steps / 1e9, "valid_gflop_per_epoch": question_flop * len(x_test) / 1e9,
+        "train_gflop_per_epoch": step_flop * epoch_steps / 1e9,
+        "valid_gflop_per_epoch": question_flop * len(x_test) / 1e9,
         "task": args.task, "variant": args.variant, "steps_timed": steps, "questions_timed": questions,
         "epoch_steps": epoch_steps, "epoch_questions": len(x_test),
         "train_s_per_epoch": train_s / steps * epoch_steps, "valid_s_per_epoch": valid_s / questions * len(x_test),
