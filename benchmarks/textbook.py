@@ -124,24 +124,25 @@ def step_against_plain_loop(train: Path, out: Path, core: str | None) -> dict:
 
 
 def roofline_table(results: list[dict], peak: dict[str, float]) -> list[str]:
-    """Per row: FLOPs per epoch of both sides, the GFLOP/s each achieved, and the largest speed-up each peak
-    allows (the book's epoch over ours at that peak)."""
+    """Per row: FLOPs per epoch of both sides, the GFLOP/s each achieved per CPU second, and the largest speed-up
+    each peak allows (the book's epoch in CPU seconds over ours at that peak)."""
     names = ["fp32"] + (["bf16"] if "bf16" in peak else [])
     lines = ["", "peak (best single-thread matmul, GFLOP/s, measured now): " + ", ".join(
-        f"{k} {v:.0f}" for k, v in peak.items() if k != "fp32") + "; roofline = book s/epoch / (ours GFLOP/epoch / "
-        "peak): the largest speed-up the core allows", "",
+        f"{k} {v:.0f}" for k, v in peak.items() if k != "fp32") + "; roofline = the book's CPU s/epoch / (ours "
+        "GFLOP/epoch / peak): the largest speed-up the core allows", "",
         "| task | variant | ours GFLOP/epoch (train + eval) | book GFLOP/epoch | ours GFLOP/s | book GFLOP/s | "
-        "speed-up | " + " | ".join(f"roofline at {n} peak" for n in names) + " |",
+        "CPU-time speed-up | " + " | ".join(f"roofline at {n} peak" for n in names) + " |",
         "| --- | --- | ---: | ---: | ---: | ---: | ---: | " + " | ".join("---:" for _ in names) + " |"]
     for r in results:
         f, b = r["flops"], r["book"]
         ours_gflop = f["train_gflop"] + f["valid_gflop"]
         book_gflop = b["train_gflop_per_epoch"] + b["valid_gflop_per_epoch"]
-        total = r["train_s"] + r["eval_s"]
-        r["roofline"] = {n: b["total"] / (ours_gflop / peak[n]) for n in names}
+        ours_cpu = (r["train_s"] + r["eval_s"]) * r["cpu_share"]
+        book_cpu = min(x["cpu_total"] for x in r["book_rounds"])
+        r["roofline"] = {n: book_cpu / (ours_gflop / peak[n]) for n in names}
         lines.append(f"| {r['task']} | {r['preset']} | {f['train_gflop']:.0f} + {f['valid_gflop']:.0f} | "
                      f"{b['train_gflop_per_epoch']:.0f} + {b['valid_gflop_per_epoch']:.0f} | "
-                     f"{ours_gflop / total:.0f} | {book_gflop / b['total']:.0f} | {b['total'] / total:.2f}x | "
+                     f"{ours_gflop / ours_cpu:.0f} | {book_gflop / book_cpu:.0f} | {book_cpu / ours_cpu:.2f}x | "
                      + " | ".join(f"{r['roofline'][n]:.2f}x" for n in names) + " |")
     return lines
 
@@ -189,7 +190,12 @@ def main() -> None:
                    help="restrict every library of every child to AVX2: " + " ".join(f"{k}={v!r}" for k, v in
                                                                                    AVX2_EMULATION.items()))
     p.add_argument("--no-plain-loop", action="store_true", help="skip the addition step against the plain loop")
+    p.add_argument("--from-json", help="print the tables of an earlier invocation's textbook.json and stop")
     args = p.parse_args()
+    if args.from_json:
+        summary = json.loads(Path(args.from_json).read_text())
+        print(table(summary["variants"], summary["machine"], argparse.Namespace(**summary["args"]), summary["peaks"]))
+        return
     if args.avx2_emulation:
         os.environ.update(AVX2_EMULATION)
     machine = machine_line()  # printed with the table
@@ -219,7 +225,7 @@ def main() -> None:
               file=sys.stderr, flush=True)
     md = table(results, machine, args, peak)
     print(md)
-    summary: dict = {"machine": machine, "peaks": peak, "variants": results}
+    summary: dict = {"machine": machine, "peaks": peak, "variants": results, "args": vars(args)}
     if not args.no_plain_loop:
         step = step_against_plain_loop(files["addition"][0], out, core)
         summary["addition_step"] = step
