@@ -38,6 +38,18 @@ def _data_name(dataset: Path, name: str) -> str:
     return name
 
 
+def book_flops(model, question_len: int, answer_len: int, batch: int, attention: bool) -> tuple[float, float]:
+    """FLOPs of one training step (forward + backward = 3x forward) and of one validation question (forward over
+    the question and the answer's steps, as `generate` runs them), from the book model's weights: each LSTM's
+    Wx and Wh per token, the output layer per answer step, attention's scores and context over the question."""
+    enc = sum(w.size for w in model.encoder.lstm.params[:2])
+    dec = sum(w.size for w in model.decoder.lstm.params[:2]) + model.decoder.affine.params[0].size
+    if attention:
+        dec += 2 * question_len * model.decoder.lstm.params[1].shape[0]
+    forward = 2.0 * (enc * question_len + dec * answer_len)
+    return 3 * forward * batch, forward
+
+
 def main() -> None:
     """Time the book's epoch (or its first steps and questions) and print the figures as JSON."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -73,7 +85,7 @@ def main() -> None:
     steps = args.steps or epoch_steps
     idx = np.random.permutation(len(x_train))
     x, t = x_train[idx], t_train[idx]
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.thread_time()
     for i in range(steps):
         k = i % epoch_steps
         model.forward(x[k * batch:(k + 1) * batch], t[k * batch:(k + 1) * batch])
@@ -81,17 +93,22 @@ def main() -> None:
         params, grads = remove_duplicate(model.params, model.grads)
         clip_grads(grads, 5.0)
         optimizer.update(params, grads)
-    train_s = time.perf_counter() - start
+    train_s, train_cpu = time.perf_counter() - start, time.thread_time() - cpu
     questions = args.valid or len(x_test)
-    start, correct = time.perf_counter(), 0
+    start, cpu, correct = time.perf_counter(), time.thread_time(), 0
     for i in range(questions):
         correct += eval_seq2seq(model, x_test[[i]], t_test[[i]], id_to_char, False, reverse)
-    valid_s = time.perf_counter() - start
+    valid_s, valid_cpu = time.perf_counter() - start, time.thread_time() - cpu
+    step_flop, question_flop = book_flops(model, x_train.shape[1], t_train.shape[1] - 1, batch, args.task == "date")
     print(json.dumps({
+        "train_gflop_per_epoch": step_flop * epoch_steps / 1e9,
+        "valid_gflop_per_epoch": question_flop * len(x_test) / 1e9,
         "task": args.task, "variant": args.variant, "steps_timed": steps, "questions_timed": questions,
         "epoch_steps": epoch_steps, "epoch_questions": len(x_test),
         "train_s_per_epoch": train_s / steps * epoch_steps, "valid_s_per_epoch": valid_s / questions * len(x_test),
         "ms_per_step": train_s / steps * 1000, "ms_per_question": valid_s / questions * 1000,
+        "cpu_train_s_per_epoch": train_cpu / steps * epoch_steps,
+        "cpu_valid_s_per_epoch": valid_cpu / questions * len(x_test),
         "numpy": np.__version__}))
 
 

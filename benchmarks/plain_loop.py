@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 import torch
-from speed import matmul_gflops
+from roofline import torch_peaks
 from torch import Tensor, nn
 
 from machine import print_machine  # benchmarks/machine.py: the machine line every benchmark prints
@@ -147,7 +147,7 @@ def compare(path: Path, rounds: int = 7, steps: int = 30) -> dict[str, float]:
                 for _ in range(steps):
                     loops[name].step()
                 times[name].append((time.process_time() - start) / steps * 1000)
-        peak = max(matmul_gflops(torch, ((128, 144, 512), (128, 272, 512), (1024, 1024, 1024))).values())
+        peak = torch_peaks()["fp32"]  # by thread CPU time, like the loops
         flops = {name: loop.flops for name, loop in loops.items()}
     plain, toolkit = statistics.median(times["plain"]), statistics.median(times["toolkit"])
     return {"plain_ms": plain, "toolkit_ms": toolkit, "speedup": plain / toolkit, "matmul_peak_gflops": peak,

@@ -7,6 +7,8 @@ import math
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from seq2seq.data.reversal import InputReversal
 from seq2seq.data.sides import SIDES, FeatureSide, TokenSide
@@ -81,6 +83,23 @@ def test_token_pad_targets_frame_with_bos_and_eos():
     assert tgt_out.tolist() == [[5, 6, 7, EOS], [8, EOS, PAD, PAD], [EOS, PAD, PAD, PAD]]
     assert lengths.tolist() == [4, 2, 1] == [side.steps(r) for r in ([5, 6, 7], [8], [])]
     assert tgt_in.dtype == tgt_out.dtype == torch.long
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.lists(st.integers(4, 2**40), max_size=12), min_size=1, max_size=20), st.booleans())
+def test_token_padding_equals_row_by_row_padding(rows, as_arrays):
+    """The vectorised padding gives what padding each row as a list gives, for lists and numpy rows alike."""
+    side = _token_side()
+    given_rows = [np.array(r, dtype=np.int64) for r in rows] if as_arrays else rows
+    width = max(max(len(r) for r in rows), 1)
+    src, lengths = side.pad(given_rows)
+    assert src.tolist() == [r + [PAD] * (width - len(r)) for r in rows]
+    assert lengths.tolist() == [max(len(r), 1) for r in rows]
+    tgt_in, tgt_out, steps = side.pad_target(given_rows)
+    width = max(len(r) for r in rows) + 1
+    assert tgt_in.tolist() == [[BOS, *r] + [PAD] * (width - len(r) - 1) for r in rows]
+    assert tgt_out.tolist() == [[*r, EOS] + [PAD] * (width - len(r) - 1) for r in rows]
+    assert steps.tolist() == [len(r) + 1 for r in rows]
 
 
 def test_token_save_load(tmp_path):

@@ -10,6 +10,7 @@ input is read (`parse`) and an output written (`format`), and how the side is sa
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -77,8 +78,23 @@ class Side(Protocol):
         """Write what is needed to rebuild the side into `directory` (JSON, safetensors)."""
 
 
-def _pad_ids(rows: Sequence[Sequence[int]], width: int) -> np.ndarray:
-    return np.array([list(r) + [PAD] * (width - len(r)) for r in rows], dtype=np.int64).reshape(len(rows), width)
+def _lengths(rows: Sequence[Sequence[int]]) -> np.ndarray:
+    return np.fromiter((len(r) for r in rows), dtype=np.int64, count=len(rows))
+
+
+def _pad_ids(rows: Sequence[Sequence[int]], width: int, lengths: np.ndarray | None = None,
+             offset: int = 0) -> np.ndarray:
+    """(B, width) <pad> with row i's ids at columns [offset, offset + its length): one vectorised fill from the
+    rows' ids laid end to end, rather than a padded Python list per row (a training step pads every batch)."""
+    lengths = _lengths(rows) if lengths is None else lengths
+    out = np.full((len(rows), width), PAD, dtype=np.int64)
+    total = int(lengths.sum())
+    if total:
+        cols = np.arange(width)
+        # A boolean mask fills in row-major order: each row's ids go to its own columns, in order.
+        out[(cols >= offset) & (cols < offset + lengths[:, None])] = np.fromiter(
+            itertools.chain.from_iterable(rows), dtype=np.int64, count=total)
+    return out
 
 
 def _tensors(*arrays: np.ndarray) -> tuple[torch.Tensor, ...]:
@@ -134,8 +150,9 @@ class TokenSide:
 
     def pad_arrays(self, rows: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray]:
         """(B, S) ids padded with <pad>, and lengths (B,)."""
-        lengths = [max(len(r), 1) for r in rows]
-        return _pad_ids(rows, max(lengths)), np.array(lengths, dtype=np.int64)
+        real = _lengths(rows)
+        lengths = np.maximum(real, 1)
+        return _pad_ids(rows, int(lengths.max()), real), lengths
 
     def pad(self, rows: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.Tensor]:
         """`pad_arrays` as torch tensors."""
@@ -143,9 +160,14 @@ class TokenSide:
 
     def pad_target(self, rows: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """tgt_in = <s> + ids, tgt_out = ids + </s>, both (B, T) padded; lengths count </s>."""
-        width = max(len(r) for r in rows) + 1
-        return _tensors(_pad_ids([[BOS, *r] for r in rows], width), _pad_ids([[*r, EOS] for r in rows], width),
-                        np.array([len(r) + 1 for r in rows], dtype=np.int64))
+        lengths = _lengths(rows)
+        width = int(lengths.max()) + 1
+        tgt_in = _pad_ids(rows, width, lengths, offset=1)
+        tgt_in[:, 0] = BOS
+        tgt_out = np.roll(tgt_in, -1, axis=1)  # the ids one column left
+        tgt_out[:, -1] = PAD  # where the <s> wrapped round
+        tgt_out[np.arange(len(rows)), lengths] = EOS
+        return _tensors(tgt_in, tgt_out, lengths + 1)
 
     def steps(self, encoded: Sequence[int]) -> int:
         """The tokens and the closing </s>."""
