@@ -102,7 +102,7 @@ def measure(argv: list[str]) -> dict[str, float]:
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT / "src")}
     start = time.time()
     done = subprocess.run([sys.executable, __file__, "--child", *argv], capture_output=True, text=True, env=env)
-    line = next((l for l in done.stdout.splitlines() if l.startswith("RESULT ")), None)
+    line = next((x for x in done.stdout.splitlines() if x.startswith("RESULT ")), None)
     if line is None:
         raise RuntimeError(f"seq2seq {' '.join(argv)} failed:\n{done.stderr[-3000:]}")
     result = json.loads(line[len("RESULT "):])

@@ -88,7 +88,7 @@ def inputs_of(run: Path, path: str | None, n: int) -> list[str]:
             raise SystemExit(f"{path}: no inputs")
         return lines
     from seq2seq.data.tasks import generate_splits
-    from seq2seq.loading import load
+    from seq2seq.inference.load import load
 
     task = load(run).config.data.task
     if not task:
@@ -100,7 +100,7 @@ def offline_rate(run: Path, texts: list[str], batch: int, seconds: float) -> flo
     """Inputs per second of Model.translate on full batches in this process, one thread: the batcher's ceiling."""
     import torch
 
-    from seq2seq.loading import load
+    from seq2seq.inference.load import load
 
     torch.set_num_threads(1)
     model = load(run, threads=1)
@@ -147,7 +147,7 @@ class RawClient:
         self.host, self.port, self.timeout = host, int(port), timeout
         self.idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
 
-    async def __aenter__(self) -> "RawClient":
+    async def __aenter__(self) -> RawClient:
         return self
 
     async def __aexit__(self, *exc: object) -> None:

@@ -183,7 +183,8 @@ def test_coverage_penalty_favours_hypotheses_that_read_the_source(make_model, ma
     options = dict(max_length=12)
     plain = beam_search(model, src, lengths, _beam(5, **options), keep_attention=True)
     covered = beam_search(model, src, lengths, _beam(5, coverage_penalty=5.0, **options), keep_attention=True)
-    cp = [[_coverage_penalty(h[0].attention, n, 1.0) for h, n in zip(run, lengths.tolist())] for run in (plain, covered)]
+    cp = [[_coverage_penalty(h[0].attention, n, 1.0) for h, n in zip(run, lengths.tolist())]
+          for run in (plain, covered)]
     assert sum(cp[1]) > sum(cp[0])
 
 

@@ -8,11 +8,10 @@ import numpy as np
 import onnx
 import pytest
 
-from seq2seq.api import Model
 from seq2seq.config import PRESETS, ConfigError
 from seq2seq.engine import load_exported
-from seq2seq.export import ExportError, export_onnx
-from seq2seq.export import onnx_export
+from seq2seq.export import ExportError, export_onnx, onnx_export
+from seq2seq.inference.model import Model
 from seq2seq.models.transformer import TransformerState
 
 TEXTS = ["abc", "hello", "j", "abcdefghijabc", "gfedcba", "aaaa", "ij ja"]

@@ -22,9 +22,9 @@ import numpy as np
 from ..config import ConfigError, DecodeConfig
 from ..config.overrides import with_seed
 from ..data.batching import sort_for_inference
-from ..hypothesis import Hypothesis
-from ..rundir import EXPORT_JSON, CheckpointError, load_export, read_json
-from ..translation import Translator
+from ..inference.translator import Translator
+from ..runs.directory import EXPORT_JSON, CheckpointError, load_export, read_json
+from ..search.hypothesis import Hypothesis
 from .options import FORMAT, FORMAT_VERSION, source_tokens
 
 

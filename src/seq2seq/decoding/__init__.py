@@ -1,7 +1,7 @@
 """Generation: greedy search, sampling and beam search, and the batched front door `generate`."""
 
 from ..config.overrides import decode_options, with_seed
-from ..hypothesis import Hypothesis
+from ..search.hypothesis import Hypothesis
 from .beam import beam_search, length_penalty
 from .generate import generate, single
 from .greedy import greedy

@@ -5,11 +5,10 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from seq2seq.config import DecodeConfig
-from seq2seq.data.vocab import BOS, EOS, PAD
-from seq2seq.models.coverage import average_heads, coverage_penalty
-
-from ..hypothesis import Hypothesis
+from ..config import DecodeConfig
+from ..data.vocab import BOS, EOS, PAD
+from ..models.coverage import average_heads, coverage_penalty
+from ..search.hypothesis import Hypothesis
 from .maps import step_maps, with_maps
 
 

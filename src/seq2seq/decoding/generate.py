@@ -8,13 +8,12 @@ from typing import Any
 
 import torch
 
-from seq2seq.config import DecodeConfig
-from seq2seq.data.batching import sort_for_inference
-from seq2seq.data.copying import resolve
-from seq2seq.models.linear import packed_weights
-
+from ..config import DecodeConfig
 from ..config.overrides import with_seed
-from ..hypothesis import Hypothesis
+from ..data.batching import sort_for_inference
+from ..data.copying import resolve
+from ..models.linear import packed_weights
+from ..search.hypothesis import Hypothesis
 from .beam import beam_search
 from .greedy import greedy
 from .sampling import sample

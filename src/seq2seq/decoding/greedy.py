@@ -6,9 +6,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from seq2seq.config import DecodeConfig
-
-from ..hypothesis import Hypothesis
+from ..config import DecodeConfig
+from ..search.hypothesis import Hypothesis
 from .stepping import run_steps
 
 

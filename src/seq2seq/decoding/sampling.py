@@ -5,11 +5,10 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from seq2seq.config import DecodeConfig
-from seq2seq.data.vocab import EOS
-from seq2seq.models.heads import Choice
-
-from ..hypothesis import Hypothesis
+from ..config import DecodeConfig
+from ..data.vocab import EOS
+from ..models.heads import Choice
+from ..search.hypothesis import Hypothesis
 from .stepping import run_steps
 
 

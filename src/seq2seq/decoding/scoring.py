@@ -9,9 +9,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from seq2seq.data.batching import collate, sort_for_inference
-from seq2seq.data.vocab import PAD
-
+from ..data.batching import collate, sort_for_inference
+from ..data.vocab import PAD
 from .generate import like_weights
 
 

@@ -7,9 +7,8 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
-from seq2seq.models.heads import Choice
-
-from ..hypothesis import Hypothesis
+from ..models.heads import Choice
+from ..search.hypothesis import Hypothesis
 from .maps import step_maps, with_maps
 
 # (scores of the rows still generated, step) -> the Choice for those rows

@@ -8,7 +8,7 @@ import numpy as np
 
 from ..config import DecodeConfig
 from ..data.vocab import EOS, PAD
-from ..hypothesis import Hypothesis
+from ..search.hypothesis import Hypothesis
 from .graphs import Graphs
 from .heads import TokenRules
 

@@ -11,7 +11,7 @@ import numpy as np
 from ..config import DecodeConfig
 from ..data.batching import sort_for_inference
 from ..data.copying import resolve
-from ..hypothesis import Hypothesis
+from ..search.hypothesis import Hypothesis
 from .beam import beam_search
 from .graphs import Graphs
 from .heads import TokenRules, VectorRules

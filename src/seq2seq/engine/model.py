@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from ..config import ConfigError, DecodeConfig
-from ..hypothesis import Hypothesis
-from ..rundir import EXPORT_JSON, CheckpointError, load_export, read_json
-from ..translation import Translator
+from ..inference.translator import Translator
+from ..runs.directory import EXPORT_JSON, CheckpointError, load_export, read_json
+from ..search.hypothesis import Hypothesis
 from .generate import generate
 from .graphs import Graphs
 from .heads import rules_for

@@ -9,7 +9,7 @@ import numpy as np
 
 from ..config import DecodeConfig
 from ..data.vocab import EOS
-from ..hypothesis import Hypothesis
+from ..search.hypothesis import Hypothesis
 from .graphs import Graphs
 from .heads import Choice, TokenRules, VectorRules, barred
 

@@ -9,11 +9,10 @@ from typing import Any
 
 import torch
 
-from seq2seq.config import DecodeConfig
-from seq2seq.data.batching import collate, make_batches
-from seq2seq.data.copying import resolve
-from seq2seq.decoding import generate, single
-
+from ..config import DecodeConfig
+from ..data.batching import collate, make_batches
+from ..data.copying import resolve
+from ..decoding import generate, single
 from .metrics import SCORERS
 
 Pairs = list[tuple[Any, Any]]

@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from seq2seq.models.masks import length_mask
+from .masks import length_mask
 
 # log(0) of a never-read position would make every hypothesis -inf: a total weight is floored here.
 _FLOOR = 1e-6

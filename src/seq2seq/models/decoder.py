@@ -8,16 +8,16 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from seq2seq.config import ModelConfig
-from seq2seq.models.alignment import AlignmentFeatures
-from seq2seq.models.attention import Attention
-from seq2seq.models.attentional import AttentionalOutput, InputFeeding
-from seq2seq.models.context import ContextFeeding
-from seq2seq.models.dropout import Dropout
-from seq2seq.models.heads import TokenHead, VectorHead
-from seq2seq.models.linear import shared_transposes
-from seq2seq.models.pointer import PointerGenerator
-from seq2seq.models.rnn import StackedRNN
+from ..config import ModelConfig
+from .alignment import AlignmentFeatures
+from .attention import Attention
+from .attentional import AttentionalOutput, InputFeeding
+from .context import ContextFeeding
+from .dropout import Dropout
+from .heads import TokenHead, VectorHead
+from .linear import shared_transposes
+from .pointer import PointerGenerator
+from .rnn import StackedRNN
 
 
 @dataclass(frozen=True)

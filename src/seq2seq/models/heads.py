@@ -18,10 +18,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from seq2seq.config import Config, DecodeConfig
-from seq2seq.data.vocab import BOS, EOS, PAD
-from seq2seq.models.inputs import FeatureProjection, TokenEmbedding
-from seq2seq.models.linear import Linear, linear
+from ..config import Config, DecodeConfig
+from ..data.vocab import BOS, EOS, PAD
+from .inputs import FeatureProjection, TokenEmbedding
+from .linear import Linear, linear
 
 
 @dataclass(frozen=True)
