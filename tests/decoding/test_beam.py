@@ -6,10 +6,15 @@ import torch
 
 from seq2seq.config import DecodeConfig
 from seq2seq.data.vocab import EOS, PAD
-from seq2seq.decoding import beam_search, greedy, length_penalty
+from seq2seq.decoding import beam_search, greedy
+from seq2seq.search.beam import length_penalty as penalty_of
+from seq2seq.search.torch_ops import TorchOps
 
 PRESETS = ["baseline", "reverse-peeky", "attention", "luong", "bahdanau", "transformer-tiny",
            "transformer-encoder+luong-decoder", "birnn-encoder+transformer-decoder"]
+
+def length_penalty(length, alpha):
+    return penalty_of(length, alpha, TorchOps(length.device))
 
 
 def _beam(k, nbest=1, **over):

@@ -11,11 +11,16 @@ from seq2seq import build_config
 from seq2seq.config import DecodeConfig
 from seq2seq.data.sides import FeatureSide
 from seq2seq.data.vocab import EOS, PAD
-from seq2seq.decoding import beam_search, generate, greedy, single
+from seq2seq.decoding import beam_search, generate, greedy
+from seq2seq.decoding import one_best as single
 from seq2seq.models import build_model
-from seq2seq.models.heads import length_caps
+from seq2seq.search.rules import length_caps as caps_of
+from seq2seq.search.torch_ops import TorchOps
 
 SOURCES = [[5, 6, 7], [8, 9, 10, 11, 5, 6], [4], [7, 7, 8, 9], [10, 11], [4, 5, 6, 7, 8, 9, 10]]
+
+def length_caps(src_lengths, options):
+    return caps_of(src_lengths, options, TorchOps(src_lengths.device))
 
 
 def _outputs(results):

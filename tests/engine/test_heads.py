@@ -9,7 +9,10 @@ import torch
 from seq2seq.config import DecodeConfig
 from seq2seq.data.vocab import EOS, PAD
 from seq2seq.engine import heads as twins
-from seq2seq.models.heads import TokenHead, VectorHead, length_caps
+from seq2seq.models.heads import TokenHead, VectorHead
+from seq2seq.search.ops import NumpyOps
+from seq2seq.search.rules import length_caps as caps_of
+from seq2seq.search.torch_ops import TorchOps
 
 LENGTHS = np.array([1, 3, 7, 12])
 OPTIONS = [DecodeConfig(), DecodeConfig(max_length=5), DecodeConfig(max_length_a=0.5, max_length_b=0),
@@ -18,8 +21,8 @@ OPTIONS = [DecodeConfig(), DecodeConfig(max_length=5), DecodeConfig(max_length_a
 
 @pytest.mark.parametrize("options", OPTIONS)
 def test_length_caps_equal(options):
-    expected = length_caps(torch.from_numpy(LENGTHS), options).numpy()
-    np.testing.assert_array_equal(twins.length_caps(LENGTHS, options), expected)
+    expected = caps_of(torch.from_numpy(LENGTHS), options, TorchOps(torch.device("cpu"))).numpy()
+    np.testing.assert_array_equal(caps_of(LENGTHS, options, NumpyOps()), expected)
 
 
 @pytest.mark.parametrize("step,min_length", [(0, 0), (0, 2), (3, 2)])

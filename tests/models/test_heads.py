@@ -10,10 +10,15 @@ import torch.nn.functional as F
 from seq2seq import build_config
 from seq2seq.config import DecodeConfig
 from seq2seq.data.vocab import BOS, EOS, PAD
-from seq2seq.models.heads import HEADS, TokenHead, VectorHead, length_caps
+from seq2seq.models.heads import HEADS, TokenHead, VectorHead
 from seq2seq.models.inputs import FeatureProjection, TokenEmbedding
+from seq2seq.search.rules import length_caps as caps_of
+from seq2seq.search.torch_ops import TorchOps
 
 V = 9
+
+def length_caps(src_lengths, options):
+    return caps_of(src_lengths, options, TorchOps(src_lengths.device))
 
 
 def _token_head(tie=False, pre=6, emb=4):

@@ -11,7 +11,6 @@ which kind of target they serve. `HEADS` maps `data.target_type` to the class.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -20,29 +19,10 @@ from torch import Tensor, nn
 
 from ..config import Config, DecodeConfig
 from ..data.vocab import BOS, EOS, PAD
+from ..search.rules import Choice, length_caps, vector_caps
+from ..search.torch_ops import TorchOps
 from .inputs import FeatureProjection, TokenEmbedding
 from .linear import Linear, linear
-
-
-@dataclass(frozen=True)
-class Choice:
-    """One generation step's decision for each row: what to feed back (B, ...), what to emit (B, ...),
-    its log-probability (B,) and whether the row ends here (B,) bool."""
-
-    feed: Tensor
-    output: Tensor
-    score: Tensor
-    ended: Tensor
-
-
-def length_caps(src_lengths: Tensor, options: DecodeConfig) -> Tensor:
-    """Per-row output cap: decode.max_length if set, else max_length_a * source length + max_length_b; never
-    above decode.max_output_length. (B,)"""
-    ceiling = options.max_output_length
-    if options.max_length > 0:
-        return torch.full_like(src_lengths, min(options.max_length, ceiling))
-    # Clamped as floats: a huge max_length_a would overflow the conversion to integers.
-    return (src_lengths.float() * options.max_length_a + options.max_length_b).clamp(1, ceiling).long()
 
 
 class TokenHead(nn.Module):
@@ -131,7 +111,7 @@ class TokenHead(nn.Module):
 
     def caps(self, src_lengths: Tensor, options: DecodeConfig) -> tuple[Tensor, bool]:
         """Per-row step cap (B,) and whether a row may end on its own (at </s>: always)."""
-        return length_caps(src_lengths, options), True
+        return length_caps(src_lengths, options, TorchOps(src_lengths.device)), True
 
     def finish(self, steps: Tensor) -> list[int]:
         """One row's emitted steps (L,) -> its output ids, without the closing </s>."""
@@ -230,21 +210,9 @@ class VectorHead(nn.Module):
         return like.new_zeros(batch, self.dim)
 
     def caps(self, src_lengths: Tensor, options: DecodeConfig) -> tuple[Tensor, bool]:
-        """How many vectors to generate per row (B,), and whether the stop flag may end a row earlier.
-
-        decode.feature_length: fixed = data.target_length; source = the source's length; stop = until the
-        stop flag, capped by the max_length rules; auto = fixed if data.target_length is set, else stop
-        with a stop flag, else source.
-        """
-        mode = options.feature_length
-        if mode == "auto":
-            mode = "fixed" if self.target_length else "stop" if self.stop_flag else "source"
-        ceiling = options.max_output_length
-        if mode == "fixed":
-            return torch.full_like(src_lengths, min(int(self.target_length or 1), ceiling)), False
-        if mode == "source":
-            return src_lengths.clamp(max=ceiling), False
-        return length_caps(src_lengths, options), True
+        """How many vectors to generate per row (B,), and whether the stop flag may end a row earlier (see
+        `search.rules.vector_caps`)."""
+        return vector_caps(src_lengths, options, self.target_length, self.stop_flag, TorchOps(src_lengths.device))
 
     def finish(self, steps: Tensor) -> Any:
         """One row's emitted vectors (L, D), as they are."""
