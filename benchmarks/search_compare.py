@@ -36,6 +36,7 @@ def worker(args) -> None:
     from seq2seq.config import DecodeConfig
 
     torch.set_num_threads(1)
+    print(f"package: {Path(seq2seq.__file__).parents[1]}", file=sys.stderr)
     models = {"torch": seq2seq.load(args.run), "onnx": seq2seq.load(args.export, threads=1)}
     lines = Path(args.sources).read_text(encoding="utf-8").splitlines()
     result = {}

@@ -11,7 +11,7 @@ from seq2seq.data.vocab import EOS, PAD
 from seq2seq.engine import heads as twins
 from seq2seq.models.heads import TokenHead, VectorHead
 from seq2seq.search.ops import NumpyOps
-from seq2seq.search.rules import length_caps as caps_of
+from seq2seq.search.rules import max_token_steps as caps_of
 from seq2seq.search.torch_ops import TorchOps
 
 LENGTHS = np.array([1, 3, 7, 12])
@@ -42,8 +42,8 @@ def test_token_choice_equals(step, min_length):
 def test_token_blank_caps_finish_equal():
     head, rules = TokenHead(9, 4), twins.TokenRules(9)
     assert rules.blank(3, np.zeros(3)).tolist() == head.blank(3, torch.zeros(3)).tolist() == [PAD] * 3
-    caps, stop = rules.caps(LENGTHS, DecodeConfig())
-    torch_caps, torch_stop = head.caps(torch.from_numpy(LENGTHS), DecodeConfig())
+    caps, stop = rules.max_steps(LENGTHS, DecodeConfig())
+    torch_caps, torch_stop = head.max_steps(torch.from_numpy(LENGTHS), DecodeConfig())
     assert caps.tolist() == torch_caps.tolist() and stop == torch_stop
     for ids in ([5, 6, EOS], [5, 6], []):
         assert rules.finish(np.array(ids, dtype=np.int64)) == head.finish(torch.tensor(ids, dtype=torch.long))
@@ -56,8 +56,8 @@ def test_vector_rules_equal(stop_flag, target_length, mode):
     head = VectorHead(2, 4, stop_flag=stop_flag, target_length=target_length)
     rules = twins.VectorRules(2, stop_flag, target_length)
     options = dataclasses.replace(DecodeConfig(), feature_length=mode)
-    caps, stop = rules.caps(LENGTHS, options)
-    torch_caps, torch_stop = head.caps(torch.from_numpy(LENGTHS), options)
+    caps, stop = rules.max_steps(LENGTHS, options)
+    torch_caps, torch_stop = head.max_steps(torch.from_numpy(LENGTHS), options)
     assert caps.tolist() == torch_caps.tolist() and stop == torch_stop
     scores = torch.tensor([[0.5, 1.0, 2.0], [1.5, -1.0, -3.0]])[:, : 2 + int(stop_flag)]
     expected, got = head.choose(scores, 0, options), rules.choose(scores.numpy(), 0, options)

@@ -11,7 +11,7 @@ import numpy as np
 from ..config import Config, DecodeConfig
 from ..data.vocab import EOS, PAD
 from ..search.ops import NumpyOps
-from ..search.rules import Choice, length_caps, vector_caps
+from ..search.rules import Choice, max_token_steps, max_vector_steps
 
 _OPS = NumpyOps()
 
@@ -37,9 +37,9 @@ class TokenRules:
         """What a finished row emits: <pad>. (B,)"""
         return np.full(batch, PAD, dtype=np.int64)
 
-    def caps(self, src_lengths: np.ndarray, options: DecodeConfig) -> tuple[np.ndarray, bool]:
+    def max_steps(self, src_lengths: np.ndarray, options: DecodeConfig) -> tuple[np.ndarray, bool]:
         """Per-row step cap (B,) and whether a row may end on its own (at </s>: always)."""
-        return length_caps(src_lengths, options, _OPS), True
+        return max_token_steps(src_lengths, options, _OPS), True
 
     def finish(self, steps: np.ndarray) -> list[int]:
         """One row's emitted steps (L,) -> its output ids, without the closing </s>."""
@@ -68,10 +68,10 @@ class VectorRules:
         """What a finished row emits: zeros. (B, D)"""
         return np.zeros((batch, self.dim), dtype=like.dtype)
 
-    def caps(self, src_lengths: np.ndarray, options: DecodeConfig) -> tuple[np.ndarray, bool]:
+    def max_steps(self, src_lengths: np.ndarray, options: DecodeConfig) -> tuple[np.ndarray, bool]:
         """How many vectors per row (B,), and whether the stop flag may end a row earlier (see
-        `search.rules.vector_caps`)."""
-        return vector_caps(src_lengths, options, self.target_length, self.stop_flag, _OPS)
+        `search.rules.max_vector_steps`)."""
+        return max_vector_steps(src_lengths, options, self.target_length, self.stop_flag, _OPS)
 
     def finish(self, steps: np.ndarray) -> Any:
         """One row's emitted vectors (L, D), as they are."""

@@ -19,7 +19,7 @@ from torch import Tensor, nn
 
 from ..config import Config, DecodeConfig
 from ..data.vocab import BOS, EOS, PAD
-from ..search.rules import Choice, length_caps, vector_caps
+from ..search.rules import Choice, max_token_steps, max_vector_steps
 from ..search.torch_ops import TorchOps
 from .inputs import FeatureProjection, TokenEmbedding
 from .linear import Linear, linear
@@ -109,9 +109,9 @@ class TokenHead(nn.Module):
         """What a finished row emits: <pad>. (B,)"""
         return torch.full((batch,), PAD, dtype=torch.long, device=like.device)
 
-    def caps(self, src_lengths: Tensor, options: DecodeConfig) -> tuple[Tensor, bool]:
+    def max_steps(self, src_lengths: Tensor, options: DecodeConfig) -> tuple[Tensor, bool]:
         """Per-row step cap (B,) and whether a row may end on its own (at </s>: always)."""
-        return length_caps(src_lengths, options, TorchOps(src_lengths.device)), True
+        return max_token_steps(src_lengths, options, TorchOps(src_lengths.device)), True
 
     def finish(self, steps: Tensor) -> list[int]:
         """One row's emitted steps (L,) -> its output ids, without the closing </s>."""
@@ -209,10 +209,10 @@ class VectorHead(nn.Module):
         """What a finished row emits: zeros. (B, D)"""
         return like.new_zeros(batch, self.dim)
 
-    def caps(self, src_lengths: Tensor, options: DecodeConfig) -> tuple[Tensor, bool]:
+    def max_steps(self, src_lengths: Tensor, options: DecodeConfig) -> tuple[Tensor, bool]:
         """How many vectors to generate per row (B,), and whether the stop flag may end a row earlier (see
-        `search.rules.vector_caps`)."""
-        return vector_caps(src_lengths, options, self.target_length, self.stop_flag, TorchOps(src_lengths.device))
+        `search.rules.max_vector_steps`)."""
+        return max_vector_steps(src_lengths, options, self.target_length, self.stop_flag, TorchOps(src_lengths.device))
 
     def finish(self, steps: Tensor) -> Any:
         """One row's emitted vectors (L, D), as they are."""

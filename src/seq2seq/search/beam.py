@@ -150,7 +150,7 @@ def beam_search(net: Stepper, src: Array, src_lengths: Array, options: DecodeCon
     `rng` is unused (the strategies share one signature).
     """
     ops, k, nbest, alpha = net.ops, options.beam_size, options.nbest, options.length_penalty
-    caps, _ = net.head.caps(src_lengths, options)
+    caps, _ = net.head.max_steps(src_lengths, options)
     search = _Search(net, src, src_lengths, caps, k, keep_attention, options.coverage_penalty)
     done = []
     for step in range(int(caps.max())):

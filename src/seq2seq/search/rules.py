@@ -21,7 +21,7 @@ class Choice:
     ended: Any
 
 
-def length_caps(src_lengths: Array, options: DecodeConfig, ops: ArrayOps) -> Array:
+def max_token_steps(src_lengths: Array, options: DecodeConfig, ops: ArrayOps) -> Array:
     """Per-row output cap: decode.max_length if set, else max_length_a * source length + max_length_b; never
     above decode.max_output_length. (B,)"""
     ceiling = options.max_output_length
@@ -32,7 +32,7 @@ def length_caps(src_lengths: Array, options: DecodeConfig, ops: ArrayOps) -> Arr
     return ops.as_long(ops.clip(caps, 1, ceiling))
 
 
-def vector_caps(src_lengths: Array, options: DecodeConfig, target_length: int | None, stop_flag: bool,
+def max_vector_steps(src_lengths: Array, options: DecodeConfig, target_length: int | None, stop_flag: bool,
                 ops: ArrayOps) -> tuple[Array, bool]:
     """How many vectors to generate per row (B,), and whether a stop flag may end a row earlier.
 
@@ -48,4 +48,4 @@ def vector_caps(src_lengths: Array, options: DecodeConfig, target_length: int | 
         return ops.full(tuple(src_lengths.shape), min(int(target_length or 1), ceiling), "long"), False
     if mode == "source":
         return ops.clip(src_lengths, 0, ceiling), False
-    return length_caps(src_lengths, options, ops), True
+    return max_token_steps(src_lengths, options, ops), True

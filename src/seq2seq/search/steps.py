@@ -80,7 +80,7 @@ def greedy(net: Stepper, src: Array, src_lengths: Array, options: DecodeConfig, 
     src: (B, S) ids or (B, S, D) features; src_lengths: (B,). Token targets stop at </s> (barred before
     decode.min_length); vector targets emit as many vectors as decode.feature_length says. `rng` is unused.
     """
-    caps, use_stop = net.head.caps(src_lengths, options)
+    caps, use_stop = net.head.max_steps(src_lengths, options)
     out = run_steps(net, src, src_lengths, caps, use_stop, lambda head_input, step: net.head.choose(
         head_input, step, options), leave_when_ended=True, best=net.greedy_best, keep_attention=keep_attention)
     return [[h] for h in out]
@@ -93,7 +93,7 @@ def sample(net: Stepper, src: Array, src_lengths: Array, options: DecodeConfig, 
     under the model. Every row stays in the batch to the end, so that the generator's draws, and so the
     outputs for a seed, do not depend on when other rows finish."""
     ops = net.ops
-    caps, _ = net.head.caps(src_lengths, options)
+    caps, _ = net.head.max_steps(src_lengths, options)
 
     def pick(head_input: Array, step: int) -> Choice:
         # softmax(log p / T) = softmax(logits / T): log-probabilities serve as logits too.
