@@ -77,16 +77,18 @@ class _Search:
         if self.coverage is not None:
             self._cover(out.weights)
         # The penalty is the same for every token a row may add, so it only reorders rows against each other.
-        total = (self.scores.reshape(-1, 1) + self.penalty.reshape(-1, 1) + logp).reshape(n, k * width)
-        top_scores, top_idx = ops.top(total, k)
+        rows = self.scores.reshape(-1, 1) if self.coverage is None else \
+            self.scores.reshape(-1, 1) + self.penalty.reshape(-1, 1)
+        top_scores, top_idx = ops.top((rows + logp).reshape(n, k * width), k)
         origin = ((ops.arange(n) * k).reshape(-1, 1) + top_idx // width).reshape(-1)
         if tokens is None:
             token = (top_idx % width).reshape(-1)
         else:
             token = tokens.reshape(n, k * width)[ops.arange(n).reshape(-1, 1), top_idx].reshape(-1)
-        self.penalty = ops.take(self.penalty, origin)
-        self.scores = top_scores - self.penalty.reshape(n, k)
+        self.scores = top_scores
         if self.coverage is not None:  # the k rows of a sentence share its memory and mask: those stay
+            self.penalty = ops.take(self.penalty, origin)
+            self.scores = top_scores - self.penalty.reshape(n, k)
             self.coverage = ops.take(self.coverage, origin)
         self.state = self.net.take(out.state, origin)
         self.finished = ops.take(self.finished, origin)
