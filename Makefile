@@ -2,7 +2,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 
-.PHONY: demo test test-fast docs install clean
+.PHONY: demo test test-fast lint docs install clean
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -21,6 +21,13 @@ test: install
 
 test-fast: install
 	$(VENV)/bin/python -m pytest -q -m "not slow"
+
+# ruff (pyproject.toml [tool.ruff]): pyflakes, pycodestyle, import order, pyupgrade, bugbear. `ruff format` is not
+# run: its layout differs from the code's (aligned continuation lines) in most files.
+LINTED := src tests benchmarks tools
+
+lint: install
+	$(VENV)/bin/ruff check $(LINTED)
 
 # The site goes to build/site (gitignored); --strict turns every broken link or warning into an error.
 docs: install

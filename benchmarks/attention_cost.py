@@ -18,12 +18,11 @@ import time
 
 import torch
 
+from machine import print_machine  # benchmarks/machine.py: the machine line every benchmark prints
 from seq2seq import build_config
 from seq2seq.config import DecodeConfig
 from seq2seq.decoding import greedy
 from seq2seq.models import build_model
-
-from machine import print_machine  # benchmarks/machine.py: the machine line every benchmark prints
 
 VARIANTS = ["concat", "location", "concat+model.coverage=true", "location+model.coverage=true",
             "concat+model.input_feeding=true", "location+model.input_feeding=true",

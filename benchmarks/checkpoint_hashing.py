@@ -20,14 +20,14 @@ from pathlib import Path
 
 import torch
 
-from seq2seq import build_config, checksums
-from seq2seq.bundle import assemble, load_bundle
-from seq2seq.checkpoint import write_checkpoint
+from machine import print_machine  # benchmarks/machine.py: the machine line every benchmark prints
+from seq2seq import build_config
 from seq2seq.data.sides import TokenSide
 from seq2seq.data.tokenizers import build_tokenizer
 from seq2seq.data.vocab import Vocab
-
-from machine import print_machine  # benchmarks/machine.py: the machine line every benchmark prints
+from seq2seq.runs import checksums
+from seq2seq.runs.bundle import assemble, load_bundle
+from seq2seq.runs.checkpoint import write_checkpoint
 
 
 def main() -> None:
@@ -48,7 +48,7 @@ def main() -> None:
     bundle = assemble(cfg, side, side)
     with tempfile.TemporaryDirectory(prefix="seq2seq-hash-") as tmp:
         run = Path(tmp)
-        ckpt = write_checkpoint(run, 1, lambda d: bundle.save_into(d), ("last", "best"))
+        ckpt = write_checkpoint(run, 1, bundle.save_into, ("last", "best"))
         size = sum(f.stat().st_size for f in ckpt.iterdir())
         del bundle
         times: dict[str, list[float]] = {"hash": [], "load": [], "load+verify": [], "load+cached": []}

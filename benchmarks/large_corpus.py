@@ -109,7 +109,7 @@ def measure(argv: list[str]) -> dict[str, float]:
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT / "src")}
     start = time.time()
     done = subprocess.run([sys.executable, __file__, "--child", *argv], capture_output=True, text=True, env=env)
-    line = next((l for l in done.stdout.splitlines() if l.startswith("RESULT ")), None)
+    line = next((x for x in done.stdout.splitlines() if x.startswith("RESULT ")), None)
     if line is None:
         raise RuntimeError(f"seq2seq {' '.join(argv)} failed:\n{done.stderr[-3000:]}")
     result = json.loads(line[len("RESULT "):])
@@ -130,7 +130,7 @@ def speedup_table(rows: list[dict]) -> str:
             these = [r for r in mine if r["workers"] == w]
             cpu = statistics.median(r["cpu_seconds"] for r in these)
             main_cpu = statistics.median(r["main_cpu_seconds"] for r in these)
-            us = lambda s: f"{1e6 * s / pairs:.1f}"  # noqa: E731
+            us = lambda s, pairs=pairs: f"{1e6 * s / pairs:.1f}"  # noqa: E731
             speed = f"{median[1] / median[w]:.2f}x" if 1 in median else "-"
             lines.append(f"| {pairs:,} | {w} | {len(these)} | {median[w]:.1f} | {cpu:.1f} | {us(cpu)}, {us(main_cpu)}, "
                          f"{us(cpu - main_cpu)} | {speed} |")

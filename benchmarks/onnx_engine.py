@@ -53,14 +53,13 @@ def _decoders(torch_model, onnx_model, options):
     import torch
 
     from seq2seq.decoding import generate as torch_generate
-    from seq2seq.engine.generate import generate as onnx_generate
 
     def on_torch(sources):
         with torch.inference_mode():
             return torch_generate(torch_model.net, torch_model.source, sources, options)
 
     def on_onnx(sources):
-        return onnx_generate(onnx_model.graphs, onnx_model.rules, onnx_model.source, sources, options)
+        return onnx_model.generate(sources, options)
 
     return {"torch": on_torch, "onnx": on_onnx}
 

@@ -24,10 +24,10 @@ import time
 from pathlib import Path
 
 import torch
-from roofline import torch_peaks
 from torch import Tensor, nn
 
 from machine import print_machine  # benchmarks/machine.py: the machine line every benchmark prints
+from roofline import torch_peaks
 
 
 class PlainPeeky(nn.Module):
@@ -107,7 +107,7 @@ class ToolkitLoop:
     """The toolkit's training step (`Trainer._update`) of `--preset reverse-peeky` on the same file."""
 
     def __init__(self, path: Path, out: Path):
-        from seq2seq.configure import build_config
+        from seq2seq import build_config
         from seq2seq.training.loop import Trainer
 
         cfg = build_config("reverse-peeky", overrides={"data.train": str(path), "data.valid": str(path),
@@ -138,7 +138,7 @@ def compare(path: Path, rounds: int = 7, steps: int = 30) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
         loops = {"plain": PlainLoop(path), "toolkit": ToolkitLoop(path, Path(tmp) / "run")}
         times: dict[str, list[float]] = {name: [] for name in loops}
-        for name, loop in loops.items():  # warm-up: allocator, oneDNN primitives
+        for loop in loops.values():  # warm-up: allocator, oneDNN primitives
             for _ in range(10):
                 loop.step()
         for r in range(rounds):

@@ -58,14 +58,15 @@ def torch_peaks(seconds: float = 0.3) -> dict[str, float]:
         flop = 2.0 * m * k * n
         a, b = torch.randn(m, k), torch.randn(k, n)
         bt = b.t().contiguous()
-        rates = {"fp32 BLAS": _best_rate(lambda: a @ b, flop, seconds)}
+        rates = {"fp32 BLAS": _best_rate(lambda a=a, b=b: a @ b, flop, seconds)}
         if onednn is not None:
-            rates["fp32 oneDNN"] = _best_rate(lambda: onednn(a, bt, None, "none", [], ""), flop, seconds)
+            rates["fp32 oneDNN"] = _best_rate(lambda a=a, bt=bt: onednn(a, bt, None, "none", [], ""), flop, seconds)
         if bf16:
             ab, bb, bbt = a.bfloat16(), b.bfloat16(), bt.bfloat16()
             try:  # oneDNN refuses bf16 where its instructions are held back (ONEDNN_MAX_CPU_ISA=AVX2)
-                rates["bf16"] = max(_best_rate(lambda: ab @ bb, flop, seconds),
-                                    _best_rate(lambda: onednn(ab, bbt, None, "none", [], ""), flop, seconds)
+                rates["bf16"] = max(_best_rate(lambda ab=ab, bb=bb: ab @ bb, flop, seconds),
+                                    _best_rate(lambda ab=ab, bbt=bbt: onednn(ab, bbt, None, "none", [], ""),
+                                               flop, seconds)
                                     if onednn is not None else 0.0)
             except RuntimeError:
                 bf16 = False
@@ -82,7 +83,7 @@ def numpy_peak(seconds: float = 0.3) -> float:
     best = 0.0
     for m, k, n in SHAPES:
         a, b = np.random.rand(m, k).astype(np.float32), np.random.rand(k, n).astype(np.float32)
-        best = max(best, _best_rate(lambda: a @ b, 2.0 * m * k * n, seconds))
+        best = max(best, _best_rate(lambda a=a, b=b: a @ b, 2.0 * m * k * n, seconds))
     return best
 
 
@@ -118,6 +119,7 @@ def ours_flops(run_dir: Path) -> dict[str, float]:
     (one layer, one direction, no final cell state wanted), else each row's own length; the decoder runs every
     row to the batch's longest target plus `</s>`; dot/general attention reads the batch's longest source."""
     import numpy as np
+
     from seq2seq.config import build_config
     from seq2seq.data.batching import make_batches
     from seq2seq.training.prepare import prepare

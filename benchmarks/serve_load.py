@@ -103,7 +103,7 @@ def inputs_of(run: Path, path: str | None, n: int) -> list[str]:
             raise SystemExit(f"{path}: no inputs")
         return lines
     from seq2seq.data.tasks import generate_splits
-    from seq2seq.loading import load
+    from seq2seq.inference.load import load
 
     task = load(run).config.data.task
     if not task:
@@ -116,7 +116,7 @@ def offline_rate(run: Path, texts: list[str], batch: int, seconds: float) -> tup
     and per CPU second of that thread (what it would do on a core of its own, on a shared machine)."""
     import torch
 
-    from seq2seq.loading import load
+    from seq2seq.inference.load import load
 
     torch.set_num_threads(1)
     model = load(run, threads=1)
@@ -167,7 +167,7 @@ class RawClient:
         self.slots = asyncio.Semaphore(max(1, connections))
         self.opened = 0  # connections opened: with reuse, about `connections` a phase
 
-    async def __aenter__(self) -> "RawClient":
+    async def __aenter__(self) -> RawClient:
         return self
 
     async def __aexit__(self, *exc: object) -> None:

@@ -2,7 +2,7 @@
 
 Utterances are strings of 1-5 digits ("three one four" -> target `314`), spoken by several espeak-ng
 voices at several speeds and pitches; test strings never occur in training. Features are 80 log-mel
-filterbanks (25 ms / 10 ms) from `seq2seq.audio`, written as .npz with `seq2seq.data.feature_files.write_npz`;
+filterbanks (25 ms / 10 ms) from `seq2seq.data.audio`, written as .npz with `seq2seq.data.feature_files.write_npz`;
 training goes through the ordinary `seq2seq.train` path with `--preset las` (or `--preset
 speech-transformer`).
 
@@ -24,10 +24,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import seq2seq
-from seq2seq.audio import espeak_available, synthesise, wav_to_fbank
-from seq2seq.data.feature_files import write_npz
-
 from machine import print_machine  # benchmarks/machine.py: the machine line every benchmark prints
+from seq2seq.data.audio import espeak_available, synthesise, wav_to_fbank
+from seq2seq.data.feature_files import write_npz
 
 WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
 VOICES = ["en", "en-us", "en-gb-scotland", "en-gb-x-rp", "en-029", "en-us+f3", "en-gb+m3", "en-us+f2"]

@@ -60,10 +60,10 @@ def matmul_gflops(torch, shapes=((64, 512, 1024), (320, 256, 10000), (1024, 1024
     out = {}
     for m, k, n in shapes:
         a, b = torch.randn(m, k), torch.randn(k, n)
-        kernels = {"": lambda: a @ b}
+        kernels = {"": lambda: a @ b}  # noqa: B023 - each lambda runs inside its own iteration
         if onednn is not None:
             bt = b.t().contiguous()
-            kernels[" onednn"] = lambda: onednn(a, bt, None, "none", [], "")
+            kernels[" onednn"] = lambda: onednn(a, bt, None, "none", [], "")  # noqa: B023 - as above
         for name, run in kernels.items():
             for _ in range(3):
                 run()
@@ -294,7 +294,7 @@ def measure(args) -> dict:
     if args.threads:
         torch.set_num_threads(args.threads)
     try:  # what `seq2seq train` and `translate` do (an older revision under --compare may lack it)
-        from seq2seq.allocator import keep_freed_memory
+        from seq2seq.kernels.allocator import keep_freed_memory
     except ImportError:
         pass
     else:
@@ -345,15 +345,15 @@ def measure(args) -> dict:
                        "fraction_of_peak": train_flops / tr["seconds"] / 1e9 / max(mm.values())}
     if args.save_run:
         # A run directory of the model just trained, for the ONNX engine's row of peers/run.py.
-        from seq2seq.bundle import Bundle
-        from seq2seq.checkpoint import write_checkpoint
+        from seq2seq.runs.bundle import Bundle
+        from seq2seq.runs.checkpoint import write_checkpoint
 
         write_checkpoint(Path(args.save_run), args.steps, Bundle(cfg, model.eval(), src, tgt).save_into,
                          ("best", "last"))
     if args.checkpoint:
-        from seq2seq.api import load
+        from seq2seq import load
 
-        model = load(args.checkpoint).net  # decode a trained model: output lengths as in real use
+        model = load(args.checkpoint, engine="torch").net  # decode a trained model: output lengths as in real use
     result["decode"] = {}
     for name, strategy, beam in (("greedy", "greedy", 1), ("beam5", "beam", 5)):
         if name not in args.decode:

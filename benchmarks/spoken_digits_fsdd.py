@@ -28,10 +28,9 @@ from typing import Any
 import numpy as np
 
 import seq2seq
+from machine import print_machine  # benchmarks/machine.py: the machine line every benchmark prints
 from seq2seq.cli import main as seq2seq_main
 from seq2seq.data.feature_files import write_npz
-
-from machine import print_machine  # benchmarks/machine.py: the machine line every benchmark prints
 
 DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "fsdd" / "digits.npz"
 

@@ -26,11 +26,10 @@ from typing import Any
 
 import torch
 
+from machine import print_machine  # benchmarks/machine.py: the machine line every benchmark prints
 from seq2seq import build_config
 from seq2seq.config import Config
 from seq2seq.training import Trainer
-
-from machine import print_machine  # benchmarks/machine.py: the machine line every benchmark prints
 
 
 class TimedTrainer(Trainer):

@@ -16,7 +16,7 @@ settings.register_profile("seq2seq", derandomize=True, database=None, deadline=N
                           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 settings.load_profile("seq2seq")
 
-# Checkpoint versions found whole are remembered in a cache file (seq2seq.checksums): the suite's, and its child
+# Checkpoint versions found whole are remembered in a cache file (seq2seq.runs.checksums): the suite's, and its child
 # processes', go to a scratch folder of their own, not the user's cache.
 os.environ.setdefault("SEQ2SEQ_CACHE_DIR", tempfile.mkdtemp(prefix="seq2seq-test-cache-"))
 
@@ -88,11 +88,11 @@ def _tiny_bundle(preset=None, overrides=(), seed=0):
     import numpy as np
 
     from seq2seq import build_config
-    from seq2seq.bundle import assemble
     from seq2seq.data.reversal import InputReversal
     from seq2seq.data.sides import FeatureSide, TokenSide
     from seq2seq.data.tokenizers import build_tokenizer
     from seq2seq.data.vocab import Vocab
+    from seq2seq.runs.bundle import assemble
 
     shape = build_config(preset, None, list(overrides)).model
     sizes = ["model.embedding_size=8"]
@@ -146,10 +146,10 @@ def make_run(tmp_path):
     make_run(name, seed=0, steps=(1,), text="abcdefgh", **config overrides) -> the run directory, with one step
     checkpoint per step (different weights each), `last` and `best` at the last one."""
     from seq2seq import build_config
-    from seq2seq.bundle import assemble
-    from seq2seq.checkpoint import write_checkpoint
     from seq2seq.config import save
     from seq2seq.data.corpus import build_sides
+    from seq2seq.runs.bundle import assemble
+    from seq2seq.runs.checkpoint import write_checkpoint
 
     def make(name="run", seed=0, steps=(1,), text="abcdefgh", **overrides):
         cfg = build_config(overrides={"model.embedding_size": 8, "model.encoder_hidden": 16,
@@ -162,7 +162,8 @@ def make_run(tmp_path):
         for i, step in enumerate(steps):
             torch.manual_seed(seed * 1000 + i)
             bundle = assemble(cfg, source, target)
-            write_checkpoint(out, step, lambda d: bundle.save_into(d, {"step": step, "epoch": i}), ("last", "best"),
+            extra = {"step": step, "epoch": i}
+            write_checkpoint(out, step, lambda d, b=bundle, e=extra: b.save_into(d, e), ("last", "best"),
                              keep=cfg.train.keep_checkpoints)
         return out
     return make

@@ -4,7 +4,7 @@ import platform
 
 import torch
 
-from seq2seq import allocator
+from seq2seq.kernels import allocator
 
 
 def test_keep_freed_memory_takes_effect_on_glibc_and_is_idempotent():

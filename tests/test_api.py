@@ -12,8 +12,8 @@ import torch
 
 import seq2seq
 from seq2seq import ConfigError, DecodeConfig
-from seq2seq.api import InputError, InputTooLong, Translation
 from seq2seq.cli import main
+from seq2seq.inference.model import InputError, InputTooLong, Translation
 
 V1 = Path(__file__).resolve().parent / "fixtures" / "v1"
 

@@ -10,8 +10,15 @@ import sys
 import pytest
 from safetensors import SafetensorError
 
-from seq2seq.atomic import (WriteRefused, append_line, atomic_dir, os_error, reason, refused_as, write_bytes,
-                            write_text)
+from seq2seq.runs.atomic import (
+    WriteRefused,
+    append_line,
+    atomic_dir,
+    os_error,
+    reason,
+    refused_as,
+    write_text,
+)
 
 
 def _limited(code: str, limit: int, *args: str) -> subprocess.CompletedProcess:
@@ -27,7 +34,7 @@ REPORT = "import sys\ntry:\n    {}\nexcept OSError as e:\n    print(e.errno)\n"
 def test_a_file_is_replaced_whole_and_a_refused_write_leaves_the_old_one_and_no_temporary(tmp_path):
     path = tmp_path / "config.yaml"
     write_text(path, "old\n")
-    code = "from seq2seq.atomic import write_bytes; write_bytes(sys.argv[1], b'x' * 5000)"
+    code = "from seq2seq.runs.atomic import write_bytes; write_bytes(sys.argv[1], b'x' * 5000)"
     assert _limited(REPORT.format(code), 1000, str(path)).stdout == f"{errno.EFBIG}\n"
     assert path.read_text() == "old\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["config.yaml"]
@@ -39,7 +46,7 @@ def test_an_appended_line_is_cut_back_when_it_does_not_fit(tmp_path):
     path = tmp_path / "metrics.jsonl"
     append_line(path, '{"step": 1}')
     before = path.read_bytes()
-    code = "from seq2seq.atomic import append_line; append_line(sys.argv[1], '{\"step\": 2, \"valid_loss\": 1.0}')"
+    code = "from seq2seq.runs.atomic import append_line; append_line(sys.argv[1], '{\"step\": 2, \"valid_loss\": 1.0}')"
     assert _limited(REPORT.format(code), len(before) + 5, str(path)).stdout == f"{errno.EFBIG}\n"
     assert path.read_bytes() == before  # not a half line
 

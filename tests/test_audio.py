@@ -5,7 +5,7 @@ import wave
 import numpy as np
 import pytest
 
-from seq2seq.audio import AudioError, log_mel_fbank, mel_filters, read_wav, wav_to_fbank, write_wav
+from seq2seq.data.audio import AudioError, log_mel_fbank, mel_filters, read_wav, wav_to_fbank, write_wav
 
 
 def _sine_wav(path, rate=16000, seconds=0.5, hz=1000.0):

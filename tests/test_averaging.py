@@ -7,8 +7,8 @@ import torch
 from safetensors.torch import load_file
 
 import seq2seq
-from seq2seq.averaging import average_checkpoints, pick_steps
-from seq2seq.checkpoint import CheckpointError, checkpoint_dir
+from seq2seq.runs.averaging import average_checkpoints, pick_steps
+from seq2seq.runs.checkpoint import CheckpointError, checkpoint_dir
 
 
 def test_pick_the_latest_or_the_named_steps(make_run):

@@ -11,11 +11,11 @@ from safetensors.torch import load_file
 
 import seq2seq
 from seq2seq import build_config
-from seq2seq.bundle import Bundle, assemble, load_bundle, upgrade_v1
-from seq2seq.checkpoint import CHECKPOINT_VERSION, CheckpointError, write_checkpoint
-from seq2seq.checksums import SUMS_FILE, ChecksumError, write_sums
 from seq2seq.data.corpus import build_sides
 from seq2seq.data.tasks import generate_splits
+from seq2seq.runs.bundle import Bundle, assemble, load_bundle, upgrade_v1
+from seq2seq.runs.checkpoint import CHECKPOINT_VERSION, CheckpointError, write_checkpoint
+from seq2seq.runs.checksums import SUMS_FILE, ChecksumError, write_sums
 
 V1 = Path(__file__).resolve().parent / "fixtures" / "v1"
 TINY = {"model.embedding_size": 8, "model.encoder_hidden": 16, "model.decoder_hidden": 16}

@@ -6,8 +6,18 @@ import stat
 import pytest
 import torch
 
-from seq2seq.checkpoint import (CheckpointError, checkpoint_dir, has_checkpoint, make_run_dir, optimizer_tensors,
-                                read_json, read_tensors, restore_optimizer, save_tensors, write_checkpoint)
+from seq2seq.runs.checkpoint import (
+    CheckpointError,
+    checkpoint_dir,
+    has_checkpoint,
+    make_run_dir,
+    optimizer_tensors,
+    read_json,
+    read_tensors,
+    restore_optimizer,
+    save_tensors,
+    write_checkpoint,
+)
 
 
 def _write(name: str, text: str):
@@ -129,7 +139,7 @@ def test_optimizer_state_round_trips_through_safetensors_and_json(tmp_path):
 
 
 def test_load_state_into_names_missing_unexpected_and_misshaped_weights(tmp_path):
-    from seq2seq.checkpoint import load_state_into
+    from seq2seq.runs.checkpoint import load_state_into
 
     model = torch.nn.Linear(3, 2)
     path = tmp_path / "model.safetensors"

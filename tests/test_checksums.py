@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from seq2seq import checksums
-from seq2seq.bundle import load_bundle
-from seq2seq.checksums import SUMS_FILE, ChecksumError, file_sha256, read_sums, verify_checkpoint
+from seq2seq.runs import checksums
+from seq2seq.runs.bundle import load_bundle
+from seq2seq.runs.checksums import SUMS_FILE, ChecksumError, file_sha256, read_sums, verify_checkpoint
 
 V1 = Path(__file__).resolve().parent / "fixtures" / "v1" / "tokens"
 

@@ -3,9 +3,9 @@ import logging
 
 import pytest
 
-from seq2seq.api import load
-from seq2seq.demo import FULL, Experiment, Watcher, run_demo
-from seq2seq.report import summarise, table
+from seq2seq import load
+from seq2seq.demo.report import summarise, table
+from seq2seq.demo.run import FULL, Experiment, Watcher, run_demo
 
 
 @pytest.mark.slow

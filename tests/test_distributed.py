@@ -11,8 +11,8 @@ import torch
 from safetensors.torch import load_file
 
 from seq2seq import build_config
-from seq2seq.distributed import World, shard, thread_count
 from seq2seq.training import Trainer
+from seq2seq.training.distributed import World, shard, thread_count
 
 ARGS = ["train", "--task", "reverse", "--preset", "attention", "--quiet", "--batch-size", "16",
         "--set", "data.train_size=160", "--set", "data.valid_size=32", "--set", "data.test_size=0",
@@ -120,7 +120,8 @@ def _bf16_run(tmp_path, monkeypatch, supported: bool | None):
     trainer = Trainer(cfg, tmp_path, quiet=True)
     seen: dict[str, set] = {"out": set(), "lstm": set()}
     trainer.model.decoder.head.output.register_forward_hook(lambda m, i, o: seen["out"].add(o.dtype))
-    trainer.model.encoder.rnn.layers[0].register_forward_hook(lambda m, i, o: seen["lstm"].add(getattr(o[0], "data", o[0]).dtype))
+    trainer.model.encoder.rnn.layers[0].register_forward_hook(
+        lambda m, i, o: seen["lstm"].add(getattr(o[0], "data", o[0]).dtype))
     trainer.run()
     losses = [json.loads(x)["train_loss"] for x in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     return losses, seen

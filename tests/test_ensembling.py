@@ -4,8 +4,8 @@ naming both runs."""
 import pytest
 
 import seq2seq
-from seq2seq.checkpoint import CheckpointError
 from seq2seq.models.ensemble import Ensemble
+from seq2seq.runs.checkpoint import CheckpointError
 
 
 def test_runs_sharing_their_sides_load_as_one_model(make_run):

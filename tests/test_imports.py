@@ -80,3 +80,22 @@ def test_no_import_cycle():
 def test_cycle_finder_finds_a_cycle():
     assert _cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": set()}) == ["a", "b", "c", "a"]
     assert _cycle({"a": {"b"}, "b": set()}) is None
+
+
+def test_package_imports_itself_relatively():
+    """Inside src/seq2seq a module reaches the package's other modules relatively (`from ..data import vocab`),
+    never as `seq2seq.x` (docs/contributing.md, Code)."""
+    absolute = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level else []
+            if any(n == "seq2seq" or n.startswith("seq2seq.") for n in names):
+                absolute.append(f"{path.relative_to(PACKAGE.parent)}:{node.lineno}")
+    assert absolute == []
+
+
+def test_top_level_is_sub_packages():
+    """The package's top level shows its parts: sub-packages, and no module but `__init__` and `__main__`."""
+    loose = sorted(p.name for p in PACKAGE.glob("*.py") if p.name not in ("__init__.py", "__main__.py"))
+    assert loose == []

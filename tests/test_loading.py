@@ -8,9 +8,9 @@ import pytest
 
 import seq2seq
 from seq2seq import ConfigError
-from seq2seq.api import Model
 from seq2seq.engine import OnnxModel
-from seq2seq.rundir import CheckpointError, is_exported
+from seq2seq.inference.model import Model
+from seq2seq.runs.directory import CheckpointError, is_exported
 
 V1 = Path(__file__).resolve().parent / "fixtures" / "v1"
 

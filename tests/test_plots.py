@@ -6,9 +6,9 @@ import logging
 import matplotlib.pyplot as plt
 import pytest
 
-from seq2seq import plots
-from seq2seq.checkpoint import CheckpointError
-from seq2seq.plots import attention_heatmap, learning_curves, read_metrics
+from seq2seq.evaluation import plots
+from seq2seq.evaluation.plots import attention_heatmap, learning_curves, read_metrics
+from seq2seq.runs.checkpoint import CheckpointError
 
 PNG = b"\x89PNG"
 

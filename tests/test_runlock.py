@@ -11,11 +11,11 @@ import types
 
 import pytest
 
-from seq2seq import runlock
-from seq2seq.runlock import LOCK_FILE, RunLock, RunLocked, holder, live_holder
+from seq2seq.runs import lock as runlock
+from seq2seq.runs.lock import LOCK_FILE, RunLock, RunLocked, holder, live_holder
 
-HOLD = "import sys, time; from seq2seq.runlock import RunLock; lock = RunLock(sys.argv[1]); print('held', flush=True); " \
-       "time.sleep(60)"
+HOLD = "import sys, time; from seq2seq.runs.lock import RunLock; lock = RunLock(sys.argv[1]); " \
+       "print('held', flush=True); time.sleep(60)"
 
 
 def test_a_second_holder_is_refused_naming_the_first_until_it_dies(tmp_path):

@@ -66,7 +66,8 @@ def sh(cmd: list[str], log: Path, env: dict | None = None, pin: str | None = Non
     with open(log, "w") as f:
         rc = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT, env=e, cwd=cwd).returncode
     if rc != 0:
-        raise RuntimeError(f"{' '.join(cmd[:4])}... failed ({rc}); see {log}:\n" + "".join(log.read_text().splitlines(True)[-8:]))
+        tail = "".join(log.read_text().splitlines(True)[-8:])
+        raise RuntimeError(f"{' '.join(cmd[:4])}... failed ({rc}); see {log}:\n" + tail)
     return time.perf_counter() - start
 
 
@@ -366,7 +367,8 @@ def main() -> None:
         # Two queues on two cores at once: ours on --pin, the peers on --peer-pin (subprocesses, so threads do).
         mine = [s for s in systems if s.startswith("ours")]
         queues = [(mine, args.pin), ([s for s in systems if s not in mine], args.peer_pin)]
-        workers = [threading.Thread(target=run_systems, args=(q, pin, data, out, args, rows, notes)) for q, pin in queues]
+        workers = [threading.Thread(target=run_systems, args=(q, pin, data, out, args, rows, notes))
+                   for q, pin in queues]
         for w in workers:
             w.start()
         for w in workers:
@@ -397,7 +399,8 @@ def main() -> None:
         if ours in rows and peer in rows and "greedy_sent_s" in rows[ours]:
             a, b = rows[ours], rows[peer]
             lines.append(f"\n{ours} / {peer}: training {a['train_tgt_tok_s'] / b['train_tgt_tok_s']:.2f}x, greedy "
-                         f"{a['greedy_sent_s'] / b['greedy_sent_s']:.2f}x, beam-5 {a['beam5_sent_s'] / b['beam5_sent_s']:.2f}x")
+                         f"{a['greedy_sent_s'] / b['greedy_sent_s']:.2f}x, "
+                         f"beam-5 {a['beam5_sent_s'] / b['beam5_sent_s']:.2f}x")
     lines += [""] + notes
     md = "\n".join(lines) + "\n"
     print(md)

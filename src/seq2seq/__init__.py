@@ -4,9 +4,9 @@ from importlib.metadata import version as _version
 from typing import Any
 
 from .config import PRESETS, Config, ConfigError, DecodeConfig
-from .configure import build_config
-from .loading import load
-from .translation import Translation
+from .config.build import build_config
+from .inference.load import load
+from .inference.translator import Translation
 
 __version__ = _version("seq2seq")
 __all__ = ["PRESETS", "Config", "ConfigError", "DecodeConfig", "Model", "Score", "Seq2Seq", "Translation",
@@ -16,9 +16,9 @@ __all__ = ["PRESETS", "Config", "ConfigError", "DecodeConfig", "Model", "Score",
 def __getattr__(name: str) -> Any:
     """The PyTorch parts load on first use, so that `import seq2seq` and the ONNX engine work without torch."""
     if name in ("Model", "Score", "load_ensemble"):
-        from . import api
+        from .inference import model
 
-        return getattr(api, name)
+        return getattr(model, name)
     if name in ("Seq2Seq", "build_model"):
         from . import models
 

@@ -11,11 +11,11 @@ import pytest
 
 import seq2seq
 from seq2seq import build_config
-from seq2seq.bundle import assemble
-from seq2seq.checkpoint import write_checkpoint
 from seq2seq.cli import main
 from seq2seq.data.corpus import build_sides
 from seq2seq.data.tasks import generate_splits
+from seq2seq.runs.bundle import assemble
+from seq2seq.runs.checkpoint import write_checkpoint
 
 V1 = Path(__file__).resolve().parents[1] / "fixtures" / "v1"
 

@@ -5,8 +5,8 @@ import wave
 import numpy as np
 import pytest
 
-from seq2seq.audio import AudioError, wav_to_fbank, write_wav
 from seq2seq.cli import main
+from seq2seq.data.audio import AudioError, wav_to_fbank, write_wav
 from seq2seq.data.feature_files import read_feature_pairs
 
 

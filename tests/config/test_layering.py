@@ -3,10 +3,9 @@ types a task cannot work without."""
 
 import pytest
 
-import seq2seq.config
 from seq2seq import build_config
 from seq2seq.config import ConfigError, save
-from seq2seq.config.layering import split_override
+from seq2seq.config.layering import layered_config, split_override
 
 TASK = {"train.epochs": 3, "model.cell": "gru", "train.batch_size": 1, "train.clip_norm": 1.0}
 
@@ -18,7 +17,7 @@ def _tasks(name):
 def test_each_layer_overrides_the_one_below(tmp_path):
     yaml_file = tmp_path / "c.yaml"
     yaml_file.write_text("data:\n  task: mine\ntrain:\n  batch_size: 64\n  clip_norm: 2.0\n")
-    cfg = seq2seq.config.build_config("baseline", yaml_file, ["train.clip_norm=3"], task_defaults=_tasks)
+    cfg = layered_config("baseline", yaml_file, ["train.clip_norm=3"], task_defaults=_tasks)
     assert cfg.train.epochs == 3  # the task's own setting, left alone above
     assert cfg.model.cell == "lstm"  # the preset over the task
     assert cfg.train.batch_size == 64  # the YAML file over the preset
@@ -28,9 +27,9 @@ def test_each_layer_overrides_the_one_below(tmp_path):
 
 
 def test_task_named_by_overrides_last_one_wins():
-    cfg = seq2seq.config.build_config(overrides=["data.task=other", "data.task=mine"], task_defaults=_tasks)
+    cfg = layered_config(overrides=["data.task=other", "data.task=mine"], task_defaults=_tasks)
     assert cfg.train.epochs == 3
-    cfg = seq2seq.config.build_config(overrides=["data.task=mine", "data.task=other"], task_defaults=_tasks)
+    cfg = layered_config(overrides=["data.task=mine", "data.task=other"], task_defaults=_tasks)
     assert cfg.train.epochs == 10
 
 
@@ -55,9 +54,9 @@ def test_task_named_in_a_yaml_file(tmp_path):
 
 
 def test_task_less_layering_ignores_tasks():
-    cfg = seq2seq.config.build_config(overrides={"data.task": "sine"})
+    cfg = layered_config(overrides={"data.task": "sine"})
     assert cfg.data.target_length is None and cfg.data.source_type == "tokens"
-    assert seq2seq.config.build_config(overrides={"data.task": "mine"}, task_defaults=_tasks).train.epochs == 3
+    assert layered_config(overrides={"data.task": "mine"}, task_defaults=_tasks).train.epochs == 3
 
 
 def test_text_and_unknown_tasks_keep_the_defaults():
@@ -86,7 +85,7 @@ def test_required_keys_of_a_custom_task():
     def tasks(name):
         return {}, {"data.source_type": "features"}
     with pytest.raises(ConfigError, match="^data.task=x needs data.source_type=features, not tokens$"):
-        seq2seq.config.build_config(overrides={"data.task": "x"}, task_defaults=tasks)
+        layered_config(overrides={"data.task": "x"}, task_defaults=tasks)
 
 
 def test_preset_argument_wins_over_the_yaml_preset(tmp_path):

@@ -10,12 +10,12 @@ import pytest
 pytest.importorskip("ctranslate2")
 
 import seq2seq  # noqa: E402
-from seq2seq.api import Model  # noqa: E402
 from seq2seq.cli import main  # noqa: E402
 from seq2seq.config import ConfigError  # noqa: E402
 from seq2seq.ct2.convert import ConversionError, export_ctranslate2  # noqa: E402
 from seq2seq.ct2.model import load_converted  # noqa: E402
-from seq2seq.rundir import CheckpointError  # noqa: E402
+from seq2seq.inference.model import Model  # noqa: E402
+from seq2seq.runs.directory import CheckpointError  # noqa: E402
 
 TEXTS = ["abc", "hello", "j", "abcdefghijabc", "gfedcba", "aaaa", "ij ja", "x"]
 

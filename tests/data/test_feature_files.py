@@ -5,8 +5,14 @@ import numpy as np
 import pytest
 
 from seq2seq.data.datasets import DataError
-from seq2seq.data.feature_files import (FeatureDataError, check_sequence, format_sequence, parse_sequence,
-                                        read_feature_pairs, write_npz)
+from seq2seq.data.feature_files import (
+    FeatureDataError,
+    check_sequence,
+    format_sequence,
+    parse_sequence,
+    read_feature_pairs,
+    write_npz,
+)
 
 
 def test_csv_notation_round_trips():

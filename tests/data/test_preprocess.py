@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from seq2seq import build_config
 from seq2seq.config import ConfigError
-from seq2seq.configure import build_config
 from seq2seq.data import preprocess as pre
 from seq2seq.data import shard_writer
 from seq2seq.data.corpus import build_sides, encode_pairs, load_splits, read_split
@@ -98,7 +98,8 @@ def test_jsonl_is_read_as_the_text_path_reads_it(tmp_path):
     rng = random.Random(4)
     pairs = [(_sentence(rng), _sentence(rng)) for _ in range(30)]
     for name in ("train", "valid"):
-        (tmp_path / f"{name}.jsonl").write_text("".join(json.dumps({"source": s, "target": t}) + "\n" for s, t in pairs))
+        lines = [json.dumps({"source": s, "target": t}) + "\n" for s, t in pairs]
+        (tmp_path / f"{name}.jsonl").write_text("".join(lines))
     cfg = build_config(overrides={"data.tokenizer": "char", "data.train": str(tmp_path / "train.jsonl"),
                                   "data.valid": str(tmp_path / "valid.jsonl")})
     pre.preprocess(cfg, {"train": [("t", cfg.data.train)], "valid": [("v", cfg.data.valid)]}, tmp_path / "data",

@@ -7,8 +7,8 @@ import errno
 import numpy as np
 import pytest
 
+from seq2seq import build_config
 from seq2seq.config import ConfigError
-from seq2seq.configure import build_config
 from seq2seq.data import feature_shards
 from seq2seq.data import preprocess as pre
 from seq2seq.data.corpus import build_sides, encode_pairs, load_splits

@@ -17,7 +17,8 @@ ARCHITECTURES = {
     "transformer-encoder+luong-decoder": ("transformer-tiny", {
         "model.decoder_type": "rnn", "model.attention": "general", "model.attention_output": "tanh",
         "model.input_feeding": True, "model.bridge": "linear"}),
-    "birnn-encoder+transformer-decoder": ("transformer-tiny", {"model.encoder_type": "rnn", "model.bidirectional": True}),
+    "birnn-encoder+transformer-decoder": ("transformer-tiny", {"model.encoder_type": "rnn",
+                                                               "model.bidirectional": True}),
 }
 
 

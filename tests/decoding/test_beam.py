@@ -6,10 +6,15 @@ import torch
 
 from seq2seq.config import DecodeConfig
 from seq2seq.data.vocab import EOS, PAD
-from seq2seq.decoding import beam_search, greedy, length_penalty
+from seq2seq.decoding import beam_search, greedy
+from seq2seq.search.beam import length_penalty as penalty_of
+from seq2seq.search.torch_ops import TorchOps
 
 PRESETS = ["baseline", "reverse-peeky", "attention", "luong", "bahdanau", "transformer-tiny",
            "transformer-encoder+luong-decoder", "birnn-encoder+transformer-decoder"]
+
+def length_penalty(length, alpha):
+    return penalty_of(length, alpha, TorchOps(length.device))
 
 
 def _beam(k, nbest=1, **over):
@@ -183,7 +188,8 @@ def test_coverage_penalty_favours_hypotheses_that_read_the_source(make_model, ma
     options = dict(max_length=12)
     plain = beam_search(model, src, lengths, _beam(5, **options), keep_attention=True)
     covered = beam_search(model, src, lengths, _beam(5, coverage_penalty=5.0, **options), keep_attention=True)
-    cp = [[_coverage_penalty(h[0].attention, n, 1.0) for h, n in zip(run, lengths.tolist())] for run in (plain, covered)]
+    cp = [[_coverage_penalty(h[0].attention, n, 1.0) for h, n in zip(run, lengths.tolist())]
+          for run in (plain, covered)]
     assert sum(cp[1]) > sum(cp[0])
 
 

@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import seq2seq
-from seq2seq.api import InputError
 from seq2seq.config import ConfigError, DecodeConfig
+from seq2seq.inference.model import InputError
 
 V1 = Path(__file__).resolve().parents[1] / "fixtures" / "v1"
 FIELDS = sorted(DecodeConfig.__dataclass_fields__)

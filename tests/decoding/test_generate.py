@@ -11,11 +11,16 @@ from seq2seq import build_config
 from seq2seq.config import DecodeConfig
 from seq2seq.data.sides import FeatureSide
 from seq2seq.data.vocab import EOS, PAD
-from seq2seq.decoding import beam_search, generate, greedy, single
+from seq2seq.decoding import beam_search, generate, greedy
+from seq2seq.decoding import one_best as single
 from seq2seq.models import build_model
-from seq2seq.models.heads import length_caps
+from seq2seq.search.rules import max_token_steps as caps_of
+from seq2seq.search.torch_ops import TorchOps
 
 SOURCES = [[5, 6, 7], [8, 9, 10, 11, 5, 6], [4], [7, 7, 8, 9], [10, 11], [4, 5, 6, 7, 8, 9, 10]]
+
+def max_token_steps(src_lengths, options):
+    return caps_of(src_lengths, options, TorchOps(src_lengths.device))
 
 
 def _outputs(results):
@@ -81,7 +86,7 @@ def test_lengths_caps_min_length_and_attention(make_model, side):
         long = generate(model, side, sources, DecodeConfig(strategy=strategy, beam_size=3, min_length=5,
                                                            max_length=8))
         assert all(len(h[0].output) >= 5 for h in long)
-    assert length_caps(torch.tensor([3, 10]), DecodeConfig(max_length_a=1.5, max_length_b=2)).tolist() == [6, 17]
+    assert max_token_steps(torch.tensor([3, 10]), DecodeConfig(max_length_a=1.5, max_length_b=2)).tolist() == [6, 17]
 
 
 def test_empty_source_counts_one_pad(make_model, side):

@@ -44,7 +44,8 @@ def test_greedy_is_the_argmax_loop_cut_at_eos(preset, make_model, make_batch, te
 
 @pytest.mark.parametrize("preset,extra", [
     ("luong", {}), ("transformer-tiny", {}), ("transformer-encoder+luong-decoder", {}),
-    ("birnn-encoder+transformer-decoder", {}), ("luong", {"model.attention": "location", "model.attention_output": "concat"}),
+    ("birnn-encoder+transformer-decoder", {}),
+    ("luong", {"model.attention": "location", "model.attention_output": "concat"}),
     ("luong", {"model.attention_heads": 2})], ids=["luong", "transformer-tiny", "transformer-encoder+luong-decoder",
                                                    "birnn-encoder+transformer-decoder", "location", "two-heads"])
 def test_each_row_alone_gives_the_same_result(preset, extra, make_model, make_batch):

@@ -5,11 +5,19 @@ import numpy as np
 import pytest
 import torch
 
-from seq2seq.decoding import length_penalty as torch_penalty
 from seq2seq.engine import load_exported
-from seq2seq.engine.beam import length_penalty
+from seq2seq.search.beam import length_penalty as penalty_of
+from seq2seq.search.ops import NumpyOps
+from seq2seq.search.torch_ops import TorchOps
 
 TEXTS = ["abc", "hello", "j", "abcdefghijabc", "gfedcba", "aaaa"]
+
+def length_penalty(length, alpha):  # the numpy engine's
+    return penalty_of(length, alpha, NumpyOps())
+
+
+def torch_penalty(length, alpha):
+    return penalty_of(length, alpha, TorchOps(length.device))
 
 
 @pytest.fixture(scope="module")

@@ -6,10 +6,10 @@ import shutil
 
 import pytest
 
-from seq2seq.api import Model
 from seq2seq.engine import load_exported
-from seq2seq.rundir import CheckpointError
-from seq2seq.translation import InputTooLong
+from seq2seq.inference.model import Model
+from seq2seq.inference.translator import InputTooLong
+from seq2seq.runs.directory import CheckpointError
 
 
 def _copy(tiny_export, tmp_path):

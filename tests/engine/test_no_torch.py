@@ -38,7 +38,7 @@ SCRIPT = textwrap.dedent("""
 
 def test_engine_runs_where_torch_cannot_be_imported(tiny_export, tmp_path):
     bundle, out = tiny_export
-    from seq2seq.api import Model
+    from seq2seq.inference.model import Model
 
     expected = Model(bundle)
     inputs = tmp_path / "in.txt"

@@ -7,7 +7,7 @@ import torch
 
 from seq2seq.decoding import filter_logits as torch_filter
 from seq2seq.engine import load_exported
-from seq2seq.engine.stepping import filter_logits
+from seq2seq.search.ops import filter_logits
 
 TEXTS = ["abc", "hello", "j", "abcdefghijabc", "gfedcba", "aaaa"]
 

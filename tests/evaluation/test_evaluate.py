@@ -11,7 +11,8 @@ import torch
 from seq2seq import build_config
 from seq2seq.data.corpus import build_sides, encode_pairs
 from seq2seq.data.vocab import EOS
-from seq2seq.decoding import generate, single
+from seq2seq.decoding import generate
+from seq2seq.decoding import one_best as single
 from seq2seq.evaluation import evaluate, metric_names, teacher_forced
 from seq2seq.models import build_model
 

@@ -8,7 +8,7 @@ import random
 import pytest
 
 import seq2seq
-from seq2seq.configure import build_config
+from seq2seq import build_config
 from seq2seq.data.manifest import MANIFEST
 from seq2seq.data.preprocess import preprocess
 from seq2seq.training.prepare import prepare

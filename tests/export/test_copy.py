@@ -3,10 +3,10 @@ words (extended ids) resolved to the source words, greedy and beam; a trained `n
 
 import pytest
 
-from seq2seq.api import Model
 from seq2seq.data.copying import CopySourceSide
 from seq2seq.engine import load_exported
 from seq2seq.export import export_onnx
+from seq2seq.inference.model import Model
 
 # "x", "y", "z" are outside the tiny vocabularies: copying is the only way to emit them
 TEXTS = ["abc", "hello", "j", "abcdefghijabc", "xyzzy", "ax by cz", "ij ja"]

@@ -8,11 +8,10 @@ import numpy as np
 import onnx
 import pytest
 
-from seq2seq.api import Model
-from seq2seq.config import PRESETS, ConfigError
+from seq2seq.config import PRESETS
 from seq2seq.engine import load_exported
-from seq2seq.export import ExportError, export_onnx
-from seq2seq.export import onnx_export
+from seq2seq.export import ExportError, export_onnx, onnx_export
+from seq2seq.inference.model import Model
 from seq2seq.models.transformer import TransformerState
 
 TEXTS = ["abc", "hello", "j", "abcdefghijabc", "gfedcba", "aaaa", "ij ja"]
@@ -84,12 +83,14 @@ def test_every_preset_decodes_as_in_pytorch(preset, tiny_bundle, tmp_path):
     _check_engines(tiny_bundle(preset, sizes), tmp_path / preset)
 
 
-def test_the_onnx_engine_refuses_a_coverage_penalty_it_does_not_implement(tiny_export):
-    bundle, out = tiny_export
-    model = load_exported(out)
-    with pytest.raises(ConfigError, match=r"^decode.coverage_penalty=0.2 is not implemented by the onnx engine"):
-        model.translate(["abc"], beam=3, coverage_penalty=0.2)
-    assert model.translate(["abc"], beam=3)[0][0].text == Model(bundle).translate(["abc"], beam=3)[0][0].text
+@pytest.mark.parametrize("preset", ["luong", "bahdanau", "transformer-tiny"])
+def test_the_coverage_penalty_decodes_as_in_pytorch(preset, tiny_bundle, tmp_path):
+    bundle = tiny_bundle(preset, ["model.decoder_hidden=12"] if preset in ("luong", "bahdanau") else [])
+    torch_model, onnx_model = Model(bundle), load_exported(export_onnx(bundle, tmp_path / preset))
+    inputs = _inputs(bundle)
+    for beta in (0.2, 2.0):
+        _assert_same(torch_model, onnx_model, inputs, beam=4, nbest=2, coverage_penalty=beta)
+        _assert_same(torch_model, onnx_model, inputs, beam=3, alpha=0.6, coverage_penalty=beta, batch_size=2)
 
 
 @pytest.mark.parametrize("name", list(ARCHITECTURES))

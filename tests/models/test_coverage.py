@@ -4,7 +4,13 @@ import math
 
 import torch
 
-from seq2seq.models.coverage import average_heads, coverage_loss, coverage_penalty
+from seq2seq.models.coverage import average_heads, coverage_loss
+from seq2seq.search.coverage import coverage_penalty as penalty_of
+from seq2seq.search.torch_ops import TorchOps
+
+
+def coverage_penalty(coverage, mask, beta):
+    return penalty_of(coverage, mask, beta, TorchOps(coverage.device))
 
 
 def test_coverage_loss_counts_attention_given_again():

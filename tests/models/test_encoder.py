@@ -85,7 +85,8 @@ def test_index_select_repeats_rows():
 
 
 def test_input_layer_follows_the_source_kind():
-    cfg = build_config(overrides={"model.embedding_size": 6, "model.encoder_hidden": 5, "model.decoder_hidden": 5}).model
+    sizes = {"model.embedding_size": 6, "model.encoder_hidden": 5, "model.decoder_hidden": 5}
+    cfg = build_config(overrides=sizes).model
     tokens = Encoder(cfg, "tokens", V)
     assert isinstance(tokens.input, TokenEmbedding) and tokens.input.num_embeddings == V
     assert tokens.input.padding_idx == 0 and tokens.pyramid is None

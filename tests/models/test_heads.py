@@ -10,10 +10,15 @@ import torch.nn.functional as F
 from seq2seq import build_config
 from seq2seq.config import DecodeConfig
 from seq2seq.data.vocab import BOS, EOS, PAD
-from seq2seq.models.heads import HEADS, TokenHead, VectorHead, length_caps
+from seq2seq.models.heads import HEADS, TokenHead, VectorHead
 from seq2seq.models.inputs import FeatureProjection, TokenEmbedding
+from seq2seq.search.rules import max_token_steps as caps_of
+from seq2seq.search.torch_ops import TorchOps
 
 V = 9
+
+def max_token_steps(src_lengths, options):
+    return caps_of(src_lengths, options, TorchOps(src_lengths.device))
 
 
 def _token_head(tie=False, pre=6, emb=4):
@@ -118,11 +123,11 @@ def test_token_choose_is_greedy_with_min_length():
 
 def test_length_caps():
     lengths = torch.tensor([3, 10])
-    assert length_caps(lengths, DecodeConfig(max_length_a=1.5, max_length_b=2)).tolist() == [6, 17]
-    assert length_caps(lengths, DecodeConfig(max_length=4)).tolist() == [4, 4]
-    assert length_caps(lengths, DecodeConfig(max_length_a=0.0, max_length_b=0)).tolist() == [1, 1]  # at least 1
-    assert length_caps(lengths, DecodeConfig()).tolist() == [16, 30]  # 2x + 10
-    caps, use_stop = _token_head().caps(lengths, DecodeConfig(max_length=7))
+    assert max_token_steps(lengths, DecodeConfig(max_length_a=1.5, max_length_b=2)).tolist() == [6, 17]
+    assert max_token_steps(lengths, DecodeConfig(max_length=4)).tolist() == [4, 4]
+    assert max_token_steps(lengths, DecodeConfig(max_length_a=0.0, max_length_b=0)).tolist() == [1, 1]  # at least 1
+    assert max_token_steps(lengths, DecodeConfig()).tolist() == [16, 30]  # 2x + 10
+    caps, use_stop = _token_head().max_steps(lengths, DecodeConfig(max_length=7))
     assert caps.tolist() == [7, 7] and use_stop is True
 
 
@@ -211,15 +216,15 @@ def test_vector_choose():
 def test_vector_caps_for_every_feature_length_mode(stop_flag, target_length, mode, caps, use_stop):
     head = _vector_head(stop_flag, target_length=target_length)
     options = DecodeConfig(feature_length=mode, max_length_a=0.2, max_length_b=0)
-    got, stop = head.caps(torch.tensor([3, 10]), options)
+    got, stop = head.max_steps(torch.tensor([3, 10]), options)
     assert got.tolist() == caps and stop is use_stop
     assert got.dtype == torch.long
 
 
 def test_vector_caps_fixed_without_a_length_and_absolute_cap():
     head = _vector_head()
-    assert head.caps(torch.tensor([3]), DecodeConfig(feature_length="fixed"))[0].tolist() == [1]
-    assert head.caps(torch.tensor([3, 8]), DecodeConfig(feature_length="stop", max_length=5))[0].tolist() == [5, 5]
+    assert head.max_steps(torch.tensor([3]), DecodeConfig(feature_length="fixed"))[0].tolist() == [1]
+    assert head.max_steps(torch.tensor([3, 8]), DecodeConfig(feature_length="stop", max_length=5))[0].tolist() == [5, 5]
 
 
 def test_check_names_the_tensor():

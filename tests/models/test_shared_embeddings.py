@@ -5,10 +5,10 @@ import pytest
 import torch
 
 from seq2seq import build_config
-from seq2seq.checkpoint import load_state_into, save_tensors
 from seq2seq.config import ConfigError
 from seq2seq.models import build_model
 from seq2seq.models.transformer.feedforward import PositionwiseFeedForward
+from seq2seq.runs.checkpoint import load_state_into, save_tensors
 
 V = 12
 SMALL = {"data.shared_vocab": True, "model.embedding_size": 8}

@@ -453,8 +453,8 @@ def test_real_server_answers_200_concurrent_requests(reverse_run, model, tmp_pat
 
 
 def test_an_exported_model_serves_as_its_pytorch_original(tiny_export):
-    from seq2seq.api import Model
     from seq2seq.engine import load_exported
+    from seq2seq.inference.model import Model
 
     bundle, out = tiny_export
     request = {"inputs": ["abc", "hello"], "beam": 3, "nbest": 2, "return_attention": True}

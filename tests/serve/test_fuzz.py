@@ -16,9 +16,13 @@ schemathesis = pytest.importorskip("schemathesis")
 from fastapi.testclient import TestClient  # noqa: E402
 from schemathesis.checks import not_a_server_error  # noqa: E402
 from schemathesis.config import SchemathesisConfig  # noqa: E402
-from schemathesis.specs.openapi.checks import (content_type_conformance, ignored_auth,  # noqa: E402
-                                               negative_data_rejection, response_schema_conformance,
-                                               status_code_conformance)
+from schemathesis.specs.openapi.checks import (  # noqa: E402
+    content_type_conformance,
+    ignored_auth,
+    negative_data_rejection,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 import seq2seq  # noqa: E402
 from seq2seq.serve import ServeOptions, create_app  # noqa: E402

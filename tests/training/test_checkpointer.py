@@ -13,13 +13,13 @@ import torch
 from safetensors.torch import load_file
 
 from seq2seq import build_config
-from seq2seq.bundle import assemble, load_bundle
-from seq2seq.checkpoint import CheckpointError, checkpoint_dir
 from seq2seq.data.corpus import build_sides
 from seq2seq.data.tasks import generate_splits
-from seq2seq.distributed import World
+from seq2seq.runs.bundle import assemble, load_bundle
+from seq2seq.runs.checkpoint import CheckpointError, checkpoint_dir
 from seq2seq.training import Progress, Trainer
 from seq2seq.training.checkpointer import METRICS_FILE, Checkpointer
+from seq2seq.training.distributed import World
 from seq2seq.training.resume import run_config
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "v1"

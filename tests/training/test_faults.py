@@ -21,8 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from seq2seq.bundle import load_bundle
-from seq2seq.checkpoint import has_checkpoint
+from seq2seq.runs.bundle import load_bundle
+from seq2seq.runs.checkpoint import has_checkpoint
 
 # A run small enough to fail, resume and finish in seconds: 4 steps an epoch, an evaluation every 2 steps.
 TINY = ["train", "--task", "addition", "--preset", "reverse-peeky", "--quiet", "--epochs", "2",
@@ -72,7 +72,7 @@ def fake_write(fd, data):
 io.open = fake_open
 __builtins__.open = fake_open
 os.write = fake_write
-import seq2seq.checkpoint as checkpoint
+import seq2seq.runs.checkpoint as checkpoint
 real_save = checkpoint.save_file
 
 def fake_save(tensors, path, *args, **kwargs):
@@ -167,8 +167,8 @@ def test_a_file_size_limit_below_the_checkpoint_is_one_line_and_every_reader_wri
     assert failed.returncode == 3, failed.stderr
     line = failed.stderr.strip().splitlines()[-1]
     assert line.startswith(f"seq2seq: error: could not write the checkpoint of step 2 into {run / 'checkpoints'} "
-                           f"(model.safetensors): File too large. {run} holds no checkpoint yet. Raise the file-size limit "
-                           f"(ulimit -f), then go on with: seq2seq train --out {run} --resume"), line
+                           f"(model.safetensors): File too large. {run} holds no checkpoint yet. Raise the file-size "
+                           f"limit (ulimit -f), then go on with: seq2seq train --out {run} --resume"), line
     assert _leftovers(run) == [] and not has_checkpoint(run)
     # eval's predictions, average's and export's output directories: nothing half-written, exit 3
     preds = tmp_path / "predictions.tsv"
@@ -304,7 +304,7 @@ def test_readers_keep_working_while_the_run_trains_and_rotates_its_checkpoints(t
 def test_under_torchrun_rank_0_is_refused_and_every_rank_learns_it_before_any_work(tmp_path):
     run = tmp_path / "run"
     run.mkdir()
-    hold = "import sys, time; from seq2seq.runlock import RunLock; lock = RunLock(sys.argv[1]); print('held', " \
+    hold = "import sys, time; from seq2seq.runs.lock import RunLock; lock = RunLock(sys.argv[1]); print('held', " \
            "flush=True); time.sleep(120)"
     holder = subprocess.Popen([sys.executable, "-c", hold, str(run)], stdout=subprocess.PIPE, text=True)
     try:

@@ -8,8 +8,9 @@ import sys
 
 import pytest
 
-from seq2seq.checkpoint import checkpoint_dir
+from seq2seq.runs.checkpoint import checkpoint_dir
 from seq2seq.training.interrupt import StopSignals
+
 
 @pytest.mark.slow
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])

@@ -10,14 +10,14 @@ import torch
 
 import seq2seq
 from seq2seq import build_config
-from seq2seq.audio import espeak_available, synthesise, wav_to_fbank
-from seq2seq.bundle import load_bundle
 from seq2seq.cli import main
+from seq2seq.data.audio import espeak_available, synthesise, wav_to_fbank
 from seq2seq.data.batching import collate
 from seq2seq.data.feature_files import format_sequence, write_npz
 from seq2seq.data.tasks import generate_splits, to_book_line
 from seq2seq.models.coverage import coverage_loss
 from seq2seq.models.seq2seq import Seq2Seq
+from seq2seq.runs.bundle import load_bundle
 from seq2seq.training import Trainer, TrainingError
 
 pytestmark = pytest.mark.slow

@@ -4,13 +4,13 @@ import numpy as np
 import pytest
 
 from seq2seq import ConfigError, build_config
-from seq2seq.bundle import assemble
-from seq2seq.checkpoint import write_checkpoint
 from seq2seq.data.corpus import build_sides
 from seq2seq.data.datasets import DataError
 from seq2seq.data.sides import FeatureSide, TokenSide
 from seq2seq.data.tasks import generate_splits
 from seq2seq.data.vocab import Vocab
+from seq2seq.runs.bundle import assemble
+from seq2seq.runs.checkpoint import write_checkpoint
 from seq2seq.training.prepare import prepare
 
 SMALL = {"data.task": "reverse", "data.train_size": 60, "data.valid_size": 10, "data.test_size": 5,

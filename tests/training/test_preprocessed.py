@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import seq2seq
-from seq2seq.configure import build_config
+from seq2seq import build_config
 from seq2seq.data.batching import make_batches
 from seq2seq.data.preprocess import preprocess
 from seq2seq.data.shards import MappedPairs, open_preprocessed
@@ -40,8 +40,8 @@ def corpus(tmp_path):
 
 
 def _weights_equal(a, b):
-    from safetensors.torch import load_file
     import torch
+    from safetensors.torch import load_file
 
     x, y = (load_file(str(r / "checkpoints" / "last" / "model.safetensors")) for r in (a, b))
     return x.keys() == y.keys() and all(torch.equal(x[k], y[k]) for k in x)
@@ -50,7 +50,8 @@ def _weights_equal(a, b):
 def _losses(run):
     import json
 
-    return [(r["train_loss"], r["valid_loss"]) for r in map(json.loads, (run / "metrics.jsonl").read_text().splitlines())]
+    rows = map(json.loads, (run / "metrics.jsonl").read_text().splitlines())
+    return [(r["train_loss"], r["valid_loss"]) for r in rows]
 
 
 @pytest.mark.slow

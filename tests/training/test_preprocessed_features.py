@@ -14,7 +14,7 @@ import torch
 from safetensors.torch import load_file
 
 import seq2seq
-from seq2seq.configure import build_config
+from seq2seq import build_config
 from seq2seq.data.feature_files import write_npz
 from seq2seq.data.preprocess import preprocess
 

@@ -9,9 +9,9 @@ import pytest
 import yaml
 
 from seq2seq import build_config
-from seq2seq.checkpoint import CheckpointError
 from seq2seq.cli import main
 from seq2seq.config import ConfigError
+from seq2seq.runs.checkpoint import CheckpointError
 from seq2seq.training.resume import RESUMABLE, can_change_on_resume, check_resume, resume_config, run_config
 
 V1 = Path(__file__).resolve().parents[1] / "fixtures" / "v1" / "tokens"

@@ -7,15 +7,15 @@ import logging
 import signal
 import sys
 
-from ..atomic import WriteRefused
-from ..audio import AudioError
-from ..checksums import ChecksumError
-from ..rundir import CheckpointError
 from ..config import ConfigError
+from ..data.audio import AudioError
 from ..data.datasets import DataError
-from ..runlock import RunLocked
-from ..stopping import TrainingError, TrainingInterrupted
-from ..translation import InputError
+from ..inference.translator import InputError
+from ..runs.atomic import WriteRefused
+from ..runs.checksums import ChecksumError
+from ..runs.directory import CheckpointError
+from ..runs.lock import RunLocked
+from ..training.stopping import TrainingError, TrainingInterrupted
 from .exit_codes import DAMAGED, REFUSED, RUN_LOCKED, SIGNALLED, TRAINING_FAILED, WRITE_REFUSED
 from .parser import build_parser
 

@@ -12,16 +12,16 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..atomic import refused_as, write_text
 from ..config import PRESETS, Config, ConfigError, DecodeConfig, commented_yaml
-from ..configure import build_config
+from ..config.build import build_config
 from ..config.overrides import with_seed
+from ..runs.atomic import refused_as, write_text
 from .decode_flags import options_from
 from .exit_codes import DAMAGED
 from .line_io import one_line, open_output, read_input
 
 if TYPE_CHECKING:
-    from ..translation import Translator
+    from ..inference.translator import Translator
 
 log = logging.getLogger("seq2seq")
 
@@ -29,7 +29,7 @@ log = logging.getLogger("seq2seq")
 def train_command(args: argparse.Namespace) -> int:
     """`seq2seq train`: build the config from the flags and train into --out (with --resume: the run's config
     with the flags' changes, which `training.resume` checks)."""
-    from ..runlock import claim_run, is_run
+    from ..runs.lock import claim_run, is_run
     from ..training import train
     from ..training.resume import run_config
 
@@ -99,10 +99,10 @@ def _read_data(args: argparse.Namespace, cfg: Config) -> tuple[Config, list]:
 
 def eval_command(args: argparse.Namespace) -> int:
     """`seq2seq eval`: every metric of a data file as JSON, and the predictions as TSV."""
-    from ..api import load_ensemble
     from ..data.copying import encode_pair
     from ..data.corpus import within_limits
     from ..evaluation import evaluate, metric_names
+    from ..inference.model import load_ensemble
 
     model = load_ensemble(args.dirs)
     cfg, pairs = _read_data(args, model.config)
@@ -130,12 +130,12 @@ def eval_command(args: argparse.Namespace) -> int:
 def _load_for_decoding(dirs: list[str], engine: str) -> Translator:
     """One run on the chosen engine, or several runs as an ensemble (PyTorch only)."""
     if len(dirs) == 1:
-        from ..loading import load
+        from ..inference.load import load
 
         return load(dirs[0], engine=engine)
     if engine in ("onnx", "ctranslate2"):
         raise ConfigError(f"an ensemble of {len(dirs)} runs decodes on the PyTorch engine; leave out --engine {engine}")
-    from ..api import load_ensemble
+    from ..inference.model import load_ensemble
 
     return load_ensemble(dirs)
 
@@ -143,8 +143,8 @@ def _load_for_decoding(dirs: list[str], engine: str) -> Translator:
 def translate_command(args: argparse.Namespace) -> int:
     """`seq2seq translate`: one output line per input line (index, score and text per line with --nbest); a line
     that cannot be translated gets an empty output, its reason on stderr, and the command exits 1."""
-    from ..translation import InputError
     from ..data.datasets import DataError, decode_line
+    from ..inference.translator import InputError
 
     model = _load_for_decoding(args.dirs, args.engine)
     options = _seeded(options_from(args, model.config.decode, model.config.data.target_type))
@@ -171,7 +171,7 @@ def translate_command(args: argparse.Namespace) -> int:
     sink.flush()
     if args.attention and results:
         try:
-            from ..plots import attention_heatmap
+            from ..evaluation.plots import attention_heatmap
         except ImportError as e:
             raise ConfigError(f"--attention needs matplotlib ({e}); pip install 'seq2seq[torch]'") from None
 
@@ -193,7 +193,7 @@ def translate_command(args: argparse.Namespace) -> int:
 
 def score_command(args: argparse.Namespace) -> int:
     """`seq2seq score`: each pair's log-probability, one line per pair (JSON with each token's with --tokens)."""
-    from ..api import load_ensemble
+    from ..inference.model import load_ensemble
 
     if args.batch_size < 1:
         raise ConfigError(f"--batch-size must be at least 1, got {args.batch_size}")
@@ -212,7 +212,7 @@ def average_command(args: argparse.Namespace) -> int:
     """`seq2seq average`: the mean weights of a run's step checkpoints as a new run directory."""
     from safetensors import SafetensorError
 
-    from ..averaging import average_checkpoints, pick_steps
+    from ..runs.averaging import average_checkpoints, pick_steps
 
     steps = None
     if args.steps is not None:
@@ -295,7 +295,7 @@ def export_command(args: argparse.Namespace) -> int:
 
 def check_command(args: argparse.Namespace) -> int:
     """`seq2seq check`: every checkpoint of a run verified, one line each; exit 5 when one is damaged."""
-    from ..checking import check_run
+    from ..runs.check import check_run
 
     report = check_run(args.dir)
     print("\n".join(report.lines))
@@ -304,7 +304,7 @@ def check_command(args: argparse.Namespace) -> int:
 
 def plot_command(args: argparse.Namespace) -> int:
     """`seq2seq plot`: learning curves of runs to one PNG."""
-    from ..plots import learning_curves
+    from ..evaluation.plots import learning_curves
 
     print(learning_curves(args.dirs, args.output))
     return 0
@@ -312,7 +312,7 @@ def plot_command(args: argparse.Namespace) -> int:
 
 def demo_command(args: argparse.Namespace) -> int:
     """`seq2seq demo`: the experiments of Saito's Deep Learning from Scratch 2, ch. 7-8, with a report."""
-    from ..demo import run_demo
+    from ..demo.run import run_demo
 
     run_demo(args.out, quick=args.quick, jobs=args.jobs)
     return 0
@@ -354,7 +354,7 @@ def wav2fbank_command(args: argparse.Namespace) -> int:
     """`seq2seq features wav2fbank`: log-mel filterbanks of WAV files into an .npz or .npy files."""
     import numpy as np
 
-    from ..audio import wav_to_fbank
+    from ..data.audio import wav_to_fbank
     from ..data.feature_files import write_npz
 
     feats = [wav_to_fbank(p, n_mels=args.mels, frame_ms=args.frame_ms, shift_ms=args.shift_ms) for p in args.wavs]

@@ -9,9 +9,24 @@ from importlib.metadata import version
 from typing import Any
 
 from ..config import PRESETS
-from .commands import (average_command, check_command, config_command, demo_command, eval_command, export_command,
-                       inspect_command, plot_command, preprocess_command, presets_command, score_command,
-                       serve_command, tasks_command, train_command, translate_command, wav2fbank_command)
+from .commands import (
+    average_command,
+    check_command,
+    config_command,
+    demo_command,
+    eval_command,
+    export_command,
+    inspect_command,
+    plot_command,
+    preprocess_command,
+    presets_command,
+    score_command,
+    serve_command,
+    tasks_command,
+    train_command,
+    translate_command,
+    wav2fbank_command,
+)
 from .decode_flags import add_decode_flags
 
 

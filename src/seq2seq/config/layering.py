@@ -17,12 +17,13 @@ from .yaml_io import read_yaml
 TaskDefaults = Callable[[str], "tuple[dict[str, Any], dict[str, Any]] | None"]
 
 
-def build_config(preset: str | None = None, yaml_file: str | Path | None = None,
-                 overrides: list[str] | dict[str, Any] | None = None, *,
-                 task_defaults: TaskDefaults | None = None, base: Config | None = None) -> Config:
-    """Defaults, then the task's own settings (`task_defaults(data.task)`), then a preset, then a YAML file,
-    then `key=value` overrides; validated. Each layer is applied once. With `base` (a run's config, to resume
-    it) the layers go on top of that config instead of the defaults and the task's settings."""
+def layered_config(preset: str | None = None, yaml_file: str | Path | None = None,
+                   overrides: list[str] | dict[str, Any] | None = None, *,
+                   task_defaults: TaskDefaults | None = None, base: Config | None = None) -> Config:
+    """The layering under `build_config`, with the tasks given: defaults, then the task's own settings
+    (`task_defaults(data.task)`, none without it), then a preset, then a YAML file, then `key=value` overrides;
+    validated. Each layer is applied once. With `base` (a run's config, to resume it) the layers go on top of
+    that config instead of the defaults and the task's settings."""
     raw = read_yaml(yaml_file) if yaml_file is not None else None
     if raw is not None and preset is None and raw.get("preset") is not None:
         preset = raw["preset"]

@@ -8,10 +8,11 @@ from typing import Any
 # The book draws batches uniformly at random; length-bucketed batches of these short questions save little
 # and learned more slowly, and on dates they made accuracy depend on the seed and the matmul kernel, since
 # months sharing letters land in the same batches (measurements: CHANGELOG.md, 0.2.0).
-# The book's encoder hands its decoder h alone (bridge `hidden`).
-_BOOK7 = {"model.cell": "lstm", "model.embedding_size": 16, "model.encoder_hidden": 128,
-          "model.decoder_hidden": 128, "model.bridge": "hidden", "train.batch_size": 128, "train.clip_norm": 5.0,
-          "train.bucket": False}
+# Saito, Deep Learning from Scratch 2, ch. 7: its sizes and batches; the book's encoder hands its decoder h
+# alone (bridge `hidden`).
+_SAITO_CH7 = {"model.cell": "lstm", "model.embedding_size": 16, "model.encoder_hidden": 128,
+               "model.decoder_hidden": 128, "model.bridge": "hidden", "train.batch_size": 128, "train.clip_norm": 5.0,
+               "train.bucket": False}
 
 # Both sides Transformers (Vaswani et al. 2017), pre-norm; the learning rate warms up linearly, then decays as
 # 1 / sqrt(step) (train.lr is the peak), with label smoothing 0.1 as in the paper.
@@ -20,14 +21,14 @@ _TRANSFORMER = {"model.encoder_type": "transformer", "model.decoder_type": "tran
 
 PRESETS: dict[str, tuple[str, dict[str, Any]]] = {
     "baseline": ("Saito's Deep Learning from Scratch 2, ch. 7 seq2seq: LSTM, embedding 16, hidden 128, context via "
-                 "initial state", _BOOK7),
-    "reverse": ("baseline with the source fed backwards", {**_BOOK7, "data.reverse_source": True}),
+                 "initial state", _SAITO_CH7),
+    "reverse": ("baseline with the source fed backwards", {**_SAITO_CH7, "data.reverse_source": True}),
     "peeky": ("baseline with the context fed to every decoder step and output (peeky)",
-              {**_BOOK7, "model.feed_context": "peeky"}),
+              {**_SAITO_CH7, "model.feed_context": "peeky"}),
     "reverse-peeky": ("reverse + peeky, the book's best ch. 7 model",
-                      {**_BOOK7, "data.reverse_source": True, "model.feed_context": "peeky"}),
+                      {**_SAITO_CH7, "data.reverse_source": True, "model.feed_context": "peeky"}),
     "attention": ("the book's ch. 8: LSTM with dot attention, output on [c; h]",
-                  {**_BOOK7, "model.embedding_size": 16, "model.encoder_hidden": 256,
+                  {**_SAITO_CH7, "model.embedding_size": 16, "model.encoder_hidden": 256,
                    "model.decoder_hidden": 256, "model.attention": "dot",
                    # the state handed over whole: the date demo's margin was measured with it
                    "model.bridge": "copy"}),

@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from ..atomic import write_text
+from ..runs.atomic import write_text
 from .fields import ConfigError
 from .schema import FORMAT_VERSION, SECTIONS, Config
 

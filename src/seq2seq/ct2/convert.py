@@ -21,8 +21,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..bundle import Bundle, export_dir, load_bundle
-from ..rundir import EXPORT_JSON
+from ..runs.bundle import Bundle, export_dir, load_bundle
+from ..runs.directory import EXPORT_JSON
 from .options import FORMAT, FORMAT_VERSION, QUANTIZATIONS, source_tokens
 
 POSITIONS = 1024  # rows of the sinusoidal table written (the longest source or output the model can read)
@@ -150,7 +150,7 @@ def _check(directory: Path, bundle: Bundle) -> float:
     output differs), both capped at 8 steps."""
     import ctranslate2
 
-    from ..api import Model
+    from ..inference.model import Model
 
     torch_model = Model(bundle)
     sources = [bundle.source.encode(s) for s in CHECK_SENTENCES]

@@ -22,18 +22,12 @@ import numpy as np
 from ..config import ConfigError, DecodeConfig
 from ..config.overrides import with_seed
 from ..data.batching import sort_for_inference
-from ..hypothesis import Hypothesis
-from ..rundir import EXPORT_JSON, CheckpointError, load_export, read_json
-from ..translation import Translator
+from ..inference.translator import Translator
+from ..runs.directory import EXPORT_JSON, CheckpointError, load_export, read_json
+from ..search.hypothesis import Hypothesis
+from ..search.ops import NumpyOps
+from ..search.rules import max_token_steps
 from .options import FORMAT, FORMAT_VERSION, source_tokens
-
-
-def length_caps(lengths: Sequence[int], options: DecodeConfig) -> list[int]:
-    """Per-source output cap, as the other engines compute it (decode.max_length, else a * length + b)."""
-    if options.max_length > 0:
-        return [options.max_length] * len(lengths)
-    a, b = np.float32(options.max_length_a), np.float32(options.max_length_b)
-    return [max(int(np.float32(n) * a + b), 1) for n in lengths]
 
 
 class Ct2Model(Translator):
@@ -100,7 +94,8 @@ class Ct2Model(Translator):
                   "sampling_topp": options.top_p if sampling else 1.0,
                   "sampling_temperature": options.temperature if sampling else 1.0}
         # CTranslate2 knows the positions the converter wrote (a longer output would have none)
-        caps = [min(c, self.max_positions) for c in length_caps([len(s) for s in sources], options)]
+        lengths = np.array([len(s) for s in sources], dtype=np.int64)
+        caps = [min(c, self.max_positions) for c in max_token_steps(lengths, options, NumpyOps()).tolist()]
         for draw in range(options.nbest if sampling else 1):
             translator = self._translator(options.seed + draw) if sampling else self.translator
             for batch in sort_for_inference([len(s) for s in sources], options.batch_size):

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import re
-from functools import lru_cache
+from functools import cache
 
 _WORD = re.compile(r"\w+")
 # Marks that join two words when they stand between them: t-shirt, and/or. The tokenizer keeps no spaces,
@@ -17,7 +17,7 @@ _APOSTROPHES = {"'", "’"}
 _CLITICS = {"s", "t", "re", "ve", "ll", "d", "m"}
 
 
-@lru_cache(maxsize=None)
+@cache
 def _moses(lang: str):  # type: ignore[no-untyped-def]
     from sacremoses import MosesDetokenizer
 

@@ -20,8 +20,17 @@ from .corpus import sentencepiece_texts
 from .datasets import DataError
 from .feature_files import FeatureDataError, read_feature_pairs
 from .feature_stats import FeatureStats
-from .shard_writer import REFERENCE_SPLITS, SIDE_NAMES, ChunkCounts, chunk_path, numbered, read_counts, save_array, \
-    save_json, save_references
+from .shard_writer import (
+    REFERENCE_SPLITS,
+    SIDE_NAMES,
+    ChunkCounts,
+    chunk_path,
+    numbered,
+    read_counts,
+    save_array,
+    save_json,
+    save_references,
+)
 from .sides import FeatureSide
 from .tokenizers import build_tokenizer, load_tokenizer, save_tokenizer
 from .vocab import UNK, Vocab

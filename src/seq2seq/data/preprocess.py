@@ -25,11 +25,23 @@ import numpy as np
 from ..config import Config, ConfigError
 from .chunks import Chunk, chunk_lines, line_count, read_chunks
 from .corpus import sample_stride
-from .datasets import DataError, FORMATS, detect_format, parse_line, parse_pair_lines
+from .datasets import FORMATS, DataError, detect_format, parse_line, parse_pair_lines
 from .feature_shards import encode_features, feature_streams
 from .manifest import FORMAT_VERSION, KIND, MANIFEST, encoding_settings, settings_hash
-from .shard_writer import REFERENCE_SPLITS, SIDE_NAMES, ChunkCounts, ChunkTask, Setup, chunk_path, count_chunk, \
-    read_counts, save_array, save_json, start, write_shard
+from .shard_writer import (
+    REFERENCE_SPLITS,
+    SIDE_NAMES,
+    ChunkCounts,
+    ChunkTask,
+    Setup,
+    chunk_path,
+    count_chunk,
+    read_counts,
+    save_array,
+    save_json,
+    start,
+    write_shard,
+)
 from .tokenizers import Tokenizer, build_tokenizer, save_tokenizer
 from .vocab import Vocab
 from .vocab_file import read_vocab

@@ -1,11 +1,10 @@
-"""Generation: greedy search, sampling and beam search, and the batched front door `generate`."""
+"""The PyTorch engine's generation: greedy search, sampling and beam search (written once for every engine in
+`seq2seq.search`), the batched front door `generate`, and scoring given targets."""
 
 from ..config.overrides import decode_options, with_seed
-from ..hypothesis import Hypothesis
-from .beam import beam_search, length_penalty
-from .generate import generate, single
-from .greedy import greedy
-from .sampling import filter_logits, sample
+from ..search.hypothesis import Hypothesis
+from ..search.torch_ops import filter_logits
+from .generate import beam_search, generate, greedy, one_best, sample
 
-__all__ = ["Hypothesis", "beam_search", "decode_options", "filter_logits", "generate", "greedy", "length_penalty",
-           "sample", "single", "with_seed"]
+__all__ = ["Hypothesis", "beam_search", "decode_options", "filter_logits", "generate", "greedy", "one_best",
+           "sample", "with_seed"]

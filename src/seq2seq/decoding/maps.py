@@ -8,8 +8,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from ..hypothesis import Hypothesis
 from ..models.decoder import StepOutput
+from ..search.hypothesis import Hypothesis
 
 
 def step_maps(out: StepOutput) -> Tensor | None:

@@ -9,10 +9,9 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from seq2seq.data.batching import collate, sort_for_inference
-from seq2seq.data.vocab import PAD
-
-from .generate import like_weights
+from ..data.batching import collate, sort_for_inference
+from ..data.vocab import PAD
+from .stepper import model_input
 
 
 @torch.inference_mode()
@@ -33,7 +32,7 @@ def score_pairs(model: torch.nn.Module, source_side: Any, target_side: Any, pair
     try:
         for idx in sort_for_inference([len(s) for s, _ in pairs], batch_size):
             batch = collate([pairs[i] for i in idx], source_side, target_side, idx)
-            logp = token_log_probs(model, like_weights(batch.src, weights), batch.src_lengths.to(weights.device),
+            logp = token_log_probs(model, model_input(batch.src, weights), batch.src_lengths.to(weights.device),
                                    batch.tgt_in.to(weights.device), batch.tgt_out.to(weights.device))
             for row, i in enumerate(idx):
                 results[i] = logp[row, : int(batch.tgt_lengths[row])].tolist()

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import onnxruntime as ort
 
-from ..rundir import NEXT
+from ..runs.directory import NEXT
 
 Tensors = dict[str, np.ndarray]  # "state.hidden", "memory.keys", ... -> array
 

@@ -1,43 +1,19 @@
-"""The output heads' generation rules in numpy: the twins of `TokenHead` and `VectorHead`'s `choose`, `blank`,
-`caps` and `finish` (models/heads.py), for the ONNX engine. Tests hold each equal to its torch original."""
+"""The output heads' generation rules in numpy: what `TokenHead` and `VectorHead` (models/heads.py) say of
+`choose`, `blank`, `caps` and `finish`, over the exported step graph's outputs, for the ONNX engine. The caps
+are `search.rules`' own; tests hold the choices equal to the torch heads'."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from ..config import Config, DecodeConfig
 from ..data.vocab import EOS, PAD
+from ..search.ops import NumpyOps
+from ..search.rules import Choice, max_token_steps, max_vector_steps
 
-
-@dataclass(frozen=True)
-class Choice:
-    """One step's decision per row: what to feed back, what to emit, its log-probability (B,), whether the row
-    ends (B,) bool."""
-
-    feed: np.ndarray
-    output: np.ndarray
-    score: np.ndarray
-    ended: np.ndarray
-
-
-def length_caps(src_lengths: np.ndarray, options: DecodeConfig) -> np.ndarray:
-    """Per-row output cap: decode.max_length if set, else max_length_a * source length + max_length_b. (B,)"""
-    if options.max_length > 0:
-        return np.full_like(src_lengths, options.max_length)
-    caps = src_lengths.astype(np.float32) * np.float32(options.max_length_a) + np.float32(options.max_length_b)
-    return np.maximum(caps.astype(np.int64), 1)
-
-
-def barred(logp: np.ndarray, step: int, options: DecodeConfig) -> np.ndarray:
-    """Log-probabilities with </s> barred before decode.min_length tokens (a copy only then)."""
-    if step >= options.min_length:
-        return logp
-    logp = logp.copy()
-    logp[:, EOS] = -np.inf
-    return logp
+_OPS = NumpyOps()
 
 
 class TokenRules:
@@ -61,9 +37,9 @@ class TokenRules:
         """What a finished row emits: <pad>. (B,)"""
         return np.full(batch, PAD, dtype=np.int64)
 
-    def caps(self, src_lengths: np.ndarray, options: DecodeConfig) -> tuple[np.ndarray, bool]:
+    def max_steps(self, src_lengths: np.ndarray, options: DecodeConfig) -> tuple[np.ndarray, bool]:
         """Per-row step cap (B,) and whether a row may end on its own (at </s>: always)."""
-        return length_caps(src_lengths, options), True
+        return max_token_steps(src_lengths, options, _OPS), True
 
     def finish(self, steps: np.ndarray) -> list[int]:
         """One row's emitted steps (L,) -> its output ids, without the closing </s>."""
@@ -92,16 +68,10 @@ class VectorRules:
         """What a finished row emits: zeros. (B, D)"""
         return np.zeros((batch, self.dim), dtype=like.dtype)
 
-    def caps(self, src_lengths: np.ndarray, options: DecodeConfig) -> tuple[np.ndarray, bool]:
-        """How many vectors per row (B,), and whether the stop flag may end a row earlier (see VectorHead.caps)."""
-        mode = options.feature_length
-        if mode == "auto":
-            mode = "fixed" if self.target_length else "stop" if self.stop_flag else "source"
-        if mode == "fixed":
-            return np.full_like(src_lengths, int(self.target_length or 1)), False
-        if mode == "source":
-            return src_lengths.copy(), False
-        return length_caps(src_lengths, options), True
+    def max_steps(self, src_lengths: np.ndarray, options: DecodeConfig) -> tuple[np.ndarray, bool]:
+        """How many vectors per row (B,), and whether the stop flag may end a row earlier (see
+        `search.rules.max_vector_steps`)."""
+        return max_vector_steps(src_lengths, options, self.target_length, self.stop_flag, _OPS)
 
     def finish(self, steps: np.ndarray) -> Any:
         """One row's emitted vectors (L, D), as they are."""

@@ -6,13 +6,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ..config import ConfigError, DecodeConfig
-from ..hypothesis import Hypothesis
-from ..rundir import EXPORT_JSON, CheckpointError, load_export, read_json
-from ..translation import Translator
-from .generate import generate
+from ..config import DecodeConfig
+from ..inference.translator import Translator
+from ..runs.directory import EXPORT_JSON, CheckpointError, load_export, read_json
+from ..search.generate import generate
+from ..search.hypothesis import Hypothesis
 from .graphs import Graphs
 from .heads import rules_for
+from .stepper import OnnxStepper
 
 FORMAT_VERSION = 1  # the newest export.json this engine reads
 
@@ -32,25 +33,17 @@ class OnnxModel(Translator):
             self.graphs = Graphs(directory, manifest, threads)
         except Exception as e:  # onnxruntime raises its own exception types for a missing or broken graph
             raise CheckpointError(f"{directory}: cannot load the ONNX graphs ({e})") from None
-        self.rules = rules_for(config, target.size)
+        self.stepper = OnnxStepper(self.graphs, rules_for(config, target.size))
 
     @property
     def parameter_count(self) -> int:
         """The model's number of weights (as exported)."""
         return int(self.manifest.get("parameters", 0))
 
-    def decode_options(self, options: DecodeConfig | None = None, **overrides: Any) -> DecodeConfig:
-        """As `Translator.decode_options`, refusing what this engine's searches do not implement."""
-        opts = super().decode_options(options, **overrides)
-        if opts.coverage_penalty > 0:
-            raise ConfigError(f"decode.coverage_penalty={opts.coverage_penalty} is not implemented by the onnx "
-                              f"engine's beam search; decode with the torch engine (--engine torch)")
-        return opts
-
     def generate(self, sources: Sequence[Any], options: DecodeConfig,
                  keep_attention: bool = False) -> list[list[Hypothesis]]:
         """Per encoded source, its hypotheses best first, with attention."""
-        return generate(self.graphs, self.rules, self.source, sources, options, keep_attention=keep_attention)
+        return generate(self.stepper, self.source, sources, options, keep_attention=keep_attention)
 
 
 def load_exported(directory: str | Path, threads: int | None = None) -> OnnxModel:

@@ -9,11 +9,10 @@ from typing import Any
 
 import torch
 
-from seq2seq.config import DecodeConfig
-from seq2seq.data.batching import collate, make_batches
-from seq2seq.data.copying import resolve
-from seq2seq.decoding import generate, single
-
+from ..config import DecodeConfig
+from ..data.batching import collate, make_batches
+from ..data.copying import resolve
+from ..decoding import generate, one_best
 from .metrics import SCORERS
 
 Pairs = list[tuple[Any, Any]]
@@ -50,7 +49,7 @@ def evaluate(model: torch.nn.Module, pairs: Pairs, source: Any, target: Any, opt
         raise ValueError(f"{len(pairs)} pairs but {len(references)} references")
     metrics = teacher_forced(model, pairs, source, target, batch_size, device)
     subset = pairs[:max_sentences] if max_sentences > 0 else pairs
-    opts = dataclasses.replace(single(options), batch_size=batch_size)
+    opts = dataclasses.replace(one_best(options), batch_size=batch_size)
     hyps = generate(model, source, [s for s, _ in subset], opts)
     outputs = [h[0].output for h in hyps]
     encoded = [resolve(source, t, s) for s, t in subset]

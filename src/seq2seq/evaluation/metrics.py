@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from seq2seq.config import Config
-from seq2seq.data.vocab import SPECIALS
+from ..config import Config
+from ..data.vocab import SPECIALS
 
 UNK_TOKEN = SPECIALS[1]
 # The `word` tokenizer's `punct` split (words, then every other non-space character alone), `<unk>` kept whole.

@@ -22,8 +22,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..bundle import Bundle, export_dir, load_bundle
-from ..rundir import EXPORT_JSON, NEXT
+from ..runs.bundle import Bundle, export_dir, load_bundle
+from ..runs.directory import EXPORT_JSON, NEXT
 from .graphs import BATCH, EncoderGraph, StepGraph, example_source, probe
 from .quantize import QUANTIZATIONS, quantize_graph
 from .rnn_symbolic import OPSET, register

@@ -17,10 +17,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-import seq2seq.models.linear as lin
-from seq2seq.models.kernel_plan import cell_table, linear_table, segment_table
-from seq2seq.models.cells import step_by
-from seq2seq.models.rnn import StackedRNN
+from ..models import linear as lin
+from ..models.cells import step_by
+from ..models.kernel_plan import cell_table, linear_table, segment_table
+from ..models.rnn import StackedRNN
 
 Thunk = Callable[[], object]
 RNN_ROWS = 128  # rows of the batch an encoder stack is timed on at most (a probe's costliest class)

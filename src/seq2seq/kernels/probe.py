@@ -19,10 +19,9 @@ import numpy as np
 import torch
 from torch import nn
 
-import seq2seq.models.linear as lin
-from seq2seq.config import ConfigError
-from seq2seq.models.kernel_plan import forced
-
+from ..config import ConfigError
+from ..models import linear as lin
+from ..models.kernel_plan import forced
 from .cache import cache_path, lookup, read_cache, store, valid_entry, write_cache
 from .classes import ShapeClass, adam_class, cell_classes, linear_classes, rnn_classes
 from .machine import fingerprint

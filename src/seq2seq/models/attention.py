@@ -9,8 +9,8 @@ import math
 import torch
 from torch import Tensor, nn
 
-from seq2seq.models.alignment import AlignmentFeatures
-from seq2seq.models.linear import Linear
+from .alignment import AlignmentFeatures
+from .linear import Linear
 
 ADDITIVE = ("concat", "location")
 

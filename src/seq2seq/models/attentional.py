@@ -15,7 +15,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from seq2seq.models.linear import Linear
+from .linear import Linear
 
 
 class AttentionalOutput(nn.Module):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from seq2seq.models.encoder import FinalState
-from seq2seq.models.linear import Linear
+from .encoder import FinalState
+from .linear import Linear
 
 
 class Bridge(nn.Module):

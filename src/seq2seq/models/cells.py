@@ -12,8 +12,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from seq2seq.models.kernel_plan import cell_choice
-from seq2seq.models.linear import onednn_applies, onednn_linear
+from .kernel_plan import cell_choice
+from .linear import onednn_applies, onednn_linear
 
 TORCH_CELLS = {"rnn": torch.rnn_tanh_cell, "lstm": torch.lstm_cell, "gru": torch.gru_cell}
 Weights = tuple[Tensor, Tensor, Tensor, Tensor]  # weight_ih, weight_hh, bias_ih, bias_hh

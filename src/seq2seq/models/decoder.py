@@ -8,16 +8,16 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from seq2seq.config import ModelConfig
-from seq2seq.models.alignment import AlignmentFeatures
-from seq2seq.models.attention import Attention
-from seq2seq.models.attentional import AttentionalOutput, InputFeeding
-from seq2seq.models.context import ContextFeeding
-from seq2seq.models.dropout import Dropout
-from seq2seq.models.heads import TokenHead, VectorHead
-from seq2seq.models.linear import shared_transposes
-from seq2seq.models.pointer import PointerGenerator
-from seq2seq.models.rnn import StackedRNN
+from ..config import ModelConfig
+from .alignment import AlignmentFeatures
+from .attention import Attention
+from .attentional import AttentionalOutput, InputFeeding
+from .context import ContextFeeding
+from .dropout import Dropout
+from .heads import TokenHead, VectorHead
+from .linear import shared_transposes
+from .pointer import PointerGenerator
+from .rnn import StackedRNN
 
 
 @dataclass(frozen=True)
@@ -83,7 +83,7 @@ class StepOutput:
 
 
 @dataclass(frozen=True)
-class _Read:
+class _Attended:
     """What attending gives for one step (B, ...) or a sequence (B, T, ...).
 
     pre: what the head reads (before dropout); h: the top RNN output; shown: the attention reported
@@ -99,10 +99,10 @@ class _Read:
     feed: Tensor | None = None
 
 
-def _stack(reads: list[_Read]) -> _Read:
+def _stack(reads: list[_Attended]) -> _Attended:
     """Per-step reads -> one read of the sequence (steps on dim 1)."""
-    return _Read(*(None if getattr(reads[0], f.name) is None else torch.stack([getattr(r, f.name) for r in reads], 1)
-                   for f in fields(_Read)))
+    return _Attended(*(None if getattr(reads[0], f.name) is None
+                       else torch.stack([getattr(r, f.name) for r in reads], 1) for f in fields(_Attended)))
 
 
 def pre_output_size(cfg: ModelConfig, memory_size: int) -> int:
@@ -156,25 +156,25 @@ class Decoder(nn.Module):
             prev = self.copy.known(prev)
         return self.context_feeding.join_input(self.dropout(self.head.input(prev)), memory.fixed_context)
 
-    def _attend(self, h: Tensor, memory: Memory, state: DecoderState | None = None) -> _Read:
+    def _attend(self, h: Tensor, memory: Memory, state: DecoderState | None = None) -> _Attended:
         """Top RNN outputs h (B, [T,] Hd) -> what attention reads there; `state` gives the alignment
         history to a stepwise score (h then (B, Hd))."""
         if self.attention is None:
-            return _Read(self.context_feeding.join_output(h, memory.fixed_context), h)
+            return _Attended(self.context_feeding.join_output(h, memory.fixed_context), h)
         previous, coverage = (None, None) if state is None else (state.attention, state.coverage)
         context, weights, per_head = self.attention(h, memory.keys, memory.outputs, memory.mask, previous, coverage)
         pre, feed = self.attentional_output(context, h)
         shown = per_head if self.attention.heads > 1 else weights
-        return _Read(self.context_feeding.join_output(pre, memory.fixed_context), h, shown, weights, context, feed)
+        return _Attended(self.context_feeding.join_output(pre, memory.fixed_context), h, shown, weights, context, feed)
 
-    def _score(self, read: _Read, x: Tensor, memory: Memory) -> Tensor:
+    def _score(self, read: _Attended, x: Tensor, memory: Memory) -> Tensor:
         """A read (B, [T,] ...) and the RNN inputs x -> scores (B, [T,] V or D[+1]; V + S with copy)."""
         scores = self.head(self.dropout(read.pre))
         if self.copy is None:
             return scores
         return self.copy(scores, torch.cat([read.context, read.h, x], -1), read.weights, memory.source_map)
 
-    def _next(self, hidden: Tensor, cell: Tensor | None, read: _Read, state: DecoderState) -> DecoderState:
+    def _next(self, hidden: Tensor, cell: Tensor | None, read: _Attended, state: DecoderState) -> DecoderState:
         """The state after a step: the recurrence's, the feed, and the alignment history a stepwise score reads."""
         features = None if self.attention is None else self.attention.features
         return DecoderState(hidden, cell, read.feed if self.input_feeding is not None else None,

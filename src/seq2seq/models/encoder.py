@@ -8,12 +8,12 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from seq2seq.config import ModelConfig
-from seq2seq.models.dropout import Dropout
-from seq2seq.models.inputs import INPUTS
-from seq2seq.models.listener import PyramidalListener
-from seq2seq.models.masks import length_mask
-from seq2seq.models.rnn import StackedRNN
+from ..config import ModelConfig
+from .dropout import Dropout
+from .inputs import INPUTS
+from .listener import PyramidalListener
+from .masks import length_mask
+from .rnn import StackedRNN
 
 
 @dataclass(frozen=True)

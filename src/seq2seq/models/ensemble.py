@@ -15,10 +15,10 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from seq2seq.models.decoder import DecoderState, Memory, StepOutput
-from seq2seq.models.encoder import EncoderOutput
-from seq2seq.models.heads import TokenHead, VectorHead
-from seq2seq.models.seq2seq import ModelOutput, Seq2Seq
+from .decoder import DecoderState, Memory, StepOutput
+from .encoder import EncoderOutput
+from .heads import TokenHead, VectorHead
+from .seq2seq import ModelOutput, Seq2Seq
 
 
 @dataclass(frozen=True)

@@ -11,38 +11,18 @@ which kind of target they serve. `HEADS` maps `data.target_type` to the class.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from seq2seq.config import Config, DecodeConfig
-from seq2seq.data.vocab import BOS, EOS, PAD
-from seq2seq.models.inputs import FeatureProjection, TokenEmbedding
-from seq2seq.models.linear import Linear, linear
-
-
-@dataclass(frozen=True)
-class Choice:
-    """One generation step's decision for each row: what to feed back (B, ...), what to emit (B, ...),
-    its log-probability (B,) and whether the row ends here (B,) bool."""
-
-    feed: Tensor
-    output: Tensor
-    score: Tensor
-    ended: Tensor
-
-
-def length_caps(src_lengths: Tensor, options: DecodeConfig) -> Tensor:
-    """Per-row output cap: decode.max_length if set, else max_length_a * source length + max_length_b; never
-    above decode.max_output_length. (B,)"""
-    ceiling = options.max_output_length
-    if options.max_length > 0:
-        return torch.full_like(src_lengths, min(options.max_length, ceiling))
-    # Clamped as floats: a huge max_length_a would overflow the conversion to integers.
-    return (src_lengths.float() * options.max_length_a + options.max_length_b).clamp(1, ceiling).long()
+from ..config import Config, DecodeConfig
+from ..data.vocab import BOS, EOS, PAD
+from ..search.rules import Choice, max_token_steps, max_vector_steps
+from ..search.torch_ops import TorchOps
+from .inputs import FeatureProjection, TokenEmbedding
+from .linear import Linear, linear
 
 
 class TokenHead(nn.Module):
@@ -129,9 +109,9 @@ class TokenHead(nn.Module):
         """What a finished row emits: <pad>. (B,)"""
         return torch.full((batch,), PAD, dtype=torch.long, device=like.device)
 
-    def caps(self, src_lengths: Tensor, options: DecodeConfig) -> tuple[Tensor, bool]:
+    def max_steps(self, src_lengths: Tensor, options: DecodeConfig) -> tuple[Tensor, bool]:
         """Per-row step cap (B,) and whether a row may end on its own (at </s>: always)."""
-        return length_caps(src_lengths, options), True
+        return max_token_steps(src_lengths, options, TorchOps(src_lengths.device)), True
 
     def finish(self, steps: Tensor) -> list[int]:
         """One row's emitted steps (L,) -> its output ids, without the closing </s>."""
@@ -229,22 +209,10 @@ class VectorHead(nn.Module):
         """What a finished row emits: zeros. (B, D)"""
         return like.new_zeros(batch, self.dim)
 
-    def caps(self, src_lengths: Tensor, options: DecodeConfig) -> tuple[Tensor, bool]:
-        """How many vectors to generate per row (B,), and whether the stop flag may end a row earlier.
-
-        decode.feature_length: fixed = data.target_length; source = the source's length; stop = until the
-        stop flag, capped by the max_length rules; auto = fixed if data.target_length is set, else stop
-        with a stop flag, else source.
-        """
-        mode = options.feature_length
-        if mode == "auto":
-            mode = "fixed" if self.target_length else "stop" if self.stop_flag else "source"
-        ceiling = options.max_output_length
-        if mode == "fixed":
-            return torch.full_like(src_lengths, min(int(self.target_length or 1), ceiling)), False
-        if mode == "source":
-            return src_lengths.clamp(max=ceiling), False
-        return length_caps(src_lengths, options), True
+    def max_steps(self, src_lengths: Tensor, options: DecodeConfig) -> tuple[Tensor, bool]:
+        """How many vectors to generate per row (B,), and whether the stop flag may end a row earlier (see
+        `search.rules.max_vector_steps`)."""
+        return max_vector_steps(src_lengths, options, self.target_length, self.stop_flag, TorchOps(src_lengths.device))
 
     def finish(self, steps: Tensor) -> Any:
         """One row's emitted vectors (L, D), as they are."""

@@ -9,8 +9,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from seq2seq.data.vocab import PAD
-from seq2seq.models.dropout import dropout
+from ..data.vocab import PAD
+from .dropout import dropout
 
 
 class TokenEmbedding(nn.Embedding):

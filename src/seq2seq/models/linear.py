@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from seq2seq.models.kernel_plan import linear_choice
+from .kernel_plan import linear_choice
 
 
 def _onednn_op():

@@ -6,9 +6,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from seq2seq.models.dropout import Dropout
-from seq2seq.models.masks import length_mask
-from seq2seq.models.rnn import StackedRNN
+from .dropout import Dropout
+from .masks import length_mask
+from .rnn import StackedRNN
 
 
 def halve(x: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:

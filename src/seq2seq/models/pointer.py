@@ -20,8 +20,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from seq2seq.data.vocab import UNK
-from seq2seq.models.linear import Linear
+from ..data.vocab import UNK
+from .linear import Linear
 
 # The floor of a probability before its log: ids no source position maps to have probability 0.
 _FLOOR = 1e-12

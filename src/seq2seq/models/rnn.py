@@ -11,17 +11,15 @@ without packing, one `seq2seq::masked_rnn` operator per layer, which is what the
 
 from __future__ import annotations
 
-from typing import Optional
-
 import torch
 from torch import Tensor, nn
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
-from seq2seq.models.cells import TORCH_CELLS, cell_step
-from seq2seq.models.dropout import dropout
-from seq2seq.models.masks import length_mask
-from seq2seq.models.precision import lstm_needs_fp32
-from seq2seq.models.segmented import can_segment, run_segmented
+from .cells import TORCH_CELLS, cell_step
+from .dropout import dropout
+from .masks import length_mask
+from .precision import lstm_needs_fp32
+from .segmented import can_segment, run_segmented
 
 CELLS: dict[str, type[nn.RNNBase]] = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 
@@ -30,7 +28,7 @@ RecurrentState = tuple[Tensor, "Tensor | None"]
 
 
 @torch.library.custom_op("seq2seq::masked_rnn", mutates_args=())
-def masked_rnn(x: Tensor, lengths: Tensor, h0: Tensor, c0: Optional[Tensor], weights: list[Tensor],
+def masked_rnn(x: Tensor, lengths: Tensor, h0: Tensor, c0: Tensor | None, weights: list[Tensor],
                cell: str) -> tuple[Tensor, Tensor]:
     """One recurrent layer, one or both directions, over padded sequences: a row's state stops changing
     after its last real step, so each direction sees exactly what a packed sequence shows it.
@@ -64,7 +62,7 @@ def masked_rnn(x: Tensor, lengths: Tensor, h0: Tensor, c0: Optional[Tensor], wei
 
 
 @masked_rnn.register_fake
-def _(x: Tensor, lengths: Tensor, h0: Tensor, c0: Optional[Tensor], weights: list[Tensor],
+def _(x: Tensor, lengths: Tensor, h0: Tensor, c0: Tensor | None, weights: list[Tensor],
       cell: str) -> tuple[Tensor, Tensor]:
     states = h0.size(0) * (1 if c0 is None else 2)
     return x.new_empty(x.size(0), x.size(1), h0.size(0) * h0.size(2)), h0.new_empty(states, *h0.shape[1:])

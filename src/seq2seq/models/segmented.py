@@ -22,8 +22,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from seq2seq.models.kernel_plan import segment_choice
-from seq2seq.models.dropout import dropout
+from .dropout import dropout
+from .kernel_plan import segment_choice
 
 State = Tensor | tuple[Tensor, Tensor]
 _FUNCTIONS = {"LSTM": torch.lstm, "GRU": torch.gru, "RNN_TANH": torch.rnn_tanh, "RNN_RELU": torch.rnn_relu}

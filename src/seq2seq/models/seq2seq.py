@@ -9,13 +9,13 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from seq2seq.config import Config, ModelConfig, validate
-from seq2seq.models.bridge import Bridge
-from seq2seq.models.decoder import Decoder, DecoderState, Memory, StepOutput
-from seq2seq.models.encoder import Encoder, EncoderOutput
-from seq2seq.models.heads import HEADS, TokenHead, VectorHead
-from seq2seq.models.inputs import TokenEmbedding
-from seq2seq.models.transformer import TransformerDecoder, TransformerEncoder, TransformerMemory, TransformerState
+from ..config import Config, ModelConfig, validate
+from .bridge import Bridge
+from .decoder import Decoder, DecoderState, Memory, StepOutput
+from .encoder import Encoder, EncoderOutput
+from .heads import HEADS, TokenHead, VectorHead
+from .inputs import TokenEmbedding
+from .transformer import TransformerDecoder, TransformerEncoder, TransformerMemory, TransformerState
 
 # model.encoder_type / model.decoder_type -> the class; each takes (model config, side kind or head, size).
 ENCODERS: dict[str, type[Encoder] | type[TransformerEncoder]] = {"rnn": Encoder, "transformer": TransformerEncoder}

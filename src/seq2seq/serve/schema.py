@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..config import ConfigError, DecodeConfig
-from ..translation import InputError, InputTooLong
+from ..inference.translator import InputError, InputTooLong
 from .options import ServeOptions
 
 

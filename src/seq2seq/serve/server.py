@@ -16,7 +16,7 @@ from typing import Any
 import uvicorn
 
 from ..config import DecodeConfig
-from ..loading import load
+from ..inference.load import load
 from .app import create_app
 from .auth import check_exposure
 from .options import ServeOptions

@@ -12,14 +12,26 @@ from typing import Any
 import torch
 from safetensors import SafetensorError
 
-from ..atomic import append_line, refused_as, write_text
-from ..bundle import Bundle, checkpoint_version
-from ..checkpoint import (MODEL_FILE, MODEL_JSON, TRAINER_FILE, TRAINER_JSON, CheckpointError, last_good,
-                          load_state_into, optimizer_tensors, read_json, read_tensors, restore_optimizer,
-                          save_tensors, write_checkpoint)
-from ..checksums import verify_checkpoint
-from ..rundir import resolved_checkpoint
-from ..distributed import World, barrier, gather_tensor
+from ..runs.atomic import append_line, refused_as, write_text
+from ..runs.bundle import Bundle
+from ..runs.checkpoint import (
+    MODEL_FILE,
+    MODEL_JSON,
+    TRAINER_FILE,
+    TRAINER_JSON,
+    CheckpointError,
+    last_good,
+    load_state_into,
+    optimizer_tensors,
+    read_json,
+    read_tensors,
+    restore_optimizer,
+    save_tensors,
+    write_checkpoint,
+)
+from ..runs.checksums import verify_checkpoint
+from ..runs.directory import checkpoint_version, resolved_checkpoint
+from .distributed import World, barrier, gather_tensor
 from .schedule import Progress
 
 log = logging.getLogger("seq2seq")

@@ -8,7 +8,6 @@ import threading
 from types import FrameType, TracebackType
 from typing import Any
 
-
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 

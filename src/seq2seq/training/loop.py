@@ -15,24 +15,24 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..atomic import write_text
-from ..checkpoint import checkpoint_dir, has_checkpoint, load_state_into, make_run_dir, remove_leftovers
 from ..config import Config, ConfigError, save
 from ..data.batching import BatchPlan, collate, make_batches
 from ..data.sampling import epoch_sample, parse_weights
-from ..distributed import all_sum, broadcast_object, shard, shutdown
 from ..evaluation import evaluate, metric_names
 from ..kernels import KernelReport, for_training
 from ..models.coverage import coverage_loss
-from ..runlock import RunLock, RunLocked, claim_run, is_run
+from ..runs.atomic import write_text
+from ..runs.checkpoint import checkpoint_dir, has_checkpoint, load_state_into, make_run_dir, remove_leftovers
+from ..runs.lock import RunLock, RunLocked, claim_run, is_run
 from .checkpointer import Checkpointer
-from ..stopping import TrainingError, TrainingInterrupted
+from .distributed import all_sum, broadcast_object, shard, shutdown
 from .interrupt import StopSignals
 from .monitor import Monitor, visible_logging
 from .prepare import prepare
 from .resume import resume_config
 from .runtime import start_runtime
 from .schedule import Progress, lr_factor
+from .stopping import TrainingError, TrainingInterrupted
 from .tensorboard import check_available
 
 log = logging.getLogger("seq2seq")

@@ -11,14 +11,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..bundle import Bundle, assemble
-from ..checkpoint import checkpoint_dir
 from ..config import Config, ConfigError
 from ..data.copying import encode_pair
 from ..data.corpus import build_sides, encode_pairs, load_sides, load_splits, within_limits
 from ..data.embeddings import read_vectors
 from ..data.pairs import EncodedPairs, PairList
 from ..data.shards import MappedPairs, open_preprocessed
+from ..runs.bundle import Bundle, assemble
+from ..runs.checkpoint import checkpoint_dir
 
 log = logging.getLogger("seq2seq")
 

@@ -13,12 +13,11 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from ..bundle import checkpoint_config
-from ..checkpoint import CheckpointError, has_checkpoint
-from ..checksums import verify_checkpoint
-from ..rundir import resolved_checkpoint
 from ..config import SECTIONS, Config, ConfigError
-from ..configure import build_config
+from ..config.build import build_config
+from ..runs.checkpoint import CheckpointError, has_checkpoint
+from ..runs.checksums import verify_checkpoint
+from ..runs.directory import checkpoint_config, resolved_checkpoint
 
 log = logging.getLogger("seq2seq")
 

@@ -8,11 +8,11 @@ from typing import Any
 
 import torch
 
-from ..allocator import keep_freed_memory
 from ..config import Config, ConfigError
 from ..config.validation import check_device
-from ..distributed import World, init_world, thread_count
+from ..kernels.allocator import keep_freed_memory
 from ..models.precision import cpu_bf16_lstm_supported
+from .distributed import World, init_world, thread_count
 
 log = logging.getLogger("seq2seq")
 

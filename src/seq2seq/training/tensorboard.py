@@ -49,7 +49,7 @@ class TensorBoardLog:
     def attention(self, step: int, model: torch.nn.Module, source: Any, target: Any, pair: tuple[Any, Any],
                   options: DecodeConfig) -> None:
         """The heatmap of the model's attention while it decodes `pair`'s source (skipped without attention)."""
-        from ..plots import heatmap_image
+        from ..evaluation.plots import heatmap_image
 
         hyp = generate(model, source, [pair[0]], options, keep_attention=True)[0][0]
         if hyp.attention is None:

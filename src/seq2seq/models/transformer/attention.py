@@ -8,8 +8,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from seq2seq.models.dropout import dropout
-from seq2seq.models.linear import Linear
+from ..dropout import dropout
+from ..linear import Linear
 
 
 class MultiHeadAttention(nn.Module):
@@ -50,7 +50,8 @@ class MultiHeadAttention(nn.Module):
         """What the attention reads, x: (B, S, K) -> keys and values, each (B, H, S, d_k)."""
         return self._split(self.key(x)), self._split(self.value(x))
 
-    def _mask(self, key_mask: Tensor | None, causal: bool, queries: int, keys: int, device: torch.device) -> Tensor | None:
+    def _mask(self, key_mask: Tensor | None, causal: bool, queries: int, keys: int,
+              device: torch.device) -> Tensor | None:
         """Boolean (B or 1, 1, T, S) mask, True where a query may look; None when nothing is masked."""
         mask = None if key_mask is None else key_mask[:, None, None, :]
         if causal and queries > 1:

@@ -8,15 +8,15 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from seq2seq.config import ModelConfig
-from seq2seq.models.decoder import StepOutput
-from seq2seq.models.encoder import EncoderOutput
-from seq2seq.models.heads import TokenHead, VectorHead
-from seq2seq.models.transformer.attention import MultiHeadAttention
-from seq2seq.models.transformer.embedding import TransformerInput
-from seq2seq.models.transformer.feedforward import PositionwiseFeedForward
-from seq2seq.models.transformer.positions import make_positions
-from seq2seq.models.transformer.residual import PreNormResidual
+from ...config import ModelConfig
+from ..decoder import StepOutput
+from ..encoder import EncoderOutput
+from ..heads import TokenHead, VectorHead
+from .attention import MultiHeadAttention
+from .embedding import TransformerInput
+from .feedforward import PositionwiseFeedForward
+from .positions import make_positions
+from .residual import PreNormResidual
 
 KeyValues = tuple[Tensor, Tensor]  # one layer's keys and values, each (B, H, L, d_k)
 

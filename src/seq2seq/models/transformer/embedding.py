@@ -7,10 +7,10 @@ import math
 import torch
 from torch import Tensor, nn
 
-from seq2seq.data.vocab import PAD
-from seq2seq.models.dropout import Dropout
-from seq2seq.models.linear import Linear
-from seq2seq.models.transformer.positions import LearnedPositions, SinusoidalPositions
+from ...data.vocab import PAD
+from ..dropout import Dropout
+from ..linear import Linear
+from .positions import LearnedPositions, SinusoidalPositions
 
 
 class EmbeddingScaling(nn.Module):

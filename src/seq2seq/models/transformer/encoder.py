@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from seq2seq.config import ModelConfig
-from seq2seq.models.encoder import EncoderOutput, FinalState
-from seq2seq.models.inputs import INPUTS
-from seq2seq.models.masks import length_mask
-from seq2seq.models.transformer.attention import MultiHeadAttention
-from seq2seq.models.transformer.embedding import TransformerInput
-from seq2seq.models.transformer.feedforward import PositionwiseFeedForward
-from seq2seq.models.transformer.positions import make_positions
-from seq2seq.models.transformer.residual import PreNormResidual
-from seq2seq.models.transformer.subsampling import ConvSubsampling
+from ...config import ModelConfig
+from ..encoder import EncoderOutput, FinalState
+from ..inputs import INPUTS
+from ..masks import length_mask
+from .attention import MultiHeadAttention
+from .embedding import TransformerInput
+from .feedforward import PositionwiseFeedForward
+from .positions import make_positions
+from .residual import PreNormResidual
+from .subsampling import ConvSubsampling
 
 
 class TransformerEncoderLayer(nn.Module):

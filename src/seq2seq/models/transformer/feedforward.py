@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from seq2seq.models.dropout import dropout
-from seq2seq.models.linear import Linear
+from ..dropout import dropout
+from ..linear import Linear
 
 
 class PositionwiseFeedForward(nn.Module):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from seq2seq.models.dropout import add_dropped
+from ..dropout import add_dropped
 
 
 class PreNormResidual(nn.Module):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from seq2seq.models.masks import length_mask
+from ..masks import length_mask
 
 
 def _real(x: Tensor, lengths: Tensor) -> Tensor:

@@ -15,16 +15,21 @@ from typing import Any
 
 import torch
 
-from .allocator import keep_freed_memory
+from ..config import Config
+from ..data.sides import Side
+from ..kernels.allocator import keep_freed_memory
+from ..models import Seq2Seq, build_model
 from .atomic import current_umask
-from .checkpoint import (CHECKPOINT_VERSION, MODEL_FILE, MODEL_JSON, CheckpointError, load_state_into, read_json,
-                         save_tensors)
+from .checkpoint import (
+    CHECKPOINT_VERSION,
+    MODEL_FILE,
+    MODEL_JSON,
+    CheckpointError,
+    load_state_into,
+    save_tensors,
+)
 from .checksums import verify_checkpoint
-from .config import Config, ConfigError
-from .configure import config_from_dict
-from .data.sides import Side
-from .models import Seq2Seq, build_model
-from .rundir import load_config_and_sides, moved, resolved_checkpoint
+from .directory import moved, read_checkpoint, resolved_checkpoint
 
 
 @dataclass
@@ -78,7 +83,8 @@ def assemble(cfg: Config, source: Side, target: Side) -> Bundle:
 # Format 1 kept the embedding and output layers on the decoder and the start vector on the model.
 _V1_NAMES = (("encoder.embed.", "encoder.input."), ("decoder.embed.", "decoder.head.input."),
              ("decoder.out.", "decoder.head.output."), ("decoder.out_bias", "decoder.head.output_bias"),
-             ("decoder.tie_proj.", "decoder.head.tie_proj."), ("decoder.combine.", "decoder.attentional_output.combine."),
+             ("decoder.tie_proj.", "decoder.head.tie_proj."),
+             ("decoder.combine.", "decoder.attentional_output.combine."),
              ("start", "decoder.head.start_vector"))
 
 
@@ -94,49 +100,23 @@ def upgrade_v1(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return out
 
 
-def checkpoint_version(ckpt: Path, meta: dict[str, Any]) -> int:
-    """The format version a checkpoint's model.json declares, refused if newer than this seq2seq reads."""
-    version = meta.get("format_version")
-    if not isinstance(version, int) or isinstance(version, bool) or version > CHECKPOINT_VERSION:
-        raise CheckpointError(f"{ckpt / MODEL_JSON}: checkpoint format version {version!r} is newer than this "
-                              f"seq2seq understands ({CHECKPOINT_VERSION}); upgrade seq2seq")
-    return version
-
-
 def load_bundle(run_dir: str | Path, which: str = "best", device: str | torch.device = "cpu") -> Bundle:
     """Load a run directory's checkpoint (best by default) without running any pickled code, its files checked
     against the SHA-256 recorded when it was written (ChecksumError naming a damaged one).
 
     Takes no lock: a run may be training meanwhile. When the trainer rotates the checkpoint away while it is
     read, `best`/`last` is followed again, once."""
-    keep_freed_memory()  # decoding makes the same large tensors again and again (see allocator.py)
+    keep_freed_memory()  # decoding makes the same large tensors again and again (see kernels/allocator.py)
     for attempt in range(2):
         ckpt = resolved_checkpoint(run_dir, which)
         try:
-            bundle = _load_checkpoint(ckpt)
+            verify_checkpoint(ckpt)
+            version, cfg, source, target = read_checkpoint(ckpt)
+            bundle = assemble(cfg, source, target)
+            load_state_into(bundle.model, ckpt / MODEL_FILE, upgrade_v1 if version == 1 else None)
             break
         except (CheckpointError, OSError):
             if attempt or not moved(run_dir, which, ckpt):
                 raise
     bundle.model.to(device).eval()
     return bundle
-
-
-def _load_checkpoint(ckpt: Path) -> Bundle:
-    """The bundle of one checkpoint folder, verified."""
-    verify_checkpoint(ckpt)
-    meta = read_json(ckpt / MODEL_JSON)
-    version = checkpoint_version(ckpt, meta)
-    cfg, source, target = load_config_and_sides(ckpt, meta, MODEL_JSON)
-    bundle = assemble(cfg, source, target)
-    load_state_into(bundle.model, ckpt / MODEL_FILE, upgrade_v1 if version == 1 else None)
-    return bundle
-
-
-def checkpoint_config(ckpt: Path, meta: dict[str, Any] | None = None) -> Config:
-    """The config a checkpoint was written with (its model.json, read here unless given as `meta`)."""
-    meta = read_json(ckpt / MODEL_JSON) if meta is None else meta
-    try:
-        return config_from_dict(meta["config"])
-    except (KeyError, TypeError, AttributeError, ConfigError) as e:
-        raise CheckpointError(f"{ckpt / MODEL_JSON}: invalid config ({e})") from None

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
-from collections.abc import Sequence
 
-from .api import load
-from .configure import build_config
-from .data.tasks import generate_splits
-from .plots import attention_heatmap, learning_curves, read_metrics
+from ..config.build import build_config
+from ..data.tasks import generate_splits
+from ..evaluation.plots import attention_heatmap, learning_curves, read_metrics
+from ..inference.model import Model
 
 
 def summarise(run: Path) -> dict[str, Any]:
@@ -43,7 +43,7 @@ def samples(run: Path, n: int = 10) -> tuple[list[str], list[tuple[str, str, str
     cfg = build_config(yaml_file=run / "config.yaml")
     d = cfg.data
     test = generate_splits(d.task, d.train_size, d.valid_size, max(d.test_size, n), d.task_seed)["test"][:n]
-    model = load(run)
+    model = Model.from_run(run)
     outputs = model.translate([s for s, _ in test])
     lines, triples = [], []
     for (src, ref), hyps in zip(test, outputs):
@@ -70,7 +70,7 @@ def write_report(out: Path, experiments: Sequence[Any], wall_seconds: float) -> 
         lines, triples = samples(task_runs[0])
         parts.append(f"Ten test questions answered by `{task_runs[0].name}`:\n\n| input | expected | output | |\n"
                      "| --- | --- | --- | --- |\n" + "\n".join(lines) + "\n")
-        model = load(task_runs[0])
+        model = Model.from_run(task_runs[0])
         if model.config.model.attends:
             for i, (src, _, _) in enumerate(triples[:3]):
                 hyp = model.translate([src], attention=True)[0][0]

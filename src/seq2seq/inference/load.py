@@ -10,9 +10,9 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from .config import ConfigError
-from .rundir import CheckpointError, is_exported
-from .translation import Translator
+from ..config import ConfigError
+from ..runs.directory import CheckpointError, is_exported
+from .translator import Translator
 
 ENGINES = ("auto", "torch", "onnx", "ctranslate2")
 _HOLDS = {"torch": "PyTorch weights", "onnx": "ONNX graphs", "ctranslate2": "a CTranslate2 model"}
@@ -42,20 +42,20 @@ def load(path: str | Path, which: str = "best", device: str = "cpu", engine: str
         except ImportError:
             raise ConfigError(f"{path}: the PyTorch engine needs torch: pip install 'seq2seq[torch]' (or export "
                               f"the model where torch is installed and load the export with engine='onnx')") from None
-        from .api import load as load_torch
+        from .model import Model
 
         if threads:
             torch.set_num_threads(threads)
-        return load_torch(path, which=which, device=device)
+        return Model.from_run(path, which=which, device=device)
     if device != "cpu":
         raise ConfigError(f"the {engine} engine runs on the CPU here, not on {device!r}")
     if engine == "ctranslate2":
         return _load_ctranslate2(path, exported is not None, which, threads)
-    from .engine import load_exported
+    from ..engine import load_exported
 
     if exported:
         return load_exported(path, threads=threads)
-    from .export import export_onnx
+    from ..export import export_onnx
 
     scratch = tempfile.TemporaryDirectory(prefix="seq2seq-onnx-")
     export_onnx(path, scratch.name, which=which)
@@ -68,7 +68,7 @@ def _exported_engine(path: str | Path) -> str | None:
     """The engine an exported directory is for ("onnx" or "ctranslate2"), None for a run directory."""
     if not is_exported(path):
         return None
-    from .rundir import EXPORT_JSON, read_json
+    from ..runs.directory import EXPORT_JSON, read_json
 
     return "ctranslate2" if read_json(Path(path) / EXPORT_JSON).get("format") == "seq2seq-ctranslate2" else "onnx"
 
@@ -76,13 +76,13 @@ def _exported_engine(path: str | Path) -> str | None:
 def _load_ctranslate2(path: str | Path, exported: bool, which: str, threads: int | None) -> Translator:
     """A CTranslate2 export, or a run converted to a temporary directory first."""
     try:
-        from .ct2.model import load_converted
+        from ..ct2.model import load_converted
     except ImportError as e:
         raise ConfigError(f"the ctranslate2 engine needs ctranslate2 ({e}); "
                           f"pip install 'seq2seq[ctranslate2]'") from None
     if exported:
         return load_converted(path, threads=threads)
-    from .ct2.convert import ConversionError, export_ctranslate2
+    from ..ct2.convert import ConversionError, export_ctranslate2
 
     scratch = tempfile.TemporaryDirectory(prefix="seq2seq-ct2-")
     try:

@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .checksums import SUMS_FILE, ChecksumError, read_sums, verify_checkpoint
-from .rundir import MODEL_JSON, CheckpointError
-from .runlock import describe, live_holder
+from .directory import MODEL_JSON, CheckpointError
+from .lock import describe, live_holder
 
 LINKS = ("last", "best")
 

@@ -8,10 +8,10 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .config import Config, ConfigError
-from .configure import config_from_dict
-from .data.corpus import load_sides
-from .data.sides import Side
+from ..config import Config, ConfigError
+from ..config.build import config_from_dict
+from ..data.corpus import load_sides
+from ..data.sides import Side
 
 # 2: the output head's weights live under decoder.head (format 1 checkpoints are renamed on loading).
 CHECKPOINT_VERSION = 2
@@ -90,13 +90,36 @@ def is_exported(path: str | Path) -> bool:
     return (Path(path) / EXPORT_JSON).is_file()
 
 
+def checkpoint_version(ckpt: Path, meta: dict[str, Any]) -> int:
+    """The format version a checkpoint's model.json declares, refused if newer than this seq2seq reads."""
+    version = meta.get("format_version")
+    if not isinstance(version, int) or isinstance(version, bool) or version > CHECKPOINT_VERSION:
+        raise CheckpointError(f"{ckpt / MODEL_JSON}: checkpoint format version {version!r} is newer than this "
+                              f"seq2seq understands ({CHECKPOINT_VERSION}); upgrade seq2seq")
+    return version
+
+
+def checkpoint_config(ckpt: Path, meta: dict[str, Any] | None = None, meta_file: str = MODEL_JSON) -> Config:
+    """The config a checkpoint (or an export) was written with: its `meta_file`, read here unless given as
+    `meta`."""
+    meta = read_json(ckpt / meta_file) if meta is None else meta
+    try:
+        return config_from_dict(meta["config"])
+    except (KeyError, TypeError, AttributeError, ConfigError) as e:
+        raise CheckpointError(f"{ckpt / meta_file}: invalid config ({e})") from None
+
+
+def read_checkpoint(ckpt: Path) -> tuple[int, Config, Side, Side]:
+    """What one checkpoint folder says besides its weights: the format version, the config and both sides."""
+    meta = read_json(ckpt / MODEL_JSON)
+    version = checkpoint_version(ckpt, meta)
+    return (version, *load_config_and_sides(ckpt, meta, MODEL_JSON))
+
+
 def load_config_and_sides(directory: Path, meta: dict[str, Any], meta_file: str) -> tuple[Config, Side, Side]:
     """The config and both sides a checkpoint or an export directory holds, checked against the side sizes its
     `meta_file` (model.json, export.json), read as `meta`, records."""
-    try:
-        cfg = config_from_dict(meta["config"])
-    except (KeyError, TypeError, AttributeError, ConfigError) as e:
-        raise CheckpointError(f"{directory / meta_file}: invalid config ({e})") from None
+    cfg = checkpoint_config(directory, meta, meta_file)
     try:
         source, target = load_sides(cfg, directory)
     except (OSError, ValueError) as e:

@@ -18,7 +18,7 @@ import os
 from pathlib import Path
 
 from .atomic import write_text
-from .rundir import CheckpointError
+from .directory import CheckpointError
 
 SUMS_FILE = "SHA256SUMS"
 CACHE_NAME = "verified.json"

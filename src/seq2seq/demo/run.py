@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .configure import build_config
+from ..config.build import build_config
 
 log = logging.getLogger("seq2seq")
 
@@ -49,7 +49,7 @@ QUICK_SIZES = {"data.train_size": 600, "data.valid_size": 100, "data.test_size":
 
 
 def _train_one(exp: Experiment, out: Path, quick: bool, threads: int) -> dict[str, Any]:
-    from .training import train
+    from ..training import train
 
     overrides: dict[str, Any] = {"data.task": exp.task, "train.epochs": exp.planned_epochs(quick),
                                  "train.threads": threads, "train.seed": 1,

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from .atomic import refused_as
-from .rundir import CheckpointError
+from .directory import CheckpointError
 
 LOCK_FILE = "train.lock"
 # msvcrt.locking locks a byte range: one byte far beyond the holder's note, so the note stays readable.

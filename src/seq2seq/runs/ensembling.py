@@ -9,9 +9,9 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..models.ensemble import Ensemble
 from .bundle import Bundle, load_bundle
 from .checkpoint import CheckpointError
-from .models.ensemble import Ensemble
 
 
 def side_difference(a: Any, b: Any) -> str | None:
@@ -21,8 +21,9 @@ def side_difference(a: Any, b: Any) -> str | None:
     if a.reversal != b.reversal:
         return "input reversal differs (data.reverse_source)"
     if a.kind == "features":
-        same = a.dim == b.dim and all(x is None and y is None or x is not None and y is not None and np.array_equal(x, y)
-                                      for x, y in ((a.mean, b.mean), (a.std, b.std)))
+        same = a.dim == b.dim and all(
+            x is None and y is None or x is not None and y is not None and np.array_equal(x, y)
+            for x, y in ((a.mean, b.mean), (a.std, b.std)))
         return None if same else "feature dimensions or normalisation statistics differ"
     if a.vocab != b.vocab:
         return f"vocabularies differ ({len(a.vocab)} and {len(b.vocab)} entries)"

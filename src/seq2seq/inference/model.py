@@ -1,5 +1,6 @@
 """The Python API of the PyTorch engine: `Model` over a run directory's checkpoint (`seq2seq.load` picks the
-engine; see `loading`), `load_ensemble` for several runs as one model, and `Model.score` for given targets."""
+engine; see `inference.load`), `load_ensemble` for several runs as one model, and `Model.score` for given
+targets."""
 
 from __future__ import annotations
 
@@ -11,18 +12,18 @@ from typing import Any
 
 import torch
 
-from .bundle import Bundle, load_bundle
-from .config import ConfigError, DecodeConfig
-from .data.copying import encode_pair, resolve
-from .decoding import Hypothesis, generate
-from .decoding.scoring import score_pairs
-from .ensembling import load_members
-from .kernels import for_generation
-from .translation import InputError, InputTooLong, Translation, Translator
+from ..config import ConfigError, DecodeConfig
+from ..data.copying import encode_pair, resolve
+from ..decoding import Hypothesis, generate
+from ..decoding.scoring import score_pairs
+from ..kernels import for_generation
+from ..runs.bundle import Bundle, load_bundle
+from ..runs.ensembling import load_members
+from .translator import InputError, InputTooLong, Translation, Translator
 
 log = logging.getLogger("seq2seq")
 
-__all__ = ["InputError", "InputTooLong", "Model", "Score", "Translation", "load", "load_ensemble"]
+__all__ = ["InputError", "InputTooLong", "Model", "Score", "Translation", "load_ensemble"]
 
 
 @dataclass
@@ -45,6 +46,12 @@ class Model(Translator):
         self.bundle = bundle
         self.net = bundle.model if net is None else net
         self.kernels = "auto"  # the decode.kernels mode generation's kernels were last chosen for
+
+    @classmethod
+    def from_run(cls, run_dir: str | Path, which: str = "best", device: str | torch.device = "cpu") -> Model:
+        """A run directory's checkpoint (`checkpoints/best` unless which="last") on PyTorch, with the CPU kernels
+        of its shapes chosen for this machine (`decode.kernels`); `seq2seq.load` is the front door."""
+        return _with_kernels(cls(load_bundle(run_dir, which=which, device=device)))
 
     @property
     def device(self) -> torch.device:
@@ -83,12 +90,6 @@ class Model(Translator):
         return out
 
 
-def load(run_dir: str | Path, which: str = "best", device: str | torch.device = "cpu") -> Model:
-    """Load a trained model from a run directory (`checkpoints/best` unless which="last"), with the CPU kernels
-    of its shapes chosen for this machine (`decode.kernels`)."""
-    return _with_kernels(Model(load_bundle(run_dir, which=which, device=device)))
-
-
 def _with_kernels(model: Model, options: DecodeConfig | None = None) -> Model:
     """Decide generation's kernels for the model's shapes here (for the run's decode section, or `options`)
     and log what was chosen."""
@@ -104,6 +105,6 @@ def load_ensemble(run_dirs: list[str | Path], which: str = "best", device: str |
     (greedy, sampling and beam search alike); the first run's decode section gives the defaults. Runs whose
     vocabularies differ are refused naming both."""
     if len(run_dirs) == 1:
-        return load(run_dirs[0], which, device)
+        return Model.from_run(run_dirs[0], which, device)
     first, ensemble = load_members(list(run_dirs), which, device)
     return _with_kernels(Model(first, ensemble))

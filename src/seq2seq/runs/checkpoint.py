@@ -16,9 +16,17 @@ from safetensors.torch import load_file, save_file
 from .atomic import current_umask, fsync_path, os_error, remove_quietly  # noqa: F401 (current_umask: re-exported)
 from .checksums import write_sums
 
-# Re-exported: what a run directory is and how its JSON is read need no torch (see rundir).
-from .rundir import (CHECKPOINT_VERSION, MODEL_FILE, MODEL_JSON, TRAINER_FILE, TRAINER_JSON,  # noqa: F401
-                     CheckpointError, checkpoint_dir, read_json)
+# Re-exported: what a run directory is and how its JSON is read need no torch (see runs/directory.py).
+from .directory import (  # noqa: F401
+    CHECKPOINT_VERSION,
+    MODEL_FILE,
+    MODEL_JSON,
+    TRAINER_FILE,
+    TRAINER_JSON,
+    CheckpointError,
+    checkpoint_dir,
+    read_json,
+)
 
 
 def has_checkpoint(run_dir: str | Path) -> bool:

@@ -16,7 +16,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib import font_manager  # noqa: E402
 
-from .checkpoint import CheckpointError  # noqa: E402
+from ..runs.checkpoint import CheckpointError  # noqa: E402
 
 log = logging.getLogger("seq2seq")
 

@@ -14,11 +14,11 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from .config import Config, DecodeConfig
-from .config.overrides import decode_options
-from .data.sides import Side
-from .data.text_checks import text_problem
-from .hypothesis import Hypothesis
+from ..config import Config, DecodeConfig
+from ..config.overrides import decode_options
+from ..data.sides import Side
+from ..data.text_checks import text_problem
+from ..search.hypothesis import Hypothesis
 
 log = logging.getLogger("seq2seq")
 
