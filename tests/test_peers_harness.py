@@ -90,3 +90,10 @@ def test_ct2_decode_feeds_our_export_as_the_ctranslate2_engine(tiny_bundle, tmp_
         got = [line.split(" ") if line else [] for line in
                (tmp_path / "hyps" / f"ours.{name}.txt").read_text(encoding="utf-8").splitlines()]
         assert got == expected
+
+
+def test_the_torchrun_row_says_one_process_against_two():
+    report = _module("report")
+    rows = {"ours-128x2-torchrun": _row(1500, procs1_tgt_tok_s=1000.0, procs2_tgt_tok_s=1500.0)}
+    assert "1 process of 1 thread 1,000 tgt tok/s, 2 torchrun processes of 1 thread 1,500 (1.50x)" in \
+        "\n".join(report.ratios(rows))

@@ -73,6 +73,18 @@ def bleu(hyp_file: Path, ref_file: Path) -> float:
     return sacrebleu.corpus_bleu(hyps, [refs], tokenize="none").score
 
 
+def mean_length(hyp_file: Path) -> float:
+    """Mean output length in tokens: a barely trained model's outputs run long, and decoding speed follows."""
+    lines = hyp_file.read_text(encoding="utf-8").splitlines()
+    return sum(len(x.split()) for x in lines) / max(len(lines), 1)
+
+
+def scores(greedy: Path, beam5: Path, reference: Path) -> dict:
+    """BLEU and mean output length of the greedy and beam-5 hypothesis files."""
+    return {"bleu_greedy": bleu(greedy, reference), "bleu_beam5": bleu(beam5, reference),
+            "len_greedy": mean_length(greedy), "len_beam5": mean_length(beam5)}
+
+
 def steady(values: list[float]) -> float:
     """Mean over logging intervals, the first (warm-up) left out when there are more."""
     return sum(values[1:]) / len(values[1:]) if len(values) > 1 else values[0]

@@ -6,7 +6,7 @@ import json
 import re
 from pathlib import Path
 
-from common import MAX_LEN, VENVS, bleu, sh, steady
+from common import MAX_LEN, VENVS, bleu, mean_length, sh, steady
 
 def joey_config(data: Path, work: Path, args, beam: int) -> str:
     """JoeyNMT's config file of the `ours-256x2` shape, decoding with `beam`; its path."""
@@ -59,5 +59,5 @@ def run_joeynmt(data: Path, work: Path, args) -> dict:
         secs = float(re.findall(r"Generation took ([\d.]+)\[sec\]", (work / f"{name}.log").read_text())[-1])
         hyp = work / f"{name}.test"
         result[f"{name}_sent_s"] = len(hyp.read_text(encoding="utf-8").splitlines()) / secs
-        result[f"bleu_{name}"] = bleu(hyp, data / "test.de")
+        result[f"bleu_{name}"], result[f"len_{name}"] = bleu(hyp, data / "test.de"), mean_length(hyp)
     return result

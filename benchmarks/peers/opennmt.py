@@ -9,7 +9,7 @@ import re
 import sys
 from pathlib import Path
 
-from common import BIN, HERE, MAX_LEN, VENVS, bleu, sh, steady
+from common import BIN, HERE, MAX_LEN, VENVS, bleu, mean_length, scores, sh, steady
 
 PY = VENVS / "opennmt" / "bin" / "python"
 ENV = {"TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD": "1"}  # OpenNMT-py 3.5.1 pickles its checkpoints
@@ -69,7 +69,7 @@ def run_opennmt(data: Path, work: Path, args, transformer: bool = False) -> dict
         secs = float(re.search(r"Total translation time \(s\): ([\d.]+)", (work / f"{name}.log").read_text()).group(1))
         n = len(hyp.read_text(encoding="utf-8").splitlines())
         result[f"{name}_sent_s"] = n / secs
-        result[f"bleu_{name}"] = bleu(hyp, data / "test.de")
+        result[f"bleu_{name}"], result[f"len_{name}"] = bleu(hyp, data / "test.de"), mean_length(hyp)
     return result
 
 
@@ -108,8 +108,7 @@ def run_opennmt_ct2(data: Path, out: Path, args, rows: dict) -> dict[str, dict]:
         result[name] = {"params": base.get("params", float("nan")),
                         "train_tgt_tok_s": base.get("train_tgt_tok_s", float("nan")),
                         "greedy_sent_s": speeds[name]["greedy_sent_s"], "beam5_sent_s": speeds[name]["beam5_sent_s"],
-                        "bleu_greedy": bleu(work / f"{name}.greedy.txt", data / "test.de"),
-                        "bleu_beam5": bleu(work / f"{name}.beam5.txt", data / "test.de")}
+                        **scores(work / f"{name}.greedy.txt", work / f"{name}.beam5.txt", data / "test.de")}
     return result
 
 
@@ -120,11 +119,13 @@ def run_opennmt_procs(data: Path, work: Path, args) -> dict:
     cfg = {**opennmt_config(data, work, args, False), "world_size": 2, "gpu_ranks": [0, 1], "gpu_backend": "gloo"}
     try:
         train_opennmt(work, args, cfg)
-    except RuntimeError as e:
-        last = [x for x in str(e).splitlines() if x.strip()][-1].strip()
+    except RuntimeError:
+        log = (work / "train.log").read_text(errors="replace")
+        errors = re.findall(r"^(\w+Error: .+)$", log, re.MULTILINE)  # the first process's own error
         raise RuntimeError("OpenNMT-py 3.5.1 trains in several processes only on GPUs (one process per "
                            "gpu_ranks entry, each given a CUDA device: onmt/bin/train.py, onmt/train_single.py); "
-                           f"world_size 2 on CPU ended with: {last}") from None
+                           f"world_size 2 on CPU failed: {errors[0] if errors else 'see ' + str(work / 'train.log')}"
+                           ) from None
     log = (work / "train.log").read_text()
     return {"params": int(re.search(r"\* number of parameters: (\d+)", log).group(1)),
             "train_tgt_tok_s": steady([float(m.group(2)) for m in re.finditer(r"(\d+)/\s*(\d+) tok/s", log)])}

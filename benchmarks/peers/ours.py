@@ -9,7 +9,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from common import MAX_LEN, ROOT, bleu, sh
+from common import MAX_LEN, ROOT, scores, sh
 
 # Our Transformer row: the `transformer` preset is this shape (its dropout set to the peers' 0.1); the schedule,
 # label smoothing and token batches it also sets are training keys speed.py does not read (it trains with Adam
@@ -53,9 +53,7 @@ def run_ours(data: Path, work: Path, args, system: str) -> dict:
     return {"params": r["parameters"], "train_tgt_tok_s": r["train"]["target_tokens_per_second"],
             "greedy_sent_s": r["decode"]["greedy"]["sentences_per_second"],
             "beam5_sent_s": r["decode"]["beam5"]["sentences_per_second"],
-            "bleu_greedy": bleu(work / "greedy.txt", data / "test.de"),
-            "bleu_beam5": bleu(work / "beam5.txt", data / "test.de"),
-            **flops(r)}
+            **scores(work / "greedy.txt", work / "beam5.txt", data / "test.de"), **flops(r)}
 
 
 def flops(r: dict) -> dict:
@@ -80,8 +78,7 @@ def run_ours_onnx(data: Path, work: Path, args, base: str, trained: dict, engine
     r = json.loads((work / "log.txt").read_text().strip().splitlines()[-1])
     return {"params": r["parameters"], "train_tgt_tok_s": trained.get("train_tgt_tok_s", float("nan")),
             "greedy_sent_s": r["greedy_sent_s"], "beam5_sent_s": r["beam5_sent_s"],
-            "bleu_greedy": bleu(work / "greedy.txt", data / "test.de"),
-            "bleu_beam5": bleu(work / "beam5.txt", data / "test.de")}
+            **scores(work / "greedy.txt", work / "beam5.txt", data / "test.de")}
 
 
 def run_ours_torchrun(data: Path, work: Path, args) -> dict:

@@ -16,10 +16,12 @@ PAIRS = [("ours-128x2", "opennmt"), ("ours-onnx", "opennmt"), ("ours-onnx-int8",
          ("ours-transformer-ct2-int8", "opennmt-transformer"), ("ours-transformer-onnx", "ours-transformer"),
          ("ours-transformer-onnx-int8", "ours-transformer-onnx"), ("ours-transformer-ct2", "ours-transformer"),
          ("ours-transformer-ct2-int8", "ours-transformer-ct2"),
-         ("opennmt-transformer-ct2", "opennmt-transformer"), ("opennmt-transformer-ct2-int8", "opennmt-transformer-ct2"),
+         ("opennmt-transformer-ct2", "opennmt-transformer"),
+         ("opennmt-transformer-ct2-int8", "opennmt-transformer-ct2"),
          ("ours-transformer-ct2-direct", "opennmt-transformer-ct2"),
          ("ours-transformer-ct2-int8-direct", "opennmt-transformer-ct2-int8"),
-         ("ours-transformer-ct2", "opennmt-transformer-ct2"), ("ours-transformer-ct2-int8", "opennmt-transformer-ct2-int8"),
+         ("ours-transformer-ct2", "opennmt-transformer-ct2"),
+         ("ours-transformer-ct2-int8", "opennmt-transformer-ct2-int8"),
          ("ours-128x2-torchrun", "opennmt-2procs")]
 
 # Rows that decode a model another row trained: their training columns are that row's.
@@ -76,8 +78,8 @@ def _training_flops(name: str, r: dict, rows: dict) -> tuple[float, float, float
 def table(rows: dict) -> list[str]:
     """The Markdown table of every row, with the core's matmul peak and a warning for a rate above it."""
     lines = ["| system | params | train tgt tok/s | train GFLOP/step | train GFLOP/s (% of peak) | greedy sent/s | "
-             "beam-5 sent/s | BLEU greedy | BLEU beam-5 |",
-             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+             "beam-5 sent/s | BLEU greedy | BLEU beam-5 | output tokens (greedy / beam-5) |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     over = []
     for name, r in rows.items():
         params = f"{r['params'] / 1e6:.2f}M" if r.get("params") == r.get("params") and "params" in r else "–"
@@ -90,7 +92,7 @@ def table(rows: dict) -> list[str]:
                 over.append(name)
         lines.append(f"| {name} | {params} | {_cell(r, 'train_tgt_tok_s', 0)} | {step} | {rate} | "
                      f"{_cell(r, 'greedy_sent_s', 1)} | {_cell(r, 'beam5_sent_s', 1)} | {_cell(r, 'bleu_greedy', 2)} | "
-                     f"{_cell(r, 'bleu_beam5', 2)} |")
+                     f"{_cell(r, 'bleu_beam5', 2)} | {_cell(r, 'len_greedy', 1)} / {_cell(r, 'len_beam5', 1)} |")
     peaks = sorted({r["matmul_peak_gflops"] for r in rows.values() if "matmul_peak_gflops" in r})
     if peaks:
         lines += ["", f"Matmul peak of the core (float32, the faster of torch's BLAS and oneDNN at the model's shapes "
@@ -119,7 +121,13 @@ def ratios(rows: dict) -> list[str]:
             train = "" if same_training else f"training {_ratio(a, b, 'train_tgt_tok_s')}, "
             lines.append(f"- {ours} / {peer}: {train}greedy {_ratio(a, b, 'greedy_sent_s')}, beam-5 "
                          f"{_ratio(a, b, 'beam5_sent_s')}; BLEU greedy {_cell(a, 'bleu_greedy', 2)} vs "
-                         f"{_cell(b, 'bleu_greedy', 2)}, beam-5 {_cell(a, 'bleu_beam5', 2)} vs {_cell(b, 'bleu_beam5', 2)}")
+                         f"{_cell(b, 'bleu_greedy', 2)}, beam-5 {_cell(a, 'bleu_beam5', 2)} vs "
+                         f"{_cell(b, 'bleu_beam5', 2)}")
+    torchrun = rows.get("ours-128x2-torchrun", {})
+    if "procs1_tgt_tok_s" in torchrun:
+        one, two = torchrun["procs1_tgt_tok_s"], torchrun["procs2_tgt_tok_s"]
+        lines.append(f"- ours-128x2-torchrun (`seq2seq train`, one epoch of 64 x steps pairs): 1 process of 1 thread "
+                     f"{one:,.0f} tgt tok/s, 2 torchrun processes of 1 thread {two:,.0f} ({two / one:.2f}x)")
     return lines
 
 

@@ -128,7 +128,7 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--decode-only", action="store_true",
                    help="decode the models an earlier run of the same --out trained again (training figures kept)")
     p.add_argument("--multi30k", type=Path, default=MULTI30K,
-                   help="folder of Multi30k's {train,val,test_2016_flickr}.{en,de}.gz (default ../shared/data/multi30k)")
+                   help="Multi30k's folder: {train,val,test_2016_flickr}.{en,de}.gz (default ../shared/data/multi30k)")
     p.add_argument("--out", help="output folder (default runs/peers; runs/peers-2cores with --two-cores)")
     args = p.parse_args()
     two = args.two_cores
@@ -144,7 +144,7 @@ def main() -> None:
     if args.avx2_emulation:
         os.environ.update(AVX2_EMULATION)  # inherited by every child
     machine = machine_line()
-    print(machine, flush=True)
+    print(machine, file=sys.stderr, flush=True)
     load_before = os.getloadavg()
     out = Path(args.out).resolve()
     data = prepare(out, args.multi30k)
@@ -155,7 +155,8 @@ def main() -> None:
         # Two queues on two cores at once: ours on --pin, the peers on --peer-pin (subprocesses, so threads do).
         mine = [s for s in args.systems if s.startswith("ours")]
         queues = [(mine, args.pin), ([s for s in args.systems if s not in mine], args.peer_pin)]
-        workers = [threading.Thread(target=run_systems, args=(q, pin, data, out, args, rows, notes)) for q, pin in queues]
+        workers = [threading.Thread(target=run_systems, args=(q, pin, data, out, args, rows, notes))
+                   for q, pin in queues]
         for w in workers:
             w.start()
         for w in workers:
