@@ -7,9 +7,10 @@ The peers harness compares OpenNMT-py's Transformer converted by CTranslate2's o
 directories are read by `ctranslate2.Translator` (one thread), fed the same whitespace tokens, 64 sentences a
 batch (`max_batch_size`, CTranslate2 sorting by length), greedy and beam 5, at most `--max-length` tokens, no
 length penalty, an empty output allowed (the options of our ctranslate2 engine); the models alternate for
-`--rounds` rounds and the median sentences/s is kept, so a busy core slows them alike. A directory written by our exporter (it holds `export.json`) is fed the tokens our source side
-makes of each line, as `seq2seq.load` feeds it. Writes DIR/NAME.{greedy,beam5}.txt and prints one
-JSON line {NAME: {greedy_sent_s, beam5_sent_s, greedy_rounds, beam5_rounds, sentences}}.
+`--rounds` rounds and the median sentences/s is kept, so a busy core slows them alike. A directory written by
+our exporter (it holds `export.json`) is fed the tokens our source side makes of each line, as `seq2seq.load`
+feeds it. Writes DIR/NAME.{greedy,beam5}.txt and prints one JSON line
+{NAME: {greedy_sent_s, beam5_sent_s, greedy_rounds, beam5_rounds, sentences}}.
 """
 
 from __future__ import annotations
