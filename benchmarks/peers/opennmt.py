@@ -80,6 +80,16 @@ OURS_CT2 = {"ours-transformer-ct2": "ours-transformer-ct2-direct",
             "ours-transformer-ct2-int8": "ours-transformer-ct2-int8-direct"}
 
 
+RENAME_ATTENTION = """
+import sys, torch
+ckpt = torch.load(sys.argv[1], map_location="cpu", weights_only=False)  # the harness's own checkpoint
+if getattr(ckpt["opt"], "self_attn_type", "scaled-dot") == "scaled-dot-flash":
+    ckpt["opt"].self_attn_type = "scaled-dot"
+torch.save(ckpt, sys.argv[2] + ".tmp")
+import os; os.replace(sys.argv[2] + ".tmp", sys.argv[2])
+"""
+
+
 def run_opennmt_ct2(data: Path, out: Path, args, rows: dict) -> dict[str, dict]:
     """OpenNMT-py's trained Transformer converted by `ct2-opennmt-py-converter` (float32, int8) and decoded by
     CTranslate2 (ct2_decode.py) alternating with our CTranslate2 exports of `ours-transformer` where those rows
@@ -89,9 +99,14 @@ def run_opennmt_ct2(data: Path, out: Path, args, rows: dict) -> dict[str, dict]:
         raise RuntimeError("run opennmt-transformer first (its trained model is what the converter reads)")
     work = out / "opennmt-transformer-ct2"
     work.mkdir(parents=True, exist_ok=True)
+    # OpenNMT-py 3.5.1's default self_attn_type "scaled-dot-flash" differs from "scaled-dot" only on a GPU (on a
+    # CPU both compute softmax(QK^T / sqrt(d)) V, onmt/modules/multi_headed_attn.py), but the converter knows
+    # only the latter's name: it reads a copy of the checkpoint with that name.
+    renamed = work / "model_scaled_dot.pt"
+    sh([sys.executable, "-c", RENAME_ATTENTION, str(checkpoint), str(renamed)], work / "rename.log", 1, ENV, args.pin)
     models = {}
     for name, quantization in CONVERTED.items():
-        sh([str(BIN / "ct2-opennmt-py-converter"), "--model_path", str(checkpoint), "--output_dir",
+        sh([str(BIN / "ct2-opennmt-py-converter"), "--model_path", str(renamed), "--output_dir",
             str(work / name), "--quantization", quantization, "--force", "--unsafe_deserialization"],
            work / f"{name}.convert.log", 1, ENV, args.pin)
         models[name] = work / name
