@@ -60,11 +60,14 @@ def run_opennmt(data: Path, work: Path, args, transformer: bool = False) -> dict
     tgt_rates = [float(m.group(2)) for m in re.finditer(r"(\d+)/\s*(\d+) tok/s", log)]
     params = int(re.search(r"\* number of parameters: (\d+)", log).group(1))
     result = {"params": params, "train_tgt_tok_s": steady(tgt_rates)}
+    # -max_length_ratio 0: OpenNMT-py 3.5.1 otherwise caps a batch's outputs at 1.25 x its longest source + 5
+    # tokens (onmt/translate/translator.py), not at the 100 tokens every other row stops at.
     for name, beam in (("greedy", 1), ("beam5", 5)):
         hyp = work / f"{name}.txt"
         sh([str(PY), "-m", "onmt.bin.translate", "-model", str(work / f"model_step_{args.steps}.pt"),
             "-src", str(data / "test.en"), "-output", str(hyp), "-beam_size", str(beam), "-batch_size", "64",
-            "-batch_type", "sents", "-max_length", str(MAX_LEN), "-report_time", "-gpu", "-1"],
+            "-batch_type", "sents", "-max_length", str(MAX_LEN), "-max_length_ratio", "0", "-report_time", "-gpu",
+            "-1"],
            work / f"{name}.log", args.threads, ENV, args.pin)
         secs = float(re.search(r"Total translation time \(s\): ([\d.]+)", (work / f"{name}.log").read_text()).group(1))
         n = len(hyp.read_text(encoding="utf-8").splitlines())
