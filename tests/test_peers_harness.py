@@ -47,14 +47,16 @@ def test_targets_take_the_fastest_candidate_and_say_met_or_not():
 
 def test_the_converter_target_compares_the_rows_decoded_by_the_same_code():
     report = _module("report")
-    rows = {"opennmt-transformer-ct2": _row(greedy=100, beam=50),
-            "ours-transformer-ct2-direct": _row(greedy=96, beam=45)}
+    # free decoding: ours faster (its outputs are shorter); every output 30 tokens: the same work, compared
+    rows = {"opennmt-transformer-ct2": _row(greedy=100, beam=50, greedy_fixed_sent_s=40.0, beam5_fixed_sent_s=20.0),
+            "ours-transformer-ct2-direct": _row(greedy=300, beam=150, greedy_fixed_sent_s=38.4,
+                                                beam5_fixed_sent_s=18.0)}
     lines = "\n".join(report.targets(rows))
     assert "| #29 our CT2 export / OpenNMT-py converted, fp32 greedy | 0.96x | ours-transformer-ct2-direct | 0.95x " \
            "| met |" in lines
     assert "fp32 beam-5 | 0.90x | ours-transformer-ct2-direct | 0.95x | **NOT met** |" in lines
-    assert "ours-transformer-ct2-direct / opennmt-transformer-ct2: greedy 0.96x, beam-5 0.90x" in \
-        "\n".join(report.ratios(rows))
+    assert "ours-transformer-ct2-direct / opennmt-transformer-ct2: greedy 3.00x, beam-5 3.00x (every output 30 " \
+           "tokens: greedy 0.96x, beam-5 0.90x)" in "\n".join(report.ratios(rows))
 
 
 def test_a_training_rate_above_the_matmul_peak_is_flagged_and_peers_are_counted_by_our_shape():
@@ -78,7 +80,8 @@ def test_ct2_decode_feeds_our_export_as_the_ctranslate2_engine(tiny_bundle, tmp_
     out = export_ctranslate2(tiny_bundle("transformer-tiny"), tmp_path / "ct2")
     (tmp_path / "src.txt").write_text("".join(t + "\n" for t in texts), encoding="utf-8")
     monkeypatch.setattr(sys, "argv", ["ct2_decode.py", "--source", str(tmp_path / "src.txt"), "--out",
-                                      str(tmp_path / "hyps"), "--rounds", "1", "--max-length", "20", f"ours={out}"])
+                                      str(tmp_path / "hyps"), "--rounds", "1", "--max-length", "20", "--fixed-length", "20",
+                                      f"ours={out}"])
     _module("ct2_decode").main()
     speeds = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert speeds["ours"]["sentences"] == len(texts) and speeds["ours"]["greedy_sent_s"] > 0
@@ -90,6 +93,8 @@ def test_ct2_decode_feeds_our_export_as_the_ctranslate2_engine(tiny_bundle, tmp_
         got = [line.split(" ") if line else [] for line in
                (tmp_path / "hyps" / f"ours.{name}.txt").read_text(encoding="utf-8").splitlines()]
         assert got == expected
+    fixed = (tmp_path / "hyps" / "ours.greedy_fixed.txt").read_text(encoding="utf-8").splitlines()
+    assert [len(line.split(" ")) for line in fixed] == [20] * len(texts)  # --fixed-length: every output 20 long
 
 
 def test_the_torchrun_row_says_one_process_against_two():

@@ -9,8 +9,10 @@ batch (`max_batch_size`, CTranslate2 sorting by length), greedy and beam 5, at m
 length penalty, an empty output allowed (the options of our ctranslate2 engine); the models alternate for
 `--rounds` rounds and the median sentences/s is kept, so a busy core slows them alike. A directory written by
 our exporter (it holds `export.json`) is fed the tokens our source side makes of each line, as `seq2seq.load`
-feeds it. Writes DIR/NAME.{greedy,beam5}.txt and prints one JSON line
-{NAME: {greedy_sent_s, beam5_sent_s, greedy_rounds, beam5_rounds, sentences}}.
+feeds it. `--fixed-length N` adds greedy and beam-5 rounds in which every output is exactly N tokens long
+(`min_decoding_length` = `max_decoding_length` = N): two models trained apart stop at different lengths, and
+only equal work compares their speed. Writes DIR/NAME.{greedy,beam5}[_fixed].txt and prints one JSON line
+{NAME: {greedy_sent_s, beam5_sent_s, greedy_rounds, beam5_rounds[, greedy_fixed_sent_s, ...], sentences}}.
 """
 
 from __future__ import annotations
@@ -47,6 +49,8 @@ def main() -> None:
     p.add_argument("--batch", type=int, default=64)
     p.add_argument("--max-length", type=int, default=100)
     p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--fixed-length", type=int, default=0,
+                   help="also decode with every output exactly this many tokens long (0: not)")
     args = p.parse_args()
     import ctranslate2
 
@@ -58,14 +62,20 @@ def main() -> None:
                    for n, d in models.items()}
     tokens = {n: source_tokens(Path(d), lines) for n, d in models.items()}
     result: dict = {n: {"sentences": len(lines)} for n in models}
-    for strategy, beam in (("greedy", 1), ("beam5", 5)):
+    # Free decoding (each model stops where it emits </s>), then, with --fixed-length, every output exactly
+    # that long (</s> barred before it, the search stopped at it): the same work for every model, whatever it
+    # learned, so that two models' speeds compare their engines' work and not their output lengths.
+    runs = [(s, b, 0, args.max_length) for s, b in (("greedy", 1), ("beam5", 5))]
+    if args.fixed_length:
+        runs += [(f"{s}_fixed", b, args.fixed_length, args.fixed_length) for s, b in (("greedy", 1), ("beam5", 5))]
+    for strategy, beam, least, most in runs:
         speeds: dict[str, list[float]] = {n: [] for n in models}
         for _ in range(args.rounds):
             for name, translator in translators.items():
                 start = time.perf_counter()
                 hyps = translator.translate_batch(tokens[name], max_batch_size=args.batch, batch_type="examples",
-                                                  beam_size=beam, max_decoding_length=args.max_length,
-                                                  length_penalty=0.0, min_decoding_length=0, return_scores=False)
+                                                  beam_size=beam, max_decoding_length=most, length_penalty=0.0,
+                                                  min_decoding_length=least, return_scores=False)
                 speeds[name].append(len(lines) / (time.perf_counter() - start))
                 (out / f"{name}.{strategy}.txt").write_text(
                     "".join(" ".join(h.hypotheses[0]) + "\n" for h in hyps), encoding="utf-8")
