@@ -80,8 +80,8 @@ def test_ct2_decode_feeds_our_export_as_the_ctranslate2_engine(tiny_bundle, tmp_
     out = export_ctranslate2(tiny_bundle("transformer-tiny"), tmp_path / "ct2")
     (tmp_path / "src.txt").write_text("".join(t + "\n" for t in texts), encoding="utf-8")
     monkeypatch.setattr(sys, "argv", ["ct2_decode.py", "--source", str(tmp_path / "src.txt"), "--out",
-                                      str(tmp_path / "hyps"), "--rounds", "1", "--max-length", "20", "--fixed-length", "20",
-                                      f"ours={out}"])
+                                      str(tmp_path / "hyps"), "--rounds", "1", "--max-length", "20",
+                                      "--fixed-length", "20", f"ours={out}"])
     _module("ct2_decode").main()
     speeds = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert speeds["ours"]["sentences"] == len(texts) and speeds["ours"]["greedy_sent_s"] > 0
