@@ -122,7 +122,8 @@ def ratios(rows: dict) -> list[str]:
         if ours in rows and peer in rows:
             a, b = rows[ours], rows[peer]
             same_training = a.get("train_tgt_tok_s") == b.get("train_tgt_tok_s")
-            train = "" if same_training else f"training {_ratio(a, b, 'train_tgt_tok_s')}, "
+            trained = _ratio(a, b, "train_tgt_tok_s")
+            train = "" if same_training or trained == "–" else f"training {trained}, "
             fixed = f" (every output {FIXED} tokens: greedy {_ratio(a, b, 'greedy_fixed_sent_s')}, beam-5 " \
                 f"{_ratio(a, b, 'beam5_fixed_sent_s')})" if "greedy_fixed_sent_s" in a else ""
             lines.append(f"- {ours} / {peer}: {train}greedy {_ratio(a, b, 'greedy_sent_s')}, beam-5 "
