@@ -79,3 +79,22 @@ def same_weights():
         for k in x:
             assert torch.equal(x[k], y[k]), k
     return check
+
+
+@pytest.fixture(scope="session")
+def kill_mid_epoch_and_resume():
+    """`kill_mid_epoch_and_resume(process, run)`: SIGKILL a started `seq2seq train` into `run` once it has logged four
+    evaluations (no checkpoint on the way out), then resume it to its end; fails the test if either step does."""
+    import signal
+
+    def kill_and_resume(process: subprocess.Popen, run) -> None:
+        metrics, deadline = run / "metrics.jsonl", time.time() + 120
+        while time.time() < deadline and not (metrics.exists() and len(metrics.read_text().splitlines()) >= 4):
+            time.sleep(0.02)
+        assert process.poll() is None, "the run ended before it could be killed"
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=60)
+        resumed = subprocess.run([sys.executable, "-m", "seq2seq", "train", "--out", str(run), "--resume", "--quiet"],
+                                 capture_output=True, text=True, timeout=300)
+        assert resumed.returncode == 0, resumed.stderr
+    return kill_and_resume

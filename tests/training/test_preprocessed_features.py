@@ -3,10 +3,8 @@ as from the .npz files bit for bit, and a run killed mid-epoch resumes to the sa
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
@@ -73,21 +71,13 @@ def _launch(data, out):
 
 
 @pytest.mark.slow
-def test_a_feature_run_killed_mid_epoch_resumes_to_the_same_weights(corpus, tmp_path):
+def test_a_feature_run_killed_mid_epoch_resumes_to_the_same_weights(corpus, tmp_path, kill_mid_epoch_and_resume):
     _, data = corpus
     full = _launch(data, tmp_path / "full")
     assert full.wait(timeout=300) == 0, full.stderr.read().decode()
     run = tmp_path / "killed"
     process = _launch(data, run)
-    metrics, deadline = run / "metrics.jsonl", time.time() + 120
-    while time.time() < deadline and not (metrics.exists() and len(metrics.read_text().splitlines()) >= 4):
-        time.sleep(0.02)
-    assert process.poll() is None, "the run ended before it could be killed"
-    process.send_signal(signal.SIGKILL)
-    process.wait(timeout=60)
-    resumed = subprocess.run([sys.executable, "-m", "seq2seq", "train", "--out", str(run), "--resume", "--quiet"],
-                             capture_output=True, text=True, timeout=300)
-    assert resumed.returncode == 0, resumed.stderr
+    kill_mid_epoch_and_resume(process, run)
     a, b = _weights(tmp_path / "full"), _weights(run)
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert _losses(tmp_path / "full")[-1] == _losses(run)[-1]
