@@ -40,20 +40,36 @@ async def _disconnected(receive: Callable[[], Awaitable[dict]]) -> None:
 
 async def within(work: Awaitable[Any], request: Request, seconds: float) -> Any:
     """The result of `work`, unless `seconds` pass first (ApiError 504) or the client goes away (499): then the
-    work is cancelled, which takes it out of the batcher's queue."""
-    task = asyncio.ensure_future(work)
-    gone = asyncio.ensure_future(_disconnected(request.receive))
+    work is cancelled, which takes it out of the batcher's queue.
+
+    The request's own task awaits the work and is cancelled by a timer or by a watcher of the connection (a
+    task and `asyncio.wait` more per request would cost every request a good part of the event loop's time)."""
+    loop = asyncio.get_running_loop()
+    me = asyncio.current_task()
+    assert me is not None
+    why: list[ApiError] = []
+
+    def stop(error: ApiError) -> None:
+        if not why:
+            why.append(error)
+            me.cancel()
+
+    timer = loop.call_later(seconds, stop, ApiError(
+        504, f"not done within {seconds * 1000:.0f} ms (--request-timeout or the request's timeout_ms)"))
+    watcher = asyncio.ensure_future(_disconnected(request.receive))
+    watcher.add_done_callback(
+        lambda w: None if w.cancelled() else stop(ApiError(CLIENT_GONE, "client closed the connection")))
     try:
-        done, _ = await asyncio.wait({task, gone}, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+        return await work
+    except asyncio.CancelledError:
+        if not why:
+            raise  # cancelled from outside (the server stopping): not ours to answer
+        if hasattr(me, "uncancel"):
+            me.uncancel()
+        raise why[0] from None
     finally:
-        for t in (task, gone):
-            t.cancel()
-        await asyncio.wait({task, gone})  # the cancelled work has left the queue before the answer goes out
-    if task in done:
-        return task.result()
-    if gone in done:
-        raise ApiError(CLIENT_GONE, "client closed the connection")
-    raise ApiError(504, f"not done within {seconds * 1000:.0f} ms (--request-timeout or the request's timeout_ms)")
+        timer.cancel()
+        watcher.cancel()
 
 
 def create_app(model: Any, options: ServeOptions | None = None, run_dir: str | Path | None = None,
