@@ -7,12 +7,12 @@ loop, its inference thread), and checks the targets of issue 31.
     .venv/bin/python benchmarks/serve_load.py RUN_DIR --duration 20 --rates 0.5,1,3 --out runs/serve_load
 
 Capacity is the batcher's offline rate: `Model.translate` on full batches of `--max-batch` in this process, one
-thread, in inputs per second; with `--inputs-per-request K` inputs in each request, 1x is that rate divided by
-K requests per second. The client pools `--connections` keep-alive connections (as a service calling a model
-server does); a request finding them all busy waits for one, and that wait counts in its latency, which runs
-from the request's scheduled send time. The server runs as a child process (`seq2seq serve`, one inference
-thread) pinned to `--server-cpu`; the client on `--client-cpus` (default: the other cores), on 127.0.0.1 only.
-Every phase is bounded in time (`--duration`, then at most `--timeout` for the answers still out) and in count
+thread, pinned to the server's core, in inputs per second; with `--inputs-per-request K` inputs in each request, 1x
+is that rate divided by K requests per second. The client pools `--connections` keep-alive connections (as a service
+calling a model server does); a request finding them all busy waits for one, and that wait counts in its latency,
+which runs from the request's scheduled send time. The server runs as a child process (`seq2seq serve`, one
+inference thread) pinned to `--server-cpu`; the client on `--client-cpus` (default: the other cores), on 127.0.0.1
+only. Every phase is bounded in time (`--duration`, then at most `--timeout` for the answers still out) and in count
 (`--max-requests`). "loop run / wait": the share of the phase the server's and the client's event-loop threads
 ran on a CPU and waited for one (a thread that waits often is starved by other processes).
 """
@@ -83,10 +83,10 @@ def schedstat(pid: int | str) -> tuple[float, float]:
 
 
 def server_counts(url: str) -> dict[str, float]:
-    """The server's own counts from /metrics: its 200 answers to /v1/translate and their seconds, its model calls
-    and the inputs in them."""
+    """The server's own counts from /metrics: its 200 answers to /v1/translate and their seconds, its model calls,
+    the inputs in them and their seconds."""
     names = ("seq2seq_translate_seconds_count", "seq2seq_translate_seconds_sum", "seq2seq_batch_inputs_count",
-             "seq2seq_batch_inputs_sum")
+             "seq2seq_batch_inputs_sum", "seq2seq_batch_seconds_sum")
     values = dict.fromkeys(names, 0.0)
     for line in httpx.get(f"{url}/metrics", timeout=30).text.splitlines():
         name, _, value = line.partition(" ")
@@ -383,13 +383,18 @@ def main() -> None:
     texts = inputs_of(args.run, args.inputs, 2000)
     machine = print_machine()  # before the client is pinned away from the server's core
     server_cpu = None if args.server_cpu < 0 else args.server_cpu
-    if hasattr(os, "sched_setaffinity"):
-        allowed = os.sched_getaffinity(0)
+    pinning = hasattr(os, "sched_setaffinity")
+    allowed = os.sched_getaffinity(0) if pinning else set()
+    if pinning and server_cpu is not None:
+        os.sched_setaffinity(0, {server_cpu})  # the offline rate is the server's core's, not the client's
+    offline, offline_cpu = offline_rate(args.run, texts, args.max_batch, args.offline_seconds)
+    if pinning:
         if args.client_cpus:
             os.sched_setaffinity(0, {int(c) for c in args.client_cpus.split(",")})
         elif server_cpu is not None and allowed - {server_cpu}:
             os.sched_setaffinity(0, allowed - {server_cpu})
-    offline, offline_cpu = offline_rate(args.run, texts, args.max_batch, args.offline_seconds)
+        else:
+            os.sched_setaffinity(0, allowed)
     cap = offline / k  # requests/s: the batcher's offline rate, in requests of k inputs
     print(f"offline: {offline:.0f} inputs/s (Model.translate, batches of {args.max_batch}, one thread); capacity: "
           f"{cap:.0f} requests/s of {k} inputs", flush=True)
@@ -418,7 +423,7 @@ def main() -> None:
                                           args.timeout, seed=i, kind=args.client, connections=args.connections))
             share = (cpu_seconds(proc.pid) - cpu) / (time.perf_counter() - wall)  # all the server's threads
             c1 = server_counts(url)
-            n0, s0, b0, i0, n1, s1, b1, i1 = (c[name] for c in (c0, c1) for name in c)
+            n0, s0, b0, i0, m0, n1, s1, b1, i1, m1 = (c[name] for c in (c0, c1) for name in c)
             wall = time.perf_counter() - wall
             loops = [(b - a) / wall for a, b in zip(loops0, schedstat(proc.pid) + schedstat("self"))]
             phase.update(server_loop_run=loops[0], server_loop_wait=loops[1], client_loop_run=loops[2],
@@ -428,6 +433,7 @@ def main() -> None:
             phase.update(loop_cpu_share=on_loop / wall, model_cpu_share=share - on_loop / wall,
                          loop_cpu_us_per_request=on_loop / max(1, phase["sent"]) * 1e6,
                          mean_batch=(i1 - i0) / (b1 - b0) if b1 > b0 else math.nan,
+                         model_inputs_per_s=(i1 - i0) / (m1 - m0) if m1 > m0 else math.nan,
                          inputs_per_cpu_s=(i1 - i0) / (share * wall) if share > 0 else math.nan)
             phase.update(factor=factor, rss_before_mib=before, rss_after_mib=rss_mib(proc.pid), server_cpu_share=share)
             report["phases"].append(phase)
@@ -466,10 +472,10 @@ def markdown(report: dict, args: argparse.Namespace) -> str:
     k, offline = report["inputs_per_request"], report["offline_inputs_per_s"]
     table = ["| load | offered req/s | sent req/s | 200/s | inputs/s (of offline) | admitted | p50 ms | p99 ms | "
              "503 | 504 | other | RSS before → after MiB | server CPU (loop / model) | loop µs a request | "
-             "mean batch | inputs per server CPU-s (of offline) | "
+             "mean batch | inputs per server CPU-s (of offline) | inputs per model-call second (of offline) | "
              "server mean ms | server loop run / wait | client loop run / wait |",
              "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: "
-             "| ---: | ---: | --- | --- |"]
+             "| ---: | ---: | ---: | --- | --- |"]
     for ph in report["phases"]:
         other = sum(n for s, n in ph["statuses"].items() if s not in ("200", "503", "504")) + ph["unanswered"]
         table.append(f"| {ph['factor']:g}x | {ph['offered_rps']:.0f} | {ph['sent_rps']:.0f} | "
@@ -480,6 +486,8 @@ def markdown(report: dict, args: argparse.Namespace) -> str:
                      f"({ph['loop_cpu_share']:.0%} / {ph['model_cpu_share']:.0%}) | "
                      f"{ph['loop_cpu_us_per_request']:.0f} | {ph['mean_batch']:.1f} | {ph['inputs_per_cpu_s']:.0f} "
                      f"({ph['inputs_per_cpu_s'] / report['offline_inputs_per_cpu_s']:.0%}) | "
+                     f"{ph.get('model_inputs_per_s', math.nan):.0f} "
+                     f"({ph.get('model_inputs_per_s', math.nan) / offline:.0%}) | "
                      f"{ph['server_mean_ms']:.0f} | {ph['server_loop_run']:.0%} / {ph['server_loop_wait']:.0%} | "
                      f"{ph['client_loop_run']:.0%} / {ph['client_loop_wait']:.0%} |")
     closed = report.get("closed_loop_rps")
