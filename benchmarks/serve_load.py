@@ -508,12 +508,18 @@ def markdown(report: dict, args: argparse.Namespace) -> str:
                        f"ms ({high['p99_ms'] / low['p99_ms']:.1f}x)", high["p99_ms"] <= 3 * low["p99_ms"]))
         other = sum(n for s, n in high["statuses"].items() if s not in ("200", "503", "504")) + high["unanswered"]
         checks.append(("3x: every request answered 200/503/504", f"{other} other", other == 0))
+    if 3.0 in phases:
+        high = phases[3.0]
+        growth = (high["rss_after_mib"] - high["rss_before_mib"]) * 1.048576
+        checks.append(("3x: RSS growth over the run <= 50 MB", f"{growth:+.0f} MB", growth <= 50))
     if "rss_end_mib" in report and report["phases"]:
         warm = report["phases"][0]["rss_before_mib"]
         growth = (report["rss_end_mib"] - warm) * 1.048576
         cold = (report["rss_end_mib"] - report["rss_start_mib"]) * 1.048576
-        checks.append(("RSS growth over the open-loop phases <= 50 MB", f"{growth:+.0f} MB (from before the first "
-                       f"request, warm-up included: {cold:+.0f} MB)", growth <= 50))
+        # Not a target: the first phase to form the largest batches of the longest inputs raises the peak
+        # that the allocator keeps (seq2seq.kernels.allocator), whichever load it is.
+        checks.append(("(for information) RSS growth over all open-loop phases", f"{growth:+.0f} MB (from before "
+                       f"the first request, warm-up included: {cold:+.0f} MB)", None))
     checks.append(("no 5xx but 503/504 (server's count)", f"{report.get('server_5xx_other', math.nan):g}",
                    report.get("server_5xx_other") == 0))
     if 1.0 in phases:
@@ -535,7 +541,8 @@ def markdown(report: dict, args: argparse.Namespace) -> str:
                        not bad and not st["unanswered"] and st["exit_status"] == 0
                        and st["exit_after_s"] <= drain + 1))
     lines += ["| target | measured | met |", "| --- | --- | --- |"]
-    lines += [f"| {name} | {value} | {'yes' if ok else '**no**'} |" for name, value, ok in checks]
+    lines += [f"| {name} | {value} | {'–' if ok is None else 'yes' if ok else '**no**'} |"
+              for name, value, ok in checks]
     return "\n".join(lines)
 
 
