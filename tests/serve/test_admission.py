@@ -182,6 +182,46 @@ def test_a_client_that_disconnects_frees_its_queued_work():
     assert [m["status"] for m in sent if m["type"] == "http.response.start"] == [499]
 
 
+def test_a_request_cancelled_from_outside_is_not_answered_and_frees_its_queued_work():
+    # The deadline and the disconnect watcher cancel the request's own task; a cancellation from elsewhere (the
+    # server stopping) must still end the request as a cancellation, not as a 504 or a 499.
+    app, gate = _gated_app(max_queue=16)
+    sent = []
+
+    async def scenario(client, batcher):
+        running = asyncio.create_task(client.post("/v1/translate", json={"inputs": ["abc"]}))
+        await _until(lambda: len(gate.calls) == 1)
+        body = b'{"inputs": ["never", "run"]}'
+        messages = [{"type": "http.request", "body": body, "more_body": False}]
+
+        async def receive():
+            if messages:
+                return messages.pop()
+            await asyncio.Event().wait()  # the client stays
+
+        async def send(message):
+            sent.append(message)
+
+        scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+                 "scheme": "http", "path": "/v1/translate", "raw_path": b"/v1/translate", "query_string": b"",
+                 "root_path": "", "headers": [(b"content-type", b"application/json"),
+                                              (b"content-length", str(len(body)).encode())],
+                 "client": ("127.0.0.1", 5001), "server": ("127.0.0.1", 8000)}
+        call = asyncio.create_task(app(scope, receive, send))
+        await _until(lambda: batcher.queued_inputs == 2)
+        call.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await call
+        after = batcher.queued_inputs
+        gate.open.set()
+        await running
+        return after
+
+    assert _run(app, scenario) == 0
+    assert gate.calls == [["abc"]]
+    assert sent == []
+
+
 def test_requests_in_flight_beyond_the_bound_get_503_before_their_body_is_read():
     from seq2seq.serve.admission import InFlight, InFlightLimit
 
