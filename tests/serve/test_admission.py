@@ -142,6 +142,28 @@ def test_the_servers_request_timeout_caps_the_requests_timeout_ms():
     assert r.status_code == 504 and "within 200 ms" in r.json()["detail"]
 
 
+def _raw_call(app, body: bytes, hang_up: asyncio.Event, sent: list) -> asyncio.Task:
+    """A raw ASGI POST /v1/translate whose client sends `body`, then closes the connection once `hang_up` is set
+    (never, if nobody sets it); the answer's messages go to `sent`."""
+    messages = [{"type": "http.request", "body": body, "more_body": False}]
+
+    async def receive():
+        if messages:
+            return messages.pop()
+        await hang_up.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+             "scheme": "http", "path": "/v1/translate", "raw_path": b"/v1/translate", "query_string": b"",
+             "root_path": "", "headers": [(b"content-type", b"application/json"),
+                                          (b"content-length", str(len(body)).encode())],
+             "client": ("127.0.0.1", 5000), "server": ("127.0.0.1", 8000)}
+    return asyncio.create_task(app(scope, receive, send))
+
+
 def test_a_client_that_disconnects_frees_its_queued_work():
     app, gate = _gated_app(max_queue=16)
     sent = []
@@ -149,26 +171,8 @@ def test_a_client_that_disconnects_frees_its_queued_work():
     async def scenario(client, batcher):
         running = asyncio.create_task(client.post("/v1/translate", json={"inputs": ["abc"]}))
         await _until(lambda: len(gate.calls) == 1)
-        # A raw ASGI call whose client closes the connection once its body is sent.
         hang_up = asyncio.Event()
-        body = b'{"inputs": ["bye", "now", "gone"]}'
-        messages = [{"type": "http.request", "body": body, "more_body": False}]
-
-        async def receive():
-            if messages:
-                return messages.pop()
-            await hang_up.wait()
-            return {"type": "http.disconnect"}
-
-        async def send(message):
-            sent.append(message)
-
-        scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
-                 "scheme": "http", "path": "/v1/translate", "raw_path": b"/v1/translate", "query_string": b"",
-                 "root_path": "", "headers": [(b"content-type", b"application/json"),
-                                              (b"content-length", str(len(body)).encode())],
-                 "client": ("127.0.0.1", 5000), "server": ("127.0.0.1", 8000)}
-        call = asyncio.create_task(app(scope, receive, send))
+        call = _raw_call(app, b'{"inputs": ["bye", "now", "gone"]}', hang_up, sent)
         await _until(lambda: batcher.queued_inputs == 3)
         hang_up.set()
         await asyncio.wait_for(call, 5)
@@ -191,23 +195,7 @@ def test_a_request_cancelled_from_outside_is_not_answered_and_frees_its_queued_w
     async def scenario(client, batcher):
         running = asyncio.create_task(client.post("/v1/translate", json={"inputs": ["abc"]}))
         await _until(lambda: len(gate.calls) == 1)
-        body = b'{"inputs": ["never", "run"]}'
-        messages = [{"type": "http.request", "body": body, "more_body": False}]
-
-        async def receive():
-            if messages:
-                return messages.pop()
-            await asyncio.Event().wait()  # the client stays
-
-        async def send(message):
-            sent.append(message)
-
-        scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
-                 "scheme": "http", "path": "/v1/translate", "raw_path": b"/v1/translate", "query_string": b"",
-                 "root_path": "", "headers": [(b"content-type", b"application/json"),
-                                              (b"content-length", str(len(body)).encode())],
-                 "client": ("127.0.0.1", 5001), "server": ("127.0.0.1", 8000)}
-        call = asyncio.create_task(app(scope, receive, send))
+        call = _raw_call(app, b'{"inputs": ["never", "run"]}', asyncio.Event(), sent)  # the client stays
         await _until(lambda: batcher.queued_inputs == 2)
         call.cancel()
         with pytest.raises(asyncio.CancelledError):
