@@ -4,7 +4,6 @@ front of it a queue bounded in inputs that refuses work at once when full and le
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import itertools
 import logging
 import math
