@@ -388,7 +388,8 @@ def main() -> None:
     p.add_argument("--offline-seconds", type=float, default=5.0, help="seconds of in-process full batches")
     p.add_argument("--bracket-seconds", type=float, default=3.0,
                    help="seconds of the offline rate measured again just before and after each phase, the server "
-                        "idle (0: skip); a phase's throughput is compared with their mean")
+                        "idle (0: skip): the rate before sets the phase's 1x, and its throughput is compared with "
+                        "the mean of the two")
     p.add_argument("--max-batch", type=int, default=64, help="the server's --max-batch")
     p.add_argument("--max-requests", type=int, default=100_000, help="cap on requests per phase")
     p.add_argument("--timeout", type=float, default=30.0, help="client timeout per request (s)")
@@ -444,7 +445,9 @@ def main() -> None:
             c0 = server_counts(url)
             loops0 = schedstat(proc.pid) + schedstat("self")
             loop0 = loop_cpu(proc.pid)
-            phase = asyncio.run(open_loop(url, texts, k, factor * cap, args.duration, args.max_requests,
+            # 1x is the core's rate just measured: a VM that slowed since the start is not offered its old rate.
+            now = around[0] / k if around else cap
+            phase = asyncio.run(open_loop(url, texts, k, factor * now, args.duration, args.max_requests,
                                           args.timeout, seed=i, kind=args.client, connections=args.connections))
             share = (cpu_seconds(proc.pid) - cpu) / (time.perf_counter() - wall)  # all the server's threads
             c1 = server_counts(url)
