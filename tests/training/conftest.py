@@ -82,19 +82,23 @@ def same_weights():
 
 
 @pytest.fixture(scope="session")
-def kill_mid_epoch_and_resume():
-    """`kill_mid_epoch_and_resume(process, run)`: SIGKILL a started `seq2seq train` into `run` once it has logged four
-    evaluations (no checkpoint on the way out), then resume it to its end; fails the test if either step does."""
+def killed_run_resumes_identically(wait_for_evaluations, same_weights):
+    """`check(start, where)`: `start(out)` starts a `seq2seq train` into `out`. The run is trained straight through
+    into `where/full`, and again into `where/killed`, SIGKILLed once it has logged four evaluations (no checkpoint on
+    the way out) and resumed to its end; both must end with bit-identical weights. Returns the two run directories."""
     import signal
 
-    def kill_and_resume(process: subprocess.Popen, run) -> None:
-        metrics, deadline = run / "metrics.jsonl", time.time() + 120
-        while time.time() < deadline and not (metrics.exists() and len(metrics.read_text().splitlines()) >= 4):
-            time.sleep(0.02)
-        assert process.poll() is None, "the run ended before it could be killed"
+    def check(start, where):
+        full, killed = where / "full", where / "killed"
+        process = start(full)
+        assert process.wait(timeout=300) == 0, process.stderr.read().decode()
+        process = start(killed)
+        wait_for_evaluations(process, killed, 4)
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=60)
-        resumed = subprocess.run([sys.executable, "-m", "seq2seq", "train", "--out", str(run), "--resume", "--quiet"],
-                                 capture_output=True, text=True, timeout=300)
+        resumed = subprocess.run([sys.executable, "-m", "seq2seq", "train", "--out", str(killed), "--resume",
+                                  "--quiet"], capture_output=True, text=True, timeout=300)
         assert resumed.returncode == 0, resumed.stderr
-    return kill_and_resume
+        same_weights(full, killed)
+        return full, killed
+    return check

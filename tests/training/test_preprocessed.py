@@ -37,14 +37,6 @@ def corpus(tmp_path):
     return cfg, tmp_path / "data"
 
 
-def _weights_equal(a, b):
-    import torch
-    from safetensors.torch import load_file
-
-    x, y = (load_file(str(r / "checkpoints" / "last" / "model.safetensors")) for r in (a, b))
-    return x.keys() == y.keys() and all(torch.equal(x[k], y[k]) for k in x)
-
-
 def _losses(run):
     import json
 
@@ -53,14 +45,14 @@ def _losses(run):
 
 
 @pytest.mark.slow
-def test_training_from_the_directory_equals_training_from_the_text_files(corpus, tmp_path):
+def test_training_from_the_directory_equals_training_from_the_text_files(corpus, tmp_path, same_weights):
     cfg, data = corpus
     seq2seq.train(build_config(preset="luong", overrides={**SMALL, "train.epochs": 2, "data.train": cfg.data.train,
                                                           "data.valid": cfg.data.valid}), tmp_path / "text", quiet=True)
     seq2seq.train(build_config(preset="luong", overrides={**SMALL, "train.epochs": 2, "data.preprocessed": str(data)}),
                   tmp_path / "mapped", quiet=True)
     assert _losses(tmp_path / "text") == _losses(tmp_path / "mapped") and len(_losses(tmp_path / "text")) >= 4
-    assert _weights_equal(tmp_path / "text", tmp_path / "mapped")
+    same_weights(tmp_path / "text", tmp_path / "mapped")
 
 
 def _launch(data, out, *extra):
@@ -74,15 +66,10 @@ def _launch(data, out, *extra):
 
 
 @pytest.mark.slow
-def test_a_run_killed_mid_epoch_resumes_to_the_same_weights(corpus, tmp_path, kill_mid_epoch_and_resume):
+def test_a_run_killed_mid_epoch_resumes_to_the_same_weights(corpus, tmp_path, killed_run_resumes_identically):
     _, data = corpus
-    full = _launch(data, tmp_path / "full")
-    assert full.wait(timeout=300) == 0, full.stderr.read().decode()
-    run = tmp_path / "killed"
-    process = _launch(data, run)
-    kill_mid_epoch_and_resume(process, run)
-    assert _weights_equal(tmp_path / "full", run)
-    assert _losses(tmp_path / "full")[-1] == _losses(run)[-1]
+    full, killed = killed_run_resumes_identically(lambda out: _launch(data, out), tmp_path)
+    assert _losses(full)[-1] == _losses(killed)[-1]
 
 
 def test_batching_a_directory_holds_no_python_object_per_pair(tmp_path):

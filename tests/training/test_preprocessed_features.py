@@ -8,8 +8,6 @@ import sys
 
 import numpy as np
 import pytest
-import torch
-from safetensors.torch import load_file
 
 import seq2seq
 from seq2seq import build_config
@@ -39,25 +37,21 @@ def corpus(tmp_path):
     return files, tmp_path / "data"
 
 
-def _weights(run):
-    return load_file(str(run / "checkpoints" / "last" / "model.safetensors"))
-
-
 def _losses(run):
     return [(r["train_loss"], r["valid_loss"], r["valid_cer"])
             for r in map(json.loads, (run / "metrics.jsonl").read_text().splitlines())]
 
 
 @pytest.mark.slow
-def test_training_on_features_from_the_directory_equals_training_from_the_npz_files(corpus, tmp_path):
+def test_training_on_features_from_the_directory_equals_training_from_the_npz_files(corpus, tmp_path,
+                                                                                    same_weights):
     files, data = corpus
     seq2seq.train(build_config(overrides={**SMALL, "train.epochs": 2, "data.train": files["train"],
                                           "data.valid": files["valid"]}), tmp_path / "npz", quiet=True)
     seq2seq.train(build_config(overrides={**SMALL, "train.epochs": 2, "data.preprocessed": str(data)}),
                   tmp_path / "mapped", quiet=True)
     assert _losses(tmp_path / "npz") == _losses(tmp_path / "mapped") and len(_losses(tmp_path / "npz")) >= 4
-    a, b = _weights(tmp_path / "npz"), _weights(tmp_path / "mapped")
-    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    same_weights(tmp_path / "npz", tmp_path / "mapped")
 
 
 def _launch(data, out):
@@ -71,13 +65,7 @@ def _launch(data, out):
 
 
 @pytest.mark.slow
-def test_a_feature_run_killed_mid_epoch_resumes_to_the_same_weights(corpus, tmp_path, kill_mid_epoch_and_resume):
+def test_a_feature_run_killed_mid_epoch_resumes_to_the_same_weights(corpus, tmp_path, killed_run_resumes_identically):
     _, data = corpus
-    full = _launch(data, tmp_path / "full")
-    assert full.wait(timeout=300) == 0, full.stderr.read().decode()
-    run = tmp_path / "killed"
-    process = _launch(data, run)
-    kill_mid_epoch_and_resume(process, run)
-    a, b = _weights(tmp_path / "full"), _weights(run)
-    assert all(torch.equal(a[k], b[k]) for k in a)
-    assert _losses(tmp_path / "full")[-1] == _losses(run)[-1]
+    full, killed = killed_run_resumes_identically(lambda out: _launch(data, out), tmp_path)
+    assert _losses(full)[-1] == _losses(killed)[-1]
