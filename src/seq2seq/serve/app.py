@@ -23,6 +23,7 @@ from .admission import InFlight, InFlightLimit
 from .auth import BearerAuth
 from .batcher import Batcher, Overloaded, ShuttingDown
 from .body_limit import BodyLimit
+from .json_route import JsonBodyRoute
 from .metrics import CountRequests, ServerMetrics
 from .options import ServeOptions
 from .schema import ApiError, TranslateRequest, TranslateResponse, model_info, request_options
@@ -146,13 +147,6 @@ def create_app(model: Any, options: ServeOptions | None = None, run_dir: str | P
         log.exception("request failed")  # the exception goes to the log, never to the client
         return JSONResponse({"detail": "internal error (logged on the server)"}, status_code=500)
 
-    @app.post("/v1/translate", response_model=TranslateResponse, response_model_exclude_none=True,
-              summary="Translate texts", dependencies=secured,
-              responses={400: {"description": "a body that cannot be read as JSON"}, **denied,
-                         413: {"description": "a limit was exceeded (named)"},
-                         422: {"description": "invalid request"},
-                         503: {"description": "queue full (Retry-After says when to try again) or shutting down"},
-                         504: {"description": "not done within the deadline (--request-timeout, timeout_ms)"}})
     async def translate(req: TranslateRequest, request: Request) -> dict[str, Any]:
         start = time.perf_counter()
         decode = request_options(req, model, opts, defaults)
@@ -168,6 +162,16 @@ def create_app(model: Any, options: ServeOptions | None = None, run_dir: str | P
         elapsed = time.perf_counter() - start
         metrics.latency.observe(elapsed)
         return {"outputs": outputs, "model": name, "elapsed_ms": round(elapsed * 1000, 3)}
+
+    # The hot path: the route documents the body and answers, JsonBodyRoute handles them (see json_route.py).
+    app.router.add_api_route(
+        "/v1/translate", translate, methods=["POST"], route_class_override=JsonBodyRoute,
+        response_model=TranslateResponse, response_model_exclude_none=True, summary="Translate texts",
+        dependencies=secured,
+        responses={**denied, 413: {"description": "a limit was exceeded (named)"},
+                   422: {"description": "invalid request (malformed JSON included)"},
+                   503: {"description": "queue full (Retry-After says when to try again) or shutting down"},
+                   504: {"description": "not done within the deadline (--request-timeout, timeout_ms)"}})
 
     @app.get("/v1/model", summary="Architecture, vocabularies, training summary and limits", dependencies=secured,
              responses=denied)
