@@ -265,6 +265,21 @@ def test_requests_in_flight_beyond_the_bound_get_503_before_their_body_is_read()
     assert sorted(asyncio.run(go())) == [200] * 4 + [503]
 
 
+def test_serve_freezes_what_it_loaded_before_serving(monkeypatch):
+    import gc
+
+    from seq2seq.cli import main
+    from seq2seq.serve import server as server_module
+
+    frozen = []
+    monkeypatch.setattr(server_module.DrainingServer, "run", lambda self: frozen.append(gc.get_freeze_count()))
+    try:
+        assert main(["serve", str(V1 / "tokens"), "--log-level", "warning"]) == 0
+    finally:
+        gc.unfreeze()  # back to the test process's own collection
+    assert frozen and frozen[0] > 10_000  # torch and the model: the full collections skip them
+
+
 def test_queue_time_and_connection_limits_reach_the_batcher_and_uvicorn(monkeypatch, capsys):
     from seq2seq.cli import main
     from seq2seq.serve import server as server_module
