@@ -6,11 +6,15 @@ loop, its inference thread), and checks the targets of issue 31.
     .venv/bin/python benchmarks/serve_load.py                     # trains runs/load-date first if it is missing
     .venv/bin/python benchmarks/serve_load.py RUN_DIR --duration 20 --rates 0.5,1,3 --out runs/serve_load
 
-Capacity is the batcher's offline rate: `Model.translate` on full batches of `--max-batch` in this process, one
-thread, pinned to the server's core, in inputs per second; with `--inputs-per-request K` inputs in each request, 1x
-is that rate divided by K requests per second. The client pools `--connections` keep-alive connections (as a service
-calling a model server does); a request finding them all busy waits for one, and that wait counts in its latency,
-which runs from the request's scheduled send time. The server runs as a child process (`seq2seq serve`, one
+1x is the server's measured capacity (`--capacity server`, the default): the requests per second it answers 200 in
+a closed loop that keeps two full batches in flight, measured for `--capacity-seconds` just before each phase. The
+batcher's offline rate is `Model.translate` on full batches of `--max-batch` in this process, one thread, pinned to
+the server's core, in inputs per second, measured at the start and just before and after each phase; throughput is
+compared with it. `--capacity offline` offers the offline rate itself as 1x (with `--inputs-per-request K`, that
+rate divided by K requests per second): the most the server could do if HTTP cost nothing, a stricter load.
+The client pools `--connections` keep-alive connections (as a service calling a model server does); a request
+finding them all busy waits for one, and that wait counts in its latency, which runs from the request's scheduled
+send time. The server runs as a child process (`seq2seq serve`, one
 inference thread) pinned to `--server-cpu`; the client on `--client-cpus` (default: the other cores), on 127.0.0.1
 only. Every phase is bounded in time (`--duration`, then at most `--timeout` for the answers still out) and in count
 (`--max-requests`). "loop run / wait": the share of the phase the server's and the client's event-loop threads
@@ -390,6 +394,11 @@ def main() -> None:
                    help="seconds of the offline rate measured again just before and after each phase, the server "
                         "idle (0: skip): the rate before sets the phase's 1x, and its throughput is compared with "
                         "the mean of the two")
+    p.add_argument("--capacity", choices=["server", "offline"], default="server",
+                   help="what 1x is: the server's closed-loop rate measured just before each phase (default), or "
+                        "the batcher's offline rate (the most the server could do if HTTP cost nothing)")
+    p.add_argument("--capacity-seconds", type=float, default=5.0,
+                   help="seconds of the closed loop that measures the server's capacity before each phase")
     p.add_argument("--max-batch", type=int, default=64, help="the server's --max-batch")
     p.add_argument("--max-requests", type=int, default=100_000, help="cap on requests per phase")
     p.add_argument("--timeout", type=float, default=30.0, help="client timeout per request (s)")
@@ -427,7 +436,7 @@ def main() -> None:
     proc, url = start_server(args.run, server_cpu, extra)
     report: dict = {"machine": machine, "python": platform.python_version(), "run": str(args.run),
                     "offline_inputs_per_s": offline, "offline_inputs_per_cpu_s": offline_cpu,
-                    "inputs_per_request": k, "capacity_rps": cap,
+                    "inputs_per_request": k, "capacity_rps": cap, "capacity": args.capacity,
                     "client": args.client, "connections": args.connections, "serve_args": extra,
                     "duration_s": args.duration, "phases": [], "client_cpus": sorted(os.sched_getaffinity(0))}
     try:
@@ -439,14 +448,19 @@ def main() -> None:
             report["closed_loop_rps"] = closed
             print(f"closed loop: {closed:.0f} requests/s ({closed * k:.0f} inputs/s, {args.concurrency} in "
                   f"flight) = {closed * k / offline:.0%} of the offline rate", flush=True)
+        # Two full batches in flight (one running, one waiting) keep the model busy without a queue to refuse from.
+        busy = max(2, math.ceil(2 * args.max_batch / k) + 1)
         for i, factor in enumerate(float(f) for f in args.rates.split(",")):
             around = [bench.rate(args.bracket_seconds)[0]] if args.bracket_seconds > 0 else []
+            # 1x is the rate the core has just now: a VM that slowed since the start is not offered its old rate.
+            if args.capacity == "server":
+                now = asyncio.run(closed_loop(url, texts, k, busy, args.capacity_seconds, args.timeout, args.client))
+            else:
+                now = around[0] / k if around else cap
             before, cpu, wall = rss_mib(proc.pid), cpu_seconds(proc.pid), time.perf_counter()
             c0 = server_counts(url)
             loops0 = schedstat(proc.pid) + schedstat("self")
             loop0 = loop_cpu(proc.pid)
-            # 1x is the core's rate just measured: a VM that slowed since the start is not offered its old rate.
-            now = around[0] / k if around else cap
             phase = asyncio.run(open_loop(url, texts, k, factor * now, args.duration, args.max_requests,
                                           args.timeout, seed=i, kind=args.client, connections=args.connections))
             share = (cpu_seconds(proc.pid) - cpu) / (time.perf_counter() - wall)  # all the server's threads
@@ -463,7 +477,8 @@ def main() -> None:
                          mean_batch=(i1 - i0) / (b1 - b0) if b1 > b0 else math.nan,
                          model_inputs_per_s=(i1 - i0) / (m1 - m0) if m1 > m0 else math.nan,
                          inputs_per_cpu_s=(i1 - i0) / (share * wall) if share > 0 else math.nan)
-            phase.update(factor=factor, rss_before_mib=before, rss_after_mib=rss_mib(proc.pid), server_cpu_share=share)
+            phase.update(factor=factor, one_x_rps=now, rss_before_mib=before, rss_after_mib=rss_mib(proc.pid),
+                         server_cpu_share=share)
             if around:
                 around.append(bench.rate(args.bracket_seconds)[0])
                 phase["offline_around"] = around
@@ -537,6 +552,8 @@ def markdown(report: dict, args: argparse.Namespace) -> str:
              f"({report['offline_inputs_per_cpu_s']:.0f} per CPU second) = capacity "
              f"{report['capacity_rps']:.0f} requests/s"
              + (f"; closed loop ({args.concurrency} in flight) {closed:.0f} requests/s" if closed else "")
+             + ("; 1x: the server's closed-loop rate measured just before each phase (two full batches in flight)"
+                if report.get("capacity") == "server" else "; 1x: the offline rate measured just before each phase")
              + f"; client {report['client']}, {report['connections']} keep-alive connections, CPUs "
              f"{report['client_cpus']}; server CPU {args.server_cpu}; {report['duration_s']:g} s a phase; load "
              f"average at start {report.get('load_average', (math.nan,))[0]:.1f}; serve flags "
