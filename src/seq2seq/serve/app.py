@@ -168,7 +168,8 @@ def create_app(model: Any, options: ServeOptions | None = None, run_dir: str | P
         "/v1/translate", translate, methods=["POST"], route_class_override=JsonBodyRoute,
         response_model=TranslateResponse, response_model_exclude_none=True, summary="Translate texts",
         dependencies=secured,
-        responses={**denied, 413: {"description": "a limit was exceeded (named)"},
+        responses={400: {"description": "an invalid Content-Length header"}, **denied,
+                   413: {"description": "a limit was exceeded (named)"},
                    422: {"description": "invalid request (malformed JSON included)"},
                    503: {"description": "queue full (Retry-After says when to try again) or shutting down"},
                    504: {"description": "not done within the deadline (--request-timeout, timeout_ms)"}})
