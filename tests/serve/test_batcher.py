@@ -117,6 +117,26 @@ class GatedModel(FakeModel):
         return super().translate(inputs, options, attention)
 
 
+def test_requests_queued_behind_a_call_run_next_without_the_batch_wait():
+    async def go():
+        fake = GatedModel()
+        b = Batcher(fake, max_batch=8, wait_ms=1000, max_queue=100)
+        await b.start()
+        first = asyncio.create_task(b.translate(["r"], GREEDY))
+        await _until(lambda: b.running_inputs == 1)  # an idle model: the call waited for company, then ran
+        queued = [asyncio.create_task(b.translate([f"q{i}"], GREEDY)) for i in range(3)]
+        await _until(lambda: b.queued_inputs == 3)
+        start = time.monotonic()
+        fake.gate.set()
+        assert [await q for q in queued] == [[["q0/1"]], [["q1/1"]], [["q2/1"]]]
+        assert time.monotonic() - start < 0.5  # not the 1 s a call starting an idle model may wait
+        assert fake.started == [["r"], ["q0", "q1", "q2"]]
+        await first
+        await b.stop()
+
+    asyncio.run(go())
+
+
 async def _until(condition, seconds=5.0):
     deadline = time.monotonic() + seconds
     while not condition():

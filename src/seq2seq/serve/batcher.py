@@ -52,7 +52,8 @@ class _Job:
 
 class Batcher:
     """Collects requests arriving within `wait_ms` of the first (up to `max_batch` inputs in all, same
-    decoding options) and translates them in one call on a single worker thread.
+    decoding options) and translates them in one call on a single worker thread; when requests queued up during
+    the last call, the next call takes what is queued without waiting.
 
     `max_batch=1` turns merging off: every request then runs on its own (still off the event loop).
     A request with more inputs than `max_batch` always runs whole. At most `max_queue` inputs wait (None: as
@@ -201,6 +202,9 @@ class Batcher:
         return True
 
     async def _next_batch(self) -> list[_Job]:
+        # Requests that arrived during the last call mean the model is the bottleneck: waiting `wait_ms` for
+        # more would leave it idle while they wait, so only a call that starts an idle model waits for company.
+        behind = bool(self._pending)
         while not self._pending:
             await self._wait_for_arrival(None)
         first = self._pending[0]
@@ -209,7 +213,7 @@ class Batcher:
         if self.max_batch == 1 or first.alone:
             return batch
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.wait
+        deadline = loop.time() + (0.0 if behind else self.wait)
         seen = 0  # jobs of the queue already looked at (kept: other options, or too large for this batch)
         while size < self.max_batch:
             fitting = None
