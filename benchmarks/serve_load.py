@@ -14,11 +14,11 @@ compared with it. `--capacity offline` offers the offline rate itself as 1x (wit
 rate divided by K requests per second): the most the server could do if HTTP cost nothing, a stricter load.
 The client pools `--connections` keep-alive connections (as a service calling a model server does); a request
 finding them all busy waits for one, and that wait counts in its latency, which runs from the request's scheduled
-send time. The server runs as a child process (`seq2seq serve`, one
-inference thread) pinned to `--server-cpu`; the client on `--client-cpus` (default: the other cores), on 127.0.0.1
-only. Every phase is bounded in time (`--duration`, then at most `--timeout` for the answers still out) and in count
-(`--max-requests`). "loop run / wait": the share of the phase the server's and the client's event-loop threads
-ran on a CPU and waited for one (a thread that waits often is starved by other processes).
+send time. The server runs as a child process (`seq2seq serve`, one inference thread) pinned to `--server-cpu`;
+the client on `--client-cpus` (default: the other cores), on 127.0.0.1 only. Every phase is bounded in time
+(`--duration`, then at most `--timeout` for the answers still out) and in count (`--max-requests`). "loop run /
+wait": the share of the phase the server's and the client's event-loop threads ran on a CPU and waited for one (a
+thread that waits often is starved by other processes).
 """
 
 from __future__ import annotations
@@ -392,8 +392,8 @@ def main() -> None:
     p.add_argument("--offline-seconds", type=float, default=5.0, help="seconds of in-process full batches")
     p.add_argument("--bracket-seconds", type=float, default=3.0,
                    help="seconds of the offline rate measured again just before and after each phase, the server "
-                        "idle (0: skip): the rate before sets the phase's 1x, and its throughput is compared with "
-                        "the mean of the two")
+                        "idle (0: skip): the phase's throughput is compared with the mean of the two, and with "
+                        "--capacity offline the rate before sets the phase's 1x")
     p.add_argument("--capacity", choices=["server", "offline"], default="server",
                    help="what 1x is: the server's closed-loop rate measured just before each phase (default), or "
                         "the batcher's offline rate (the most the server could do if HTTP cost nothing)")

@@ -45,6 +45,13 @@ async def _until(condition, seconds=5.0):
         await asyncio.sleep(0.005)
 
 
+async def _holding_the_model(client, gate) -> asyncio.Task:
+    """A request of ["abc"] whose model call has begun and waits on the gate (its task): what queues next waits."""
+    running = asyncio.create_task(client.post("/v1/translate", json={"inputs": ["abc"]}))
+    await _until(lambda: len(gate.calls) == 1)
+    return running
+
+
 def _run(app, scenario):
     """Run `scenario(client, batcher)` against the app (its lifespan started) in one event loop."""
     async def go():
@@ -60,8 +67,7 @@ def test_a_full_queue_answers_503_with_retry_after_at_once():
     app, gate = _gated_app(max_queue=4)
 
     async def scenario(client, batcher):
-        running = asyncio.create_task(client.post("/v1/translate", json={"inputs": ["abc"]}))
-        await _until(lambda: len(gate.calls) == 1)
+        running = await _holding_the_model(client, gate)
         queued = asyncio.create_task(client.post("/v1/translate", json={"inputs": ["a", "b", "c", "d"]}))
         await _until(lambda: batcher.queued_inputs == 4)
         start = time.monotonic()
@@ -84,8 +90,7 @@ def test_a_full_queue_refuses_before_the_body_is_read_and_a_nearly_full_one_afte
     read = []
 
     async def scenario(client, batcher):
-        running = asyncio.create_task(client.post("/v1/translate", json={"inputs": ["abc"]}))
-        await _until(lambda: len(gate.calls) == 1)
+        running = await _holding_the_model(client, gate)
         queued = asyncio.create_task(client.post("/v1/translate", json={"inputs": ["a", "b", "c"]}))
         await _until(lambda: batcher.queued_inputs == 3)
         assert not batcher.full()
@@ -113,8 +118,7 @@ def test_a_request_past_its_deadline_gets_504_and_its_queued_work_is_dropped():
     app, gate = _gated_app(max_queue=16)
 
     async def scenario(client, batcher):
-        running = asyncio.create_task(client.post("/v1/translate", json={"inputs": ["abc"]}))
-        await _until(lambda: len(gate.calls) == 1)
+        running = await _holding_the_model(client, gate)
         start = time.monotonic()
         late = await client.post("/v1/translate", json={"inputs": ["late", "too"], "timeout_ms": 200})
         waited = time.monotonic() - start
@@ -169,8 +173,7 @@ def test_a_client_that_disconnects_frees_its_queued_work():
     sent = []
 
     async def scenario(client, batcher):
-        running = asyncio.create_task(client.post("/v1/translate", json={"inputs": ["abc"]}))
-        await _until(lambda: len(gate.calls) == 1)
+        running = await _holding_the_model(client, gate)
         hang_up = asyncio.Event()
         call = _raw_call(app, b'{"inputs": ["bye", "now", "gone"]}', hang_up, sent)
         await _until(lambda: batcher.queued_inputs == 3)
@@ -193,8 +196,7 @@ def test_a_request_cancelled_from_outside_is_not_answered_and_frees_its_queued_w
     sent = []
 
     async def scenario(client, batcher):
-        running = asyncio.create_task(client.post("/v1/translate", json={"inputs": ["abc"]}))
-        await _until(lambda: len(gate.calls) == 1)
+        running = await _holding_the_model(client, gate)
         call = _raw_call(app, b'{"inputs": ["never", "run"]}', asyncio.Event(), sent)  # the client stays
         await _until(lambda: batcher.queued_inputs == 2)
         call.cancel()
